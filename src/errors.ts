@@ -1,0 +1,112 @@
+/**
+ * Base class of every error this library throws on purpose. Catch it to handle all of them;
+ * `instanceof` works across the subclasses below.
+ */
+export class LoadStatusError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A user id was not a non-empty string (or finite number) of at most 1024 characters. */
+export class InvalidUserIdError extends LoadStatusError {
+  constructor(
+    /** What was passed, kept for logging. */
+    readonly received: unknown,
+    reason: string,
+  ) {
+    super(
+      `Invalid user id ${describe(received)}: ${reason}. ` +
+        'Pass a non-empty string (or a finite number) of at most 1024 characters.',
+    );
+  }
+}
+
+/** A waiter gave up after `waitTimeoutMs` while another caller held the load lock. */
+export class LoadWaitTimeoutError extends LoadStatusError {
+  constructor(
+    readonly userId: string,
+    readonly waitedMs: number,
+  ) {
+    super(
+      `Timed out after ${waitedMs} ms waiting for user "${userId}" to be loaded by another caller. ` +
+        'Raise waitTimeoutMs above lockTtlMs plus your longest load, or set onWaitTimeout: "run".',
+    );
+  }
+}
+
+/** The store (Redis) could not be reached and `onStoreError` is `'fail-closed'`. */
+export class LoadStatusUnavailableError extends LoadStatusError {
+  constructor(operation: string, cause?: unknown) {
+    super(
+      `Load status store unavailable during ${operation}: ${errorText(cause)}. ` +
+        "Check that Redis is reachable, or set onStoreError: 'fail-open' to degrade to in-process coordination.",
+      { cause },
+    );
+  }
+}
+
+/** Options were invalid; thrown at boot (or at decoration time) and names the option. */
+export class LoadStatusConfigError extends LoadStatusError {
+  constructor(
+    readonly option: string,
+    problem: string,
+  ) {
+    super(`Invalid load-status option "${option}": ${problem}.`);
+  }
+}
+
+/**
+ * A method decorated with `@WithUserLoadLock()` ran before any `LoadStatusModule` was initialised
+ * in this process. The method is never run unlocked.
+ */
+export class LoadStatusModuleMissingError extends LoadStatusError {
+  constructor(method: string) {
+    super(
+      `@WithUserLoadLock() on ${method} found no LoadStatusModule. ` +
+        'Import LoadStatusModule.forRoot() (or forRootAsync()) in the application that calls it, and call it after app.init().',
+    );
+  }
+}
+
+/** The module is shutting down: pending waits and new calls end with this error. */
+export class LoadStatusShutdownError extends LoadStatusError {
+  constructor(readonly userId?: string) {
+    super(
+      `LoadStatusModule is shutting down${userId === undefined ? '' : ` (user "${userId}")`}; ` +
+        'the call was not completed. Retry on another instance.',
+    );
+  }
+}
+
+/**
+ * The lock's lease was lost while the loader ran (an extension found another owner or no lock).
+ * `ctx.signal` of the loader aborts with this error.
+ */
+export class LoadLeaseLostError extends LoadStatusError {
+  constructor(
+    readonly userId: string,
+    readonly fencingToken: number,
+  ) {
+    super(
+      `Lost the load lock lease for user "${userId}" (fencing token ${fencingToken}) while loading. ` +
+        'Another caller may be loading too; reject writes carrying an older fencing token, or raise lockTtlMs.',
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} chars)` : JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return 'array';
+  if (value === null) return 'null';
+  if (typeof value === 'number') return String(value);
+  return typeof value;
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

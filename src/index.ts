@@ -1,0 +1,32 @@
+export { LoadStatusModule } from './load-status.module';
+export type { LoadStatusOptionsFactory } from './load-status.module-definition';
+export { LOAD_STATUS_MODULE_OPTIONS } from './load-status.module-definition';
+export {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_LOADED_TTL_MS,
+  DEFAULT_LOCK_TTL_MS,
+  DEFAULT_ON_STORE_ERROR,
+  DEFAULT_ON_WAIT_TIMEOUT,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+} from './load-status.options';
+export type { LoadStatusModuleOptions, OnStoreError, OnWaitTimeout } from './load-status.options';
+export { LoadStatusService } from './load-status.service';
+export type { WaitForLoadOptions } from './load-status.service';
+export { LoadLockService } from './load-lock.service';
+export type { EnsureLoadedOptions } from './load-lock.service';
+export type { LoadLock } from './load-lock';
+export type { LoadContext, LoadOutcome, Loader } from './load-flow';
+export { WithUserLoadLock } from './with-user-load-lock.decorator';
+export type { WithUserLoadLockOptions } from './with-user-load-lock.decorator';
+export {
+  InvalidUserIdError,
+  LoadLeaseLostError,
+  LoadStatusConfigError,
+  LoadStatusError,
+  LoadStatusModuleMissingError,
+  LoadStatusShutdownError,
+  LoadStatusUnavailableError,
+  LoadWaitTimeoutError,
+} from './errors';

@@ -1,0 +1,58 @@
+/**
+ * The one place keys and channels are built.
+ *
+ * A user id is percent-encoded (`encodeURIComponent`, which is injective on well-formed strings
+ * and escapes `{`, `}`, `:` and `%`), so distinct ids never share keys and no id can end the
+ * `{...}` hash tag early: all keys of one user live in one Redis Cluster slot.
+ */
+export interface UserKeys {
+  /** Encoded user id, also the payload of notifications. */
+  readonly tag: string;
+  readonly loaded: string;
+  readonly lock: string;
+  readonly fence: string;
+}
+
+export function encodeUserId(userId: string): string {
+  return encodeURIComponent(userId);
+}
+
+export function decodeUserTag(tag: string): string {
+  return decodeURIComponent(tag);
+}
+
+export class KeyBuilder {
+  /** Pub/sub channel carrying every completion and invalidation for this prefix. */
+  readonly channel: string;
+
+  constructor(readonly prefix: string) {
+    this.channel = `${prefix}:events`;
+  }
+
+  forUser(userId: string): UserKeys {
+    const tag = encodeUserId(userId);
+    const base = `${this.prefix}:{${tag}}`;
+    return { tag, loaded: `${base}:loaded`, lock: `${base}:lock`, fence: `${base}:fence` };
+  }
+}
+
+/** Notification kinds sent on {@link KeyBuilder.channel} as `<kind>:<tag>`. */
+export const NoticeKind = {
+  /** The flag was set: waiters are done. */
+  Loaded: 'L',
+  /** The lock was released without the flag (loader failed): waiters try the lock. */
+  Released: 'R',
+  /** The flag was cleared. */
+  Cleared: 'C',
+} as const;
+export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
+
+export function encodeNotice(kind: NoticeKind, tag: string): string {
+  return `${kind}:${tag}`;
+}
+
+export function decodeNotice(message: string): { kind: NoticeKind; tag: string } | undefined {
+  const kind = message[0];
+  if (message[1] !== ':' || (kind !== 'L' && kind !== 'R' && kind !== 'C')) return undefined;
+  return { kind: kind as NoticeKind, tag: message.slice(2) };
+}

@@ -1,0 +1,166 @@
+import { errorText, LoadLeaseLostError, LoadStatusShutdownError, LoadWaitTimeoutError } from './errors';
+import { HeldLoadLock } from './load-lock';
+import type { LoadStatusCore } from './load-status.core';
+import type { OnWaitTimeout } from './load-status.options';
+import type { UserKeys } from './keys';
+import { NoticeKind } from './keys';
+
+/** What the loader is told about its run. */
+export interface LoadContext {
+  readonly userId: string;
+  /**
+   * The lock's fencing token: strictly increasing per user. Storage that records it can reject a
+   * write carrying an older one. `undefined` when the loader runs without the lock
+   * (`onWaitTimeout: 'run'`).
+   */
+  readonly fencingToken: number | undefined;
+  /** Aborts when the lease is lost or the module shuts down; the reason is a `LoadStatusError`. */
+  readonly signal: AbortSignal;
+}
+
+/** How an `ensureLoaded` call ended. */
+export type LoadOutcome<T> =
+  /** The loader ran for this call (`shared: false`) or for a concurrent call in this process that this call joined. */
+  | { readonly status: 'loaded'; readonly value: T; readonly fencingToken: number | undefined; readonly shared: boolean; readonly durationMs: number }
+  /** The user was already loaded; nothing ran and nothing waited. */
+  | { readonly status: 'already-loaded' }
+  /** Another caller (another process, or a lock holder here) loaded the user while this call waited. */
+  | { readonly status: 'loaded-elsewhere'; readonly waitedMs: number };
+
+export type Loader<T> = (ctx: LoadContext) => Promise<T> | T;
+
+/** Per-call settings after defaults were applied. */
+export interface FlightSettings {
+  readonly loadedTtlMs: number;
+  readonly lockTtlMs: number;
+  readonly waitTimeoutMs: number;
+  readonly onWaitTimeout: OnWaitTimeout;
+}
+
+/** Hooks the service gives a flight so shutdown can find its lock and its loader. */
+export interface FlightHost {
+  readonly core: LoadStatusCore;
+  nextToken(): string;
+  track(lock: HeldLoadLock, controller: AbortController): void;
+  untrack(lock: HeldLoadLock): void;
+}
+
+/**
+ * Steps 4 and 5 of the load-once flow for one user in this process: take the lock (or learn the
+ * user is loaded) in one round trip; run the loader with the lease kept alive; or wait for a
+ * notice, retrying the lock when it is released or its lease runs out, until `waitTimeoutMs`.
+ */
+export async function runFlight<T>(host: FlightHost, userId: string, keys: UserKeys, loader: Loader<T>, settings: FlightSettings): Promise<LoadOutcome<T>> {
+  const { core } = host;
+  const started = performance.now();
+  const deadline = started + settings.waitTimeoutMs;
+  let waited = false;
+  const waiter = core.waiters.watch(keys.tag);
+  try {
+    for (;;) {
+      core.assertOpen(userId);
+      waiter.arm();
+      const token = host.nextToken();
+      const result = await core.store.acquire(keys, token, settings.lockTtlMs, true);
+      if (result.state === 'loaded') {
+        return waited ? { status: 'loaded-elsewhere', waitedMs: elapsed(started) } : { status: 'already-loaded' };
+      }
+      if (result.state === 'acquired') {
+        waiter.dispose();
+        return await runLocked(host, userId, keys, token, result.fencingToken, loader, settings);
+      }
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return await onTimeout(host, userId, keys, loader, settings, started);
+      waited = true;
+      // Wake on a notice; else re-check right after the holder's lease would run out, and poll
+      // while notifications are down.
+      let delay = Math.min(remaining, result.remainingMs + 1);
+      if (!core.store.notificationsLive) delay = Math.min(delay, core.options.pollIntervalMs);
+      const reason = await waiter.wait(delay);
+      if (reason === NoticeKind.Loaded) return { status: 'loaded-elsewhere', waitedMs: elapsed(started) };
+    }
+  } finally {
+    waiter.dispose();
+  }
+}
+
+async function runLocked<T>(host: FlightHost, userId: string, keys: UserKeys, token: string, fencingToken: number, loader: Loader<T>, settings: FlightSettings): Promise<LoadOutcome<T>> {
+  const { core } = host;
+  const controller = new AbortController();
+  const lock = new HeldLoadLock(userId, token, fencingToken, settings.lockTtlMs, keys, core, (l) => host.untrack(l));
+  host.track(lock, controller);
+  const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
+  const started = performance.now();
+  core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);
+  let value: T;
+  try {
+    value = await loader({ userId, fencingToken, signal: controller.signal });
+  } catch (error) {
+    stopKeepAlive();
+    await releaseQuietly(core, lock);
+    throw error;
+  }
+  stopKeepAlive();
+  if (core.isClosing || lock.isReleased) {
+    // Shutdown released the lock already; another process loads instead.
+    lock.settled();
+    throw new LoadStatusShutdownError(userId);
+  }
+  let owned: boolean;
+  try {
+    owned = await core.store.finish(keys, token, settings.loadedTtlMs);
+  } finally {
+    lock.settled();
+  }
+  if (!owned) core.logger.warn(`lease for user ${JSON.stringify(userId)} was lost before the load finished (fencing token ${fencingToken})`);
+  return { status: 'loaded', value, fencingToken, shared: false, durationMs: elapsed(started) };
+}
+
+async function onTimeout<T>(host: FlightHost, userId: string, keys: UserKeys, loader: Loader<T>, settings: FlightSettings, started: number): Promise<LoadOutcome<T>> {
+  const waitedMs = elapsed(started);
+  if (settings.onWaitTimeout === 'throw') throw new LoadWaitTimeoutError(userId, waitedMs);
+  host.core.logger.warn(`waited ${waitedMs} ms for user ${JSON.stringify(userId)}; running the loader without the lock (onWaitTimeout: 'run')`);
+  const controller = new AbortController();
+  const loadStarted = performance.now();
+  const value = await loader({ userId, fencingToken: undefined, signal: controller.signal });
+  await host.core.store.setLoaded(keys, settings.loadedTtlMs);
+  return { status: 'loaded', value, fencingToken: undefined, shared: false, durationMs: elapsed(loadStarted) };
+}
+
+/** Extends the lease every third of it; aborts the loader's signal if the lease was lost. */
+function keepLeaseAlive(core: LoadStatusCore, lock: HeldLoadLock, ttlMs: number, controller: AbortController): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const interval = Math.max(1, Math.floor(ttlMs / 3));
+  const tick = async (): Promise<void> => {
+    try {
+      const ours = await lock.extend(ttlMs);
+      if (!ours && !stopped) {
+        const error = new LoadLeaseLostError(lock.userId, lock.fencingToken);
+        core.logger.warn(error.message);
+        controller.abort(error);
+        return;
+      }
+    } catch (error) {
+      core.logger.warn(`could not extend the lease for user ${JSON.stringify(lock.userId)}: ${errorText(error)}`);
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), interval);
+  };
+  timer = setTimeout(() => void tick(), interval);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+async function releaseQuietly(core: LoadStatusCore, lock: HeldLoadLock): Promise<void> {
+  try {
+    await lock.release();
+  } catch (error) {
+    core.logger.warn(`could not release the lock for user ${JSON.stringify(lock.userId)}: ${errorText(error)}; it expires with its lease`);
+  }
+}
+
+function elapsed(since: number): number {
+  return Math.round(performance.now() - since);
+}

@@ -1,0 +1,128 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
+import { runFlight, type FlightHost, type FlightSettings, type Loader, type LoadOutcome } from './load-flow';
+import { HeldLoadLock, type LoadLock } from './load-lock';
+import { LoadStatusCore } from './load-status.core';
+import { MIN_LOCK_TTL_MS, oneOf, type OnWaitTimeout } from './load-status.options';
+import { registerLoadLockService, unregisterLoadLockService } from './service-registry';
+import { checkDurationMs, describeValue } from './validation';
+
+/** Per-call overrides of the module options for {@link LoadLockService.ensureLoaded}. */
+export interface EnsureLoadedOptions {
+  /** @default the module's `loadedTtlMs` */
+  loadedTtlMs?: number;
+  /** @default the module's `lockTtlMs` */
+  lockTtlMs?: number;
+  /** @default the module's `waitTimeoutMs` */
+  waitTimeoutMs?: number;
+  /** @default the module's `onWaitTimeout` */
+  onWaitTimeout?: OnWaitTimeout;
+}
+
+/**
+ * Token-owned locks and the load-once flow. `ensureLoaded` runs a loader at most once per user per
+ * `loadedTtlMs` across every process sharing the store; concurrent callers in one process share
+ * one flight, so the store sees one caller per process.
+ */
+@Injectable()
+export class LoadLockService implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly flights = new Map<string, Promise<LoadOutcome<unknown>>>();
+  private readonly held = new Map<HeldLoadLock, AbortController | undefined>();
+  private sequence = 0;
+  private readonly host: FlightHost;
+
+  constructor(@Inject(LoadStatusCore) private readonly core: LoadStatusCore) {
+    this.host = {
+      core,
+      nextToken: () => this.nextToken(),
+      track: (lock, controller) => this.held.set(lock, controller),
+      untrack: (lock) => this.held.delete(lock),
+    };
+    registerLoadLockService(this);
+  }
+
+  /**
+   * Takes the user's lock for `ttlMs` (default `lockTtlMs`) whatever the loaded flag says.
+   * Resolves to the lock, or null while someone else holds it. The lease is not extended for you.
+   */
+  async acquireLoadLock(userId: string, ttlMs?: number): Promise<LoadLock | null> {
+    const user = this.core.user(userId);
+    const ttl = ttlMs === undefined ? this.core.options.lockTtlMs : checkDurationMs('ttlMs', ttlMs);
+    this.core.assertOpen(user.id);
+    const token = this.nextToken();
+    const result = await this.core.store.acquire(user.keys, token, ttl, false);
+    if (result.state !== 'acquired') return null;
+    const lock = new HeldLoadLock(user.id, token, result.fencingToken, ttl, user.keys, this.core, (l) => this.held.delete(l));
+    this.held.set(lock, undefined);
+    return lock;
+  }
+
+  /** Releases `lock` if it is still ours (compare-token-and-delete). False: it was no longer ours. */
+  async releaseLoadLock(lock: LoadLock): Promise<boolean> {
+    return HeldLoadLock.assert(lock).release();
+  }
+
+  /**
+   * Makes sure the user is loaded, running `loader` only if no one in the cluster has loaded them
+   * within `loadedTtlMs`. Other callers wait for a notification (bounded by `waitTimeoutMs`) and
+   * resolve without running it. A loader error reaches the caller (and callers sharing its
+   * flight in this process); the lock is released at once so the next call can load.
+   */
+  async ensureLoaded<T>(userId: string, loader: Loader<T>, options: EnsureLoadedOptions = {}): Promise<LoadOutcome<T>> {
+    const user = this.core.user(userId);
+    if (typeof loader !== 'function') {
+      throw new LoadStatusConfigError('loader', `expected a function, got ${describeValue(loader)}`);
+    }
+    const settings = this.settings(options);
+    this.core.assertOpen(user.id);
+    const running = this.flights.get(user.id) as Promise<LoadOutcome<T>> | undefined;
+    if (running) return joined(await running);
+    const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() => this.flights.delete(user.id));
+    this.flights.set(user.id, flight);
+    return flight;
+  }
+
+  /** Releases every lock still held and aborts running loaders; pending waits end with a typed error. */
+  async beforeApplicationShutdown(): Promise<void> {
+    unregisterLoadLockService(this);
+    this.core.beginShutdown();
+    const locks = [...this.held];
+    for (const [lock, controller] of locks) controller?.abort(new LoadStatusShutdownError(lock.userId));
+    await Promise.all(
+      locks.map(async ([lock]) => {
+        try {
+          await lock.release();
+        } catch (error) {
+          this.core.logger.warn(`could not release the lock of user ${JSON.stringify(lock.userId)} at shutdown: ${errorText(error)}`);
+        }
+      }),
+    );
+  }
+
+  /** Closes the connections the module opened (borrowed clients stay open). */
+  async onApplicationShutdown(): Promise<void> {
+    unregisterLoadLockService(this);
+    await this.core.close();
+  }
+
+  private settings(options: EnsureLoadedOptions): FlightSettings {
+    if (typeof options !== 'object' || options === null) {
+      throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
+    }
+    const o = this.core.options;
+    return {
+      loadedTtlMs: options.loadedTtlMs === undefined ? o.loadedTtlMs : checkDurationMs('loadedTtlMs', options.loadedTtlMs),
+      lockTtlMs: options.lockTtlMs === undefined ? o.lockTtlMs : checkDurationMs('lockTtlMs', options.lockTtlMs, MIN_LOCK_TTL_MS),
+      waitTimeoutMs: options.waitTimeoutMs === undefined ? o.waitTimeoutMs : checkDurationMs('waitTimeoutMs', options.waitTimeoutMs, 0),
+      onWaitTimeout: options.onWaitTimeout === undefined ? o.onWaitTimeout : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
+    };
+  }
+
+  private nextToken(): string {
+    return `${this.core.instanceId}:${++this.sequence}`;
+  }
+}
+
+function joined<T>(outcome: LoadOutcome<T>): LoadOutcome<T> {
+  return outcome.status === 'loaded' ? { ...outcome, shared: true } : outcome;
+}

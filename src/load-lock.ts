@@ -1,0 +1,63 @@
+import type { LoadStatusCore } from './load-status.core';
+import type { UserKeys } from './keys';
+import { LoadStatusConfigError } from './errors';
+import { checkDurationMs } from './validation';
+
+/** A token-owned lock on one user. Only its owner can extend or release it. */
+export interface LoadLock {
+  readonly userId: string;
+  /** Unique per acquisition; the store compares it before extend and release. */
+  readonly token: string;
+  /** Strictly greater than every earlier token of this user: hand it to storage to reject stale writers. */
+  readonly fencingToken: number;
+  /** Renews the lease (default: the TTL it was taken with). False: the lock is no longer ours. */
+  extend(ttlMs?: number): Promise<boolean>;
+  /** Releases the lock if still ours and wakes waiters to retry. False: it was no longer ours. */
+  release(): Promise<boolean>;
+}
+
+/** The {@link LoadLock} handed out by `LoadLockService`. */
+export class HeldLoadLock implements LoadLock {
+  private released = false;
+
+  constructor(
+    readonly userId: string,
+    readonly token: string,
+    readonly fencingToken: number,
+    readonly ttlMs: number,
+    private readonly keys: UserKeys,
+    private readonly core: LoadStatusCore,
+    private readonly onReleased: (lock: HeldLoadLock) => void,
+  ) {}
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  async extend(ttlMs?: number): Promise<boolean> {
+    const ttl = ttlMs === undefined ? this.ttlMs : checkDurationMs('ttlMs', ttlMs);
+    if (this.released) return false;
+    return this.core.store.extend(this.keys, this.token, ttl);
+  }
+
+  async release(): Promise<boolean> {
+    if (this.released) return false;
+    this.released = true;
+    this.onReleased(this);
+    return this.core.store.release(this.keys, this.token);
+  }
+
+  /** Marks the lock as settled by `finish` (which released it atomically if still ours). */
+  settled(): void {
+    this.released = true;
+    this.onReleased(this);
+  }
+
+  /** Guards public entry points against plain objects posing as locks. */
+  static assert(value: unknown): HeldLoadLock {
+    if (!(value instanceof HeldLoadLock)) {
+      throw new LoadStatusConfigError('lock', 'expected a LoadLock returned by acquireLoadLock()');
+    }
+    return value;
+  }
+}

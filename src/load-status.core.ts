@@ -1,0 +1,81 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { decodeUserTag, KeyBuilder, type UserKeys } from './keys';
+import { LoadStatusShutdownError } from './errors';
+import type { ResolvedLoadStatusOptions } from './load-status.options';
+import { GuardedLoadStore } from './stores/guarded-load-store';
+import type { LoadStore, StoreListener, StoreNotice } from './stores/load-store';
+import { MemoryLoadStore } from './stores/memory-load-store';
+import { RedisLoadStore } from './stores/redis-load-store';
+import { normalizeUserId } from './validation';
+import { WaiterRegistry } from './waiter';
+
+/** Injection token of the validated options. */
+export const LOAD_STATUS_RESOLVED_OPTIONS = Symbol('LOAD_STATUS_RESOLVED_OPTIONS');
+
+/**
+ * What both services share: options, keys, the store and the waiters it wakes. One per module
+ * instance, created (and connected) by an async factory before the services.
+ */
+export class LoadStatusCore implements StoreListener {
+  /** Identifies this process's module instance in tokens and logs. */
+  readonly instanceId = randomUUID();
+  readonly keys: KeyBuilder;
+  readonly waiters = new WaiterRegistry();
+  readonly logger = new Logger('LoadStatus');
+  private closing = false;
+
+  private constructor(
+    readonly options: ResolvedLoadStatusOptions,
+    readonly store: LoadStore,
+  ) {
+    this.keys = new KeyBuilder(options.keyPrefix);
+  }
+
+  static async create(options: ResolvedLoadStatusOptions): Promise<LoadStatusCore> {
+    const keys = new KeyBuilder(options.keyPrefix);
+    const store =
+      options.redis === undefined
+        ? new MemoryLoadStore()
+        : new GuardedLoadStore(new RedisLoadStore(options.redis, keys.channel), options.onStoreError, options.commandTimeoutMs);
+    const core = new LoadStatusCore(options, store);
+    await store.init(core);
+    core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);
+    return core;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Validates a user id and returns it with its keys. */
+  user(userId: unknown): { id: string; keys: UserKeys } {
+    const id = normalizeUserId(userId);
+    return { id, keys: this.keys.forUser(id) };
+  }
+
+  assertOpen(userId?: string): void {
+    if (this.closing) throw new LoadStatusShutdownError(userId);
+  }
+
+  notice(notice: StoreNotice): void {
+    this.waiters.notify(notice.tag, notice.kind);
+  }
+
+  resubscribed(): void {
+    this.logger.debug('notification channel back; waiters re-check');
+    this.waiters.notifyAll('resync');
+  }
+
+  /** First shutdown phase: no new calls, every pending wait ends with a typed error. */
+  beginShutdown(): void {
+    this.closing = true;
+    this.waiters.failAll((tag) => new LoadStatusShutdownError(decodeUserTag(tag)));
+  }
+
+  /** Last shutdown phase: close what we opened. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.store.close();
+  }
+}

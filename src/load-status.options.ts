@@ -1,0 +1,158 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { LoadStatusConfigError } from './errors';
+import { checkDurationMs, describeValue } from './validation';
+
+/** What to do when a waiter's `waitTimeoutMs` runs out while another caller still loads. */
+export type OnWaitTimeout = 'throw' | 'run';
+/** What to do when the store (Redis) cannot be reached. */
+export type OnStoreError = 'fail-open' | 'fail-closed';
+
+/** Options of {@link LoadStatusModule.forRoot}. Every field is optional. */
+export interface LoadStatusModuleOptions {
+  /**
+   * Where flags and locks live. A URL (`redis://…`) or ioredis options make the module create and
+   * own its connections (closed on shutdown); an ioredis `Redis` or `Cluster` instance is borrowed
+   * (never closed). Absent: an in-memory store that coordinates one process only.
+   * @default undefined (in-memory)
+   */
+  redis?: string | RedisOptions | Redis | Cluster;
+  /**
+   * Prefix of every Redis key and channel; use one per kind of data you load.
+   * @default 'load-status'
+   */
+  keyPrefix?: string;
+  /**
+   * How long a user stays "loaded", in ms. Keep it equal to the TTL of the data it guards.
+   * @default 3_600_000 (1 hour)
+   */
+  loadedTtlMs?: number;
+  /**
+   * Lease of the load lock, in ms. Auto-extended every `lockTtlMs / 3` while the loader runs, so
+   * it bounds how long a crashed holder blocks others, not how long a load may take.
+   * @default 3_000
+   */
+  lockTtlMs?: number;
+  /**
+   * How long a caller waits for another caller's load before `onWaitTimeout` applies, in ms.
+   * Cover `lockTtlMs` plus two of your longest loads to survive a crashed holder without errors.
+   * @default 15_000
+   */
+  waitTimeoutMs?: number;
+  /**
+   * Fallback re-check interval while waiting, in ms. Waiters are woken by notifications; this
+   * re-check covers lost notifications (`waitForLoad` always; `ensureLoaded` while the
+   * notification channel is down).
+   * @default 100
+   */
+  pollIntervalMs?: number;
+  /**
+   * After waiting `waitTimeoutMs` in vain: `'throw'` a `LoadWaitTimeoutError`, or `'run'` the
+   * loader in this caller without the lock (at-least-once instead of at-most-once).
+   * @default 'throw'
+   */
+  onWaitTimeout?: OnWaitTimeout;
+  /**
+   * Store unreachable: `'fail-open'` degrades to in-process coordination (each process loads at
+   * most once) and retries the store on every call; `'fail-closed'` throws
+   * `LoadStatusUnavailableError`.
+   * @default 'fail-open'
+   */
+  onStoreError?: OnStoreError;
+  /**
+   * Longest a single store command may take before it counts as a store error, in ms.
+   * @default 1_000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Register the module globally, so feature modules need not import it.
+   * @default false
+   */
+  isGlobal?: boolean;
+}
+
+/** Options after defaults were merged and validated. */
+export interface ResolvedLoadStatusOptions {
+  readonly redis: string | RedisOptions | Redis | Cluster | undefined;
+  readonly keyPrefix: string;
+  readonly loadedTtlMs: number;
+  readonly lockTtlMs: number;
+  readonly waitTimeoutMs: number;
+  readonly pollIntervalMs: number;
+  readonly onWaitTimeout: OnWaitTimeout;
+  readonly onStoreError: OnStoreError;
+  readonly commandTimeoutMs: number;
+}
+
+export const DEFAULT_KEY_PREFIX = 'load-status';
+export const DEFAULT_LOADED_TTL_MS = 3_600_000;
+export const DEFAULT_LOCK_TTL_MS = 3_000;
+export const DEFAULT_WAIT_TIMEOUT_MS = 15_000;
+export const DEFAULT_POLL_INTERVAL_MS = 100;
+export const DEFAULT_ON_WAIT_TIMEOUT: OnWaitTimeout = 'throw';
+export const DEFAULT_ON_STORE_ERROR: OnStoreError = 'fail-open';
+export const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
+/** Shortest lease: extensions run every third of it, and must outpace a Redis round trip. */
+export const MIN_LOCK_TTL_MS = 30;
+
+const KNOWN_OPTIONS = new Set([
+  'redis',
+  'keyPrefix',
+  'loadedTtlMs',
+  'lockTtlMs',
+  'waitTimeoutMs',
+  'pollIntervalMs',
+  'onWaitTimeout',
+  'onStoreError',
+  'commandTimeoutMs',
+  'isGlobal',
+]);
+
+/** Merges defaults and validates once, at module creation. */
+export function resolveOptions(options: LoadStatusModuleOptions | undefined | null): ResolvedLoadStatusOptions {
+  const o = options ?? {};
+  if (typeof o !== 'object' || Array.isArray(o)) {
+    throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(o)}`);
+  }
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new LoadStatusConfigError(key, `unknown option; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+  const keyPrefix = o.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0 || keyPrefix.length > 256 || /[{}\s]/.test(keyPrefix)) {
+    throw new LoadStatusConfigError(
+      'keyPrefix',
+      `expected 1 to 256 characters without braces or whitespace, got ${describeValue(keyPrefix)}`,
+    );
+  }
+  const redis = o.redis;
+  if (redis !== undefined && typeof redis !== 'string' && (typeof redis !== 'object' || redis === null)) {
+    throw new LoadStatusConfigError('redis', `expected a URL, ioredis options or an ioredis client, got ${describeValue(redis)}`);
+  }
+  if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
+    throw new LoadStatusConfigError('redis', `expected a redis:// or rediss:// URL, got ${JSON.stringify(redis)}`);
+  }
+  const lockTtlMs = checkDurationMs('lockTtlMs', o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS);
+  const resolved: ResolvedLoadStatusOptions = {
+    redis,
+    keyPrefix,
+    loadedTtlMs: checkDurationMs('loadedTtlMs', o.loadedTtlMs ?? DEFAULT_LOADED_TTL_MS),
+    lockTtlMs,
+    waitTimeoutMs: checkDurationMs('waitTimeoutMs', o.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, 0),
+    pollIntervalMs: checkDurationMs('pollIntervalMs', o.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
+    onWaitTimeout: oneOf('onWaitTimeout', o.onWaitTimeout ?? DEFAULT_ON_WAIT_TIMEOUT, ['throw', 'run']),
+    onStoreError: oneOf('onStoreError', o.onStoreError ?? DEFAULT_ON_STORE_ERROR, ['fail-open', 'fail-closed']),
+    commandTimeoutMs: checkDurationMs('commandTimeoutMs', o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS),
+  };
+  if (o.isGlobal !== undefined && typeof o.isGlobal !== 'boolean') {
+    throw new LoadStatusConfigError('isGlobal', `expected a boolean, got ${describeValue(o.isGlobal)}`);
+  }
+  return resolved;
+}
+
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new LoadStatusConfigError(name, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);
+  }
+  return value as T;
+}

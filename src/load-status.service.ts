@@ -1,0 +1,79 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { LoadStatusCore } from './load-status.core';
+import { NoticeKind } from './keys';
+import { checkDurationMs } from './validation';
+
+/** Options of {@link LoadStatusService.waitForLoad}. */
+export interface WaitForLoadOptions {
+  /**
+   * How long to wait, in ms.
+   * @default the module's `waitTimeoutMs`
+   */
+  timeoutMs?: number;
+  /** Aborting rejects the wait at once with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The per-user "loaded" flags. A flag lives `loadedTtlMs` (keep it equal to the TTL of the data it
+ * guards); setting or clearing it notifies every process.
+ */
+@Injectable()
+export class LoadStatusService {
+  constructor(@Inject(LoadStatusCore) private readonly core: LoadStatusCore) {}
+
+  /** True while the user's flag is set. Throws `InvalidUserIdError` for a bad id. */
+  async isLoaded(userId: string): Promise<boolean> {
+    const user = this.core.user(userId);
+    this.core.assertOpen(user.id);
+    return this.core.store.isLoaded(user.keys);
+  }
+
+  /**
+   * Marks the user loaded for `ttlMs` and wakes everyone waiting for them.
+   * @param ttlMs default: the module's `loadedTtlMs`
+   */
+  async setLoaded(userId: string, ttlMs?: number): Promise<void> {
+    const user = this.core.user(userId);
+    const ttl = ttlMs === undefined ? this.core.options.loadedTtlMs : checkDurationMs('ttlMs', ttlMs);
+    this.core.assertOpen(user.id);
+    await this.core.store.setLoaded(user.keys, ttl);
+  }
+
+  /** Removes the flag (call it when the user's data changes); the next `ensureLoaded` loads again. */
+  async clearLoaded(userId: string): Promise<void> {
+    const user = this.core.user(userId);
+    this.core.assertOpen(user.id);
+    await this.core.store.clearLoaded(user.keys);
+  }
+
+  /**
+   * Waits until the user is loaded. Woken by a notification within milliseconds of `setLoaded`
+   * or a finished load in any process; re-checks every `pollIntervalMs` in case a notification
+   * was lost. Resolves true once loaded, false at the timeout; rejects with `signal.reason` on
+   * abort and with `LoadStatusShutdownError` when the module shuts down.
+   */
+  async waitForLoad(userId: string, options: WaitForLoadOptions = {}): Promise<boolean> {
+    const user = this.core.user(userId);
+    const timeoutMs =
+      options.timeoutMs === undefined ? this.core.options.waitTimeoutMs : checkDurationMs('timeoutMs', options.timeoutMs, 0);
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    this.core.assertOpen(user.id);
+    const deadline = performance.now() + timeoutMs;
+    const waiter = this.core.waiters.watch(user.keys.tag);
+    try {
+      for (;;) {
+        waiter.arm();
+        if (await this.core.store.isLoaded(user.keys)) return true;
+        signal?.throwIfAborted();
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) return false;
+        const reason = await waiter.wait(Math.min(remaining, this.core.options.pollIntervalMs), signal);
+        if (reason === NoticeKind.Loaded) return true;
+      }
+    } finally {
+      waiter.dispose();
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import { Logger } from '@nestjs/common';
+import { errorText, LoadStatusUnavailableError } from '../errors';
+import type { OnStoreError } from '../load-status.options';
+import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import { MemoryLoadStore } from './memory-load-store';
+
+/**
+ * Applies the store-error policy around a remote store: every command is bounded by
+ * `commandTimeoutMs`; a failure either throws {@link LoadStatusUnavailableError} (fail-closed) or
+ * is served by an in-process {@link MemoryLoadStore} (fail-open). The remote store is tried again
+ * on every call, so recovery is automatic.
+ */
+export class GuardedLoadStore implements LoadStore {
+  private readonly fallback = new MemoryLoadStore();
+  private degraded = false;
+  private readonly logger = new Logger('LoadStatus');
+
+  constructor(
+    private readonly primary: LoadStore,
+    private readonly policy: OnStoreError,
+    private readonly commandTimeoutMs: number,
+  ) {}
+
+  get kind(): LoadStore['kind'] {
+    return this.primary.kind;
+  }
+
+  get notificationsLive(): boolean {
+    return this.primary.notificationsLive;
+  }
+
+  /** True while the last store command failed and fail-open served from memory. */
+  get isDegraded(): boolean {
+    return this.degraded;
+  }
+
+  async init(listener: StoreListener): Promise<void> {
+    await this.fallback.init(listener);
+    try {
+      await this.bounded('connect', this.primary.init(listener));
+    } catch (error) {
+      // Boot goes on either way: calls apply the policy while the store stays unreachable.
+      this.logger.warn(`store not reachable at start-up (${errorText(error)}); onStoreError is '${this.policy}'`);
+    }
+  }
+
+  isLoaded(user: StoreUser): Promise<boolean> {
+    return this.run('isLoaded', (s) => s.isLoaded(user));
+  }
+  setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+    return this.run('setLoaded', (s) => s.setLoaded(user, ttlMs));
+  }
+  clearLoaded(user: StoreUser): Promise<void> {
+    return this.run('clearLoaded', (s) => s.clearLoaded(user));
+  }
+  acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult> {
+    return this.run('acquire', (s) => s.acquire(user, token, ttlMs, checkFlag));
+  }
+  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+    return this.run('extend', (s) => s.extend(user, token, ttlMs));
+  }
+  release(user: StoreUser, token: string): Promise<boolean> {
+    return this.run('release', (s) => s.release(user, token));
+  }
+  finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+    return this.run('finish', (s) => s.finish(user, token, loadedTtlMs));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.primary.close(), this.fallback.close()]);
+  }
+
+  private async run<T>(operation: string, command: (store: LoadStore) => Promise<T>): Promise<T> {
+    try {
+      const result = await this.bounded(operation, command(this.primary));
+      if (this.degraded) {
+        this.degraded = false;
+        this.logger.log('store reachable again; coordination is cluster-wide again');
+      }
+      return result;
+    } catch (error) {
+      if (this.policy === 'fail-closed') {
+        throw error instanceof LoadStatusUnavailableError ? error : new LoadStatusUnavailableError(operation, error);
+      }
+      if (!this.degraded) {
+        this.degraded = true;
+        this.logger.warn(`store error during ${operation} (${errorText(error)}); degrading to in-process coordination`);
+      }
+      return command(this.fallback);
+    }
+  }
+
+  private bounded<T>(operation: string, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LoadStatusUnavailableError(operation, new Error(`no reply within ${this.commandTimeoutMs} ms`))),
+        this.commandTimeoutMs,
+      );
+    });
+    // A command that replies after its timeout must not surface as an unhandled rejection.
+    promise.catch(() => undefined);
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+}

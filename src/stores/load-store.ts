@@ -1,0 +1,54 @@
+import type { NoticeKind } from '../keys';
+
+/** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
+export type AcquireResult =
+  | { readonly state: 'loaded' }
+  | { readonly state: 'acquired'; readonly fencingToken: number }
+  | { readonly state: 'held'; readonly remainingMs: number };
+
+/** A notification seen on the store's channel, for the user with encoded id `tag`. */
+export interface StoreNotice {
+  readonly kind: NoticeKind;
+  readonly tag: string;
+}
+
+export interface StoreListener {
+  notice(notice: StoreNotice): void;
+  /** The channel (re)connected: notices may have been lost while it was down. */
+  resubscribed(): void;
+}
+
+/**
+ * The internal port every store adapter implements. Users are passed as encoded tags and key
+ * sets from `keys.ts`; adapters never build keys themselves.
+ */
+export interface LoadStore {
+  readonly kind: 'memory' | 'redis';
+  /** Connects and subscribes; resolves once notifications flow. */
+  init(listener: StoreListener): Promise<void>;
+  /** True while notifications are expected to arrive. */
+  readonly notificationsLive: boolean;
+  isLoaded(user: StoreUser): Promise<boolean>;
+  setLoaded(user: StoreUser, ttlMs: number): Promise<void>;
+  clearLoaded(user: StoreUser): Promise<void>;
+  /**
+   * One round trip: reports the flag (when `checkFlag`), or takes the lock and bumps the fencing
+   * counter, or reports the holder's remaining lease.
+   */
+  acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult>;
+  /** Extends the lease if `token` still owns the lock. */
+  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean>;
+  /** Deletes the lock if `token` owns it and tells waiters to try again. */
+  release(user: StoreUser, token: string): Promise<boolean>;
+  /** Atomically: sets the flag, releases the lock if `token` owns it, notifies. Returns ownership. */
+  finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean>;
+  /** Closes what the store created; borrowed clients stay open. */
+  close(): Promise<void>;
+}
+
+export interface StoreUser {
+  readonly tag: string;
+  readonly loaded: string;
+  readonly lock: string;
+  readonly fence: string;
+}

@@ -1,0 +1,128 @@
+import { NoticeKind } from '../keys';
+import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+
+interface Lock {
+  token: string;
+  expiresAt: number;
+}
+
+/** Expired entries are swept after this many writes, so memory follows live users only. */
+const SWEEP_EVERY_WRITES = 1024;
+
+/**
+ * In-process store: real locks, TTLs and notifications for one process. Expiry is lazy (checked
+ * on read, swept every {@link SWEEP_EVERY_WRITES} writes), so it owns no timers.
+ */
+export class MemoryLoadStore implements LoadStore {
+  readonly kind = 'memory' as const;
+  readonly notificationsLive = true;
+  private readonly flags = new Map<string, number>();
+  private readonly locks = new Map<string, Lock>();
+  /** One counter for all users: strictly increasing per user as well. */
+  private fence = 0;
+  private writes = 0;
+  private listener: StoreListener | undefined;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  init(listener: StoreListener): Promise<void> {
+    this.listener = listener;
+    return Promise.resolve();
+  }
+
+  isLoaded(user: StoreUser): Promise<boolean> {
+    return Promise.resolve(this.flagLive(user.tag));
+  }
+
+  setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+    this.flags.set(user.tag, this.now() + ttlMs);
+    this.wrote();
+    this.notify(NoticeKind.Loaded, user.tag);
+    return Promise.resolve();
+  }
+
+  clearLoaded(user: StoreUser): Promise<void> {
+    this.flags.delete(user.tag);
+    this.notify(NoticeKind.Cleared, user.tag);
+    return Promise.resolve();
+  }
+
+  acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult> {
+    if (checkFlag && this.flagLive(user.tag)) return Promise.resolve({ state: 'loaded' });
+    const held = this.liveLock(user.tag);
+    if (held) return Promise.resolve({ state: 'held', remainingMs: Math.max(0, Math.ceil(held.expiresAt - this.now())) });
+    this.locks.set(user.tag, { token, expiresAt: this.now() + ttlMs });
+    this.wrote();
+    return Promise.resolve({ state: 'acquired', fencingToken: ++this.fence });
+  }
+
+  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+    const held = this.liveLock(user.tag);
+    if (held?.token !== token) return Promise.resolve(false);
+    held.expiresAt = this.now() + ttlMs;
+    return Promise.resolve(true);
+  }
+
+  release(user: StoreUser, token: string): Promise<boolean> {
+    const owned = this.takeLock(user.tag, token);
+    if (owned) this.notify(NoticeKind.Released, user.tag);
+    return Promise.resolve(owned);
+  }
+
+  finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+    this.flags.set(user.tag, this.now() + loadedTtlMs);
+    this.wrote();
+    const owned = this.takeLock(user.tag, token);
+    this.notify(NoticeKind.Loaded, user.tag);
+    return Promise.resolve(owned);
+  }
+
+  close(): Promise<void> {
+    this.listener = undefined;
+    this.flags.clear();
+    this.locks.clear();
+    return Promise.resolve();
+  }
+
+  /** Live entries, for tests and memory checks. */
+  get size(): { flags: number; locks: number } {
+    return { flags: this.flags.size, locks: this.locks.size };
+  }
+
+  private takeLock(tag: string, token: string): boolean {
+    const held = this.liveLock(tag);
+    if (held?.token !== token) return false;
+    this.locks.delete(tag);
+    return true;
+  }
+
+  private flagLive(tag: string): boolean {
+    const expiresAt = this.flags.get(tag);
+    if (expiresAt === undefined) return false;
+    if (expiresAt > this.now()) return true;
+    this.flags.delete(tag);
+    return false;
+  }
+
+  private liveLock(tag: string): Lock | undefined {
+    const lock = this.locks.get(tag);
+    if (lock === undefined) return undefined;
+    if (lock.expiresAt > this.now()) return lock;
+    this.locks.delete(tag);
+    return undefined;
+  }
+
+  private notify(kind: NoticeKind, tag: string): void {
+    const listener = this.listener;
+    if (listener === undefined) return;
+    // Delivered on a later tick, like a pub/sub message, so callers never re-enter themselves.
+    queueMicrotask(() => listener.notice({ kind, tag }));
+  }
+
+  private wrote(): void {
+    if (++this.writes % SWEEP_EVERY_WRITES !== 0) return;
+    const now = this.now();
+    for (const [tag, expiresAt] of this.flags) if (expiresAt <= now) this.flags.delete(tag);
+    for (const [tag, lock] of this.locks) if (lock.expiresAt <= now) this.locks.delete(tag);
+  }
+}

@@ -1,0 +1,179 @@
+import { Logger } from '@nestjs/common';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { errorText } from '../errors';
+import { decodeNotice, encodeNotice, NoticeKind } from '../keys';
+import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import { FENCE_RETENTION_MS, REDIS_SCRIPTS } from './redis-scripts';
+
+type RedisClient = Redis | Cluster;
+
+/** The scripts of redis-scripts.ts as ioredis exposes them after `defineCommand`. */
+interface ScriptCommands {
+  loadStatusAcquire(loaded: string, lock: string, fence: string, token: string, leaseMs: number, fenceMs: number, checkFlag: string): Promise<[number, number]>;
+  loadStatusExtend(lock: string, token: string, leaseMs: number): Promise<number>;
+  loadStatusRelease(lock: string, token: string, channel: string, message: string): Promise<number>;
+  loadStatusFinish(loaded: string, lock: string, token: string, ttlMs: number, channel: string, message: string): Promise<number>;
+  loadStatusSetLoaded(loaded: string, ttlMs: number, channel: string, message: string): Promise<number>;
+  loadStatusClear(loaded: string, channel: string, message: string): Promise<number>;
+}
+
+/** True for an ioredis `Redis` or `Cluster` instance, from any copy of ioredis. */
+export function isRedisClient(value: unknown): value is RedisClient {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RedisClient).duplicate === 'function' &&
+    typeof (value as RedisClient).defineCommand === 'function' &&
+    typeof (value as RedisClient).status === 'string'
+  );
+}
+
+/**
+ * Redis adapter. Commands go through the (owned or borrowed) client; notifications arrive on one
+ * subscriber connection per store, always created (and closed) by us.
+ */
+export class RedisLoadStore implements LoadStore {
+  readonly kind = 'redis' as const;
+  private readonly client: RedisClient;
+  private readonly commands: ScriptCommands;
+  private readonly ownsClient: boolean;
+  private subscriber: RedisClient | undefined;
+  private listener: StoreListener | undefined;
+  private subscribed = false;
+  private everSubscribed = false;
+  private closing = false;
+  private readonly logger = new Logger('LoadStatus');
+
+  constructor(
+    source: string | RedisOptions | RedisClient,
+    private readonly channel: string,
+  ) {
+    if (isRedisClient(source)) {
+      this.client = source;
+      this.ownsClient = false;
+    } else {
+      // Loaded lazily: ioredis is an optional peer, needed only when Redis is configured.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Redis: RedisCtor } = require('ioredis') as typeof import('ioredis');
+      const shared: RedisOptions = { maxRetriesPerRequest: 1, lazyConnect: true };
+      this.client = typeof source === 'string' ? new RedisCtor(source, shared) : new RedisCtor({ ...shared, ...source });
+      this.ownsClient = true;
+      this.client.on('error', (error: unknown) => this.logger.debug(`redis client error: ${errorText(error)}`));
+    }
+    for (const [name, script] of Object.entries(REDIS_SCRIPTS)) {
+      this.client.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    }
+    this.commands = this.client as unknown as ScriptCommands;
+  }
+
+  get notificationsLive(): boolean {
+    return this.subscribed && this.subscriber?.status === 'ready';
+  }
+
+  async init(listener: StoreListener): Promise<void> {
+    this.listener = listener;
+    if (this.ownsClient && this.client.status === 'wait') await this.client.connect();
+    const subscriber: RedisClient = (this.client as Redis).duplicate();
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: unknown) => this.logger.debug(`redis subscriber error: ${errorText(error)}`));
+    subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    subscriber.on('close', () => {
+      this.subscribed = false;
+    });
+    subscriber.on('ready', () => {
+      // ioredis resubscribes by itself; we re-issue SUBSCRIBE so we know when it took effect,
+      // then tell waiters to re-check what they may have missed while disconnected.
+      if (this.closing || this.subscribed || !this.everSubscribed) return;
+      this.subscribe().catch((error: unknown) => this.logger.warn(`re-subscribe failed: ${errorText(error)}`));
+    });
+    await this.subscribe();
+  }
+
+  async isLoaded(user: StoreUser): Promise<boolean> {
+    return (await this.client.exists(user.loaded)) === 1;
+  }
+
+  async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+    await this.commands.loadStatusSetLoaded(user.loaded, ttlMs, this.channel, encodeNotice(NoticeKind.Loaded, user.tag));
+  }
+
+  async clearLoaded(user: StoreUser): Promise<void> {
+    await this.commands.loadStatusClear(user.loaded, this.channel, encodeNotice(NoticeKind.Cleared, user.tag));
+  }
+
+  async acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult> {
+    const [state, value] = await this.commands.loadStatusAcquire(
+      user.loaded,
+      user.lock,
+      user.fence,
+      token,
+      ttlMs,
+      FENCE_RETENTION_MS,
+      checkFlag ? '1' : '0',
+    );
+    if (state === 2) return { state: 'loaded' };
+    if (state === 1) return { state: 'acquired', fencingToken: Number(value) };
+    // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
+    return { state: 'held', remainingMs: value >= 0 ? Number(value) : ttlMs };
+  }
+
+  async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.commands.loadStatusExtend(user.lock, token, ttlMs)) === 1;
+  }
+
+  async release(user: StoreUser, token: string): Promise<boolean> {
+    return (await this.commands.loadStatusRelease(user.lock, token, this.channel, encodeNotice(NoticeKind.Released, user.tag))) === 1;
+  }
+
+  async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+    const owned = await this.commands.loadStatusFinish(
+      user.loaded,
+      user.lock,
+      token,
+      loadedTtlMs,
+      this.channel,
+      encodeNotice(NoticeKind.Loaded, user.tag),
+    );
+    return owned === 1;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.subscribed = false;
+    this.listener = undefined;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    await Promise.all([subscriber ? quit(subscriber) : undefined, this.ownsClient ? quit(this.client) : undefined]);
+  }
+
+  private async subscribe(): Promise<void> {
+    const subscriber = this.subscriber;
+    if (!subscriber) return;
+    await subscriber.subscribe(this.channel);
+    if (this.closing) return;
+    this.subscribed = true;
+    const reconnect = this.everSubscribed;
+    this.everSubscribed = true;
+    if (reconnect) this.listener?.resubscribed();
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel !== this.channel) return;
+    const notice = decodeNotice(message);
+    if (notice) this.listener?.notice(notice);
+  }
+}
+
+/** QUIT politely; a connection that is already down is disconnected instead of waited on. */
+async function quit(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,47 @@
+import { InvalidUserIdError, LoadStatusConfigError } from './errors';
+
+/** Longest accepted user id, in UTF-16 code units. */
+export const MAX_USER_ID_LENGTH = 1024;
+/** Longest TTL a timer (and Redis PX) accepts: 2^31-1 ms, about 24.8 days. */
+export const MAX_TTL_MS = 2_147_483_647;
+
+/** Validates and normalises a user id: non-empty strings as they are, finite numbers stringified. */
+export function normalizeUserId(value: unknown): string {
+  let id: string;
+  if (typeof value === 'string') {
+    id = value;
+  } else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new InvalidUserIdError(value, 'numbers must be finite');
+    id = String(value);
+  } else {
+    throw new InvalidUserIdError(value, `expected a string or number, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  if (id.length === 0) throw new InvalidUserIdError(value, 'it is empty');
+  if (id.trim().length === 0) throw new InvalidUserIdError(value, 'it is only whitespace');
+  if (id.length > MAX_USER_ID_LENGTH) {
+    throw new InvalidUserIdError(value, `it is ${id.length} characters long (max ${MAX_USER_ID_LENGTH})`);
+  }
+  if (!id.isWellFormed()) throw new InvalidUserIdError(value, 'it contains a lone UTF-16 surrogate');
+  return id;
+}
+
+/**
+ * Checks a duration in ms: a whole number in [min, MAX_TTL_MS]. `name` is the option or argument
+ * named in the error.
+ */
+export function checkDurationMs(name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TTL_MS) {
+    throw new LoadStatusConfigError(
+      name,
+      `expected a whole number of milliseconds from ${min} to ${MAX_TTL_MS}, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}

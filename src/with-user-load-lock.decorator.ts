@@ -1,0 +1,71 @@
+import { LoadStatusConfigError, LoadStatusModuleMissingError } from './errors';
+import type { EnsureLoadedOptions } from './load-lock.service';
+import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
+import { currentLoadLockService } from './service-registry';
+import { checkDurationMs, describeValue } from './validation';
+
+/** Options of {@link WithUserLoadLock}. */
+export interface WithUserLoadLockOptions extends EnsureLoadedOptions {
+  /**
+   * Where the user id comes from: the index of an argument, or a function of the arguments.
+   * @default 0 (the first argument)
+   */
+  userId?: number | ((...args: any[]) => unknown);
+}
+
+/**
+ * Makes the decorated method the loader of a load-once flow: across every process sharing the
+ * store it runs once per user per `loadedTtlMs`. The call that ran it resolves to its value (so do
+ * concurrent calls in the same process that shared that run); a call that found the user loaded,
+ * or waited for another process, resolves to `undefined` — decorate methods that fill a cache,
+ * and read the data from that cache.
+ *
+ * Works on providers and controllers, on instances made by Nest or by hand: the
+ * `LoadLockService` is looked up at call time. Without an initialised `LoadStatusModule` the
+ * call rejects with `LoadStatusModuleMissingError`; it never runs unlocked.
+ */
+export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodDecorator {
+  const { userId: userIdOption = 0, ...flightOptions } = validateDecoratorOptions(options);
+  return (target, propertyKey, descriptor: PropertyDescriptor) => {
+    const original: unknown = descriptor.value;
+    const methodName = `${(target as { constructor?: { name?: string } }).constructor?.name ?? 'anonymous'}.${String(propertyKey)}`;
+    if (typeof original !== 'function') {
+      throw new LoadStatusConfigError('@WithUserLoadLock', `${methodName} is not a method`);
+    }
+    const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      const service = currentLoadLockService();
+      if (!service) throw new LoadStatusModuleMissingError(methodName);
+      const userId = typeof userIdOption === 'number' ? args[userIdOption] : userIdOption(...args);
+      const outcome = await service.ensureLoaded(userId as string, () => original.apply(this, args) as unknown, flightOptions);
+      return outcome.status === 'loaded' ? outcome.value : undefined;
+    };
+    // Keep the method's identity for Nest and other decorators: name, and metadata set by
+    // decorators applied before this one (those applied after see the wrapper directly).
+    Object.defineProperty(wrapped, 'name', { value: original.name, configurable: true });
+    for (const key of Reflect.getOwnMetadataKeys(original)) {
+      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapped);
+    }
+    descriptor.value = wrapped;
+    return descriptor;
+  };
+}
+
+function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoadLockOptions {
+  const name = (option: string) => `@WithUserLoadLock({ ${option} })`;
+  if (typeof options !== 'object' || options === null) {
+    throw new LoadStatusConfigError('@WithUserLoadLock', `expected an options object, got ${describeValue(options)}`);
+  }
+  const known = ['userId', 'loadedTtlMs', 'lockTtlMs', 'waitTimeoutMs', 'onWaitTimeout'];
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new LoadStatusConfigError(name(key), `unknown option; known options are ${known.join(', ')}`);
+  }
+  const { userId } = options;
+  if (userId !== undefined && typeof userId !== 'function' && !(Number.isInteger(userId) && userId >= 0 && userId < 256)) {
+    throw new LoadStatusConfigError(name('userId'), `expected an argument index (0-255) or a function, got ${describeValue(userId)}`);
+  }
+  if (options.loadedTtlMs !== undefined) checkDurationMs(name('loadedTtlMs'), options.loadedTtlMs);
+  if (options.lockTtlMs !== undefined) checkDurationMs(name('lockTtlMs'), options.lockTtlMs, MIN_LOCK_TTL_MS);
+  if (options.waitTimeoutMs !== undefined) checkDurationMs(name('waitTimeoutMs'), options.waitTimeoutMs, 0);
+  if (options.onWaitTimeout !== undefined) oneOf(name('onWaitTimeout'), options.onWaitTimeout, ['throw', 'run']);
+  return options;
+}

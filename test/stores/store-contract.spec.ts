@@ -1,0 +1,194 @@
+import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
+import type { LoadStore, StoreListener, StoreNotice } from '../../src/stores/load-store';
+import { MemoryLoadStore } from '../../src/stores/memory-load-store';
+import { RedisLoadStore } from '../../src/stores/redis-load-store';
+import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
+
+/** Records notices; `next(kind)` resolves with the next notice of that kind. */
+class Recorder implements StoreListener {
+  readonly notices: StoreNotice[] = [];
+  private waiting: Array<{ kind: string; resolve: (n: StoreNotice) => void }> = [];
+  notice(notice: StoreNotice): void {
+    this.notices.push(notice);
+    this.waiting = this.waiting.filter((w) => (w.kind === notice.kind ? (w.resolve(notice), false) : true));
+  }
+  resubscribed(): void {}
+  next(kind: string): Promise<StoreNotice> {
+    return new Promise((resolve) => this.waiting.push({ kind, resolve }));
+  }
+}
+
+interface Harness {
+  /** Two stores that share state, like two processes (the memory store is one process: the same instance). */
+  a: LoadStore;
+  b: LoadStore;
+  recorderA: Recorder;
+  recorderB: Recorder;
+  keys: KeyBuilder;
+  close(): Promise<void>;
+}
+
+const adapters: Array<[string, () => Promise<Harness>]> = [
+  [
+    'memory',
+    async () => {
+      const store = new MemoryLoadStore();
+      const recorder = new Recorder();
+      await store.init(recorder);
+      return { a: store, b: store, recorderA: recorder, recorderB: recorder, keys: new KeyBuilder(uniquePrefix('mem')), close: () => store.close() };
+    },
+  ],
+  [
+    'redis',
+    async () => {
+      const keys = new KeyBuilder(uniquePrefix('redis'));
+      const a = new RedisLoadStore(redisUrl(), keys.channel);
+      const b = new RedisLoadStore(redisUrl(), keys.channel);
+      const recorderA = new Recorder();
+      const recorderB = new Recorder();
+      await Promise.all([a.init(recorderA), b.init(recorderB)]);
+      return { a, b, recorderA, recorderB, keys, close: async () => void (await Promise.all([a.close(), b.close()])) };
+    },
+  ],
+];
+
+describe.each(adapters)('store contract: %s', (_name, create) => {
+  let h: Harness;
+  let user: UserKeys;
+  let n = 0;
+  beforeEach(async () => {
+    h = await create();
+    user = h.keys.forUser(`user-${++n}`);
+  });
+  afterEach(() => h.close());
+
+  it('gives the lock to exactly one of many concurrent acquirers', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 ? h.a : h.b).acquire(user, `token-${i}`, 5_000, true)),
+    );
+    expect(results.filter((r) => r.state === 'acquired')).toHaveLength(1);
+    for (const r of results.filter((r) => r.state === 'held')) {
+      expect(r.state === 'held' && r.remainingMs).toBeGreaterThan(4_000);
+    }
+  });
+
+  it('lets only the token owner extend or release', async () => {
+    expect((await h.a.acquire(user, 'owner', 5_000, true)).state).toBe('acquired');
+    expect(await h.b.extend(user, 'intruder', 5_000)).toBe(false);
+    expect(await h.b.release(user, 'intruder')).toBe(false);
+    expect((await h.b.acquire(user, 'other', 5_000, true)).state).toBe('held');
+    expect(await h.a.extend(user, 'owner', 5_000)).toBe(true);
+    expect(await h.a.release(user, 'owner')).toBe(true);
+    expect((await h.b.acquire(user, 'other', 5_000, true)).state).toBe('acquired');
+  });
+
+  it('keeps a lock re-acquired after expiry safe from the stale handle', async () => {
+    expect((await h.a.acquire(user, 'stale', 40, true)).state).toBe('acquired');
+    await sleep(80);
+    expect((await h.b.acquire(user, 'fresh', 5_000, true)).state).toBe('acquired');
+    expect(await h.a.release(user, 'stale')).toBe(false);
+    expect(await h.a.extend(user, 'stale', 5_000)).toBe(false);
+    expect(await h.a.finish(user, 'stale', 5_000)).toBe(false);
+    // The fresh owner still holds it.
+    expect((await h.a.acquire(user, 'third', 5_000, false)).state).toBe('held');
+    expect(await h.b.release(user, 'fresh')).toBe(true);
+  });
+
+  it('hands out strictly increasing fencing tokens', async () => {
+    const tokens: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const store = i % 2 ? h.a : h.b;
+      const r = await store.acquire(user, `t${i}`, 5_000, false);
+      if (r.state !== 'acquired') throw new Error(`expected to acquire, got ${r.state}`);
+      tokens.push(r.fencingToken);
+      expect(await store.release(user, `t${i}`)).toBe(true);
+    }
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
+  });
+
+  it('expires the loaded flag and the lock after their TTLs', async () => {
+    await h.a.setLoaded(user, 60);
+    expect(await h.b.isLoaded(user)).toBe(true);
+    expect((await h.a.acquire(user, 'x', 60, false)).state).toBe('acquired');
+    expect((await h.b.acquire(user, 'y', 60, false)).state).toBe('held');
+    await sleep(120);
+    expect(await h.b.isLoaded(user)).toBe(false);
+    expect((await h.b.acquire(user, 'y', 5_000, true)).state).toBe('acquired');
+  });
+
+  it('reports the flag instead of locking when checkFlag is set, and locks anyway when not', async () => {
+    await h.a.setLoaded(user, 5_000);
+    expect((await h.b.acquire(user, 'x', 5_000, true)).state).toBe('loaded');
+    expect((await h.b.acquire(user, 'x', 5_000, false)).state).toBe('acquired');
+  });
+
+  it('finishes atomically: the notice arrives only when the flag is set and the lock is free', async () => {
+    expect((await h.a.acquire(user, 'owner', 5_000, true)).state).toBe('acquired');
+    const seen = h.recorderB.next(NoticeKind.Loaded).then(async (notice) => ({
+      notice,
+      loaded: await h.b.isLoaded(user),
+      lock: await h.b.acquire(user, 'probe', 5_000, false),
+    }));
+    expect(await h.a.finish(user, 'owner', 5_000)).toBe(true);
+    const { notice, loaded, lock } = await seen;
+    expect(notice.tag).toBe(user.tag);
+    expect(loaded).toBe(true);
+    expect(lock.state).toBe('acquired');
+  });
+
+  it('notifies set, release and clear, and stays silent when a non-owner releases', async () => {
+    const loaded = h.recorderB.next(NoticeKind.Loaded);
+    await h.a.setLoaded(user, 5_000);
+    expect((await loaded).tag).toBe(user.tag);
+
+    const cleared = h.recorderB.next(NoticeKind.Cleared);
+    await h.a.clearLoaded(user);
+    expect((await cleared).tag).toBe(user.tag);
+    expect(await h.b.isLoaded(user)).toBe(false);
+
+    await h.a.acquire(user, 'owner', 5_000, true);
+    const before = h.recorderB.notices.filter((n) => n.kind === NoticeKind.Released).length;
+    expect(await h.b.release(user, 'not-owner')).toBe(false);
+    const released = h.recorderB.next(NoticeKind.Released);
+    expect(await h.a.release(user, 'owner')).toBe(true);
+    expect((await released).tag).toBe(user.tag);
+    expect(h.recorderB.notices.filter((n) => n.kind === NoticeKind.Released)).toHaveLength(before + 1);
+  });
+});
+
+describe('redis store specifics', () => {
+  it('keeps fencing tokens increasing after the counter is lost (expiry or a Redis restart)', async () => {
+    const keys = new KeyBuilder(uniquePrefix('fence'));
+    const store = new RedisLoadStore(redisUrl(), keys.channel);
+    await store.init({ notice() {}, resubscribed() {} });
+    const redis = inspector();
+    try {
+      const user = keys.forUser('u');
+      const first = await store.acquire(user, 'a', 5_000, false);
+      await store.release(user, 'a');
+      await redis.del(user.fence);
+      const second = await store.acquire(user, 'b', 5_000, false);
+      await store.release(user, 'b');
+      if (first.state !== 'acquired' || second.state !== 'acquired') throw new Error('expected both to acquire');
+      expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+      expect(await redis.pttl(user.fence)).toBeGreaterThan(0);
+    } finally {
+      await redis.quit();
+      await store.close();
+    }
+  });
+
+  it('leaves a borrowed client open on close and closes its own subscriber', async () => {
+    const client = inspector();
+    const keys = new KeyBuilder(uniquePrefix('borrow'));
+    const store = new RedisLoadStore(client, keys.channel);
+    await store.init({ notice() {}, resubscribed() {} });
+    const clientsBefore = await client.client('LIST');
+    await store.close();
+    expect(client.status).toBe('ready');
+    expect(await client.ping()).toBe('PONG');
+    const clientsAfter = String(await client.client('LIST')).trim().split('\n').length;
+    expect(clientsAfter).toBe(String(clientsBefore).trim().split('\n').length - 1);
+    await client.quit();
+  });
+});
