@@ -1,7 +1,12 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { LoadLockService } from './load-lock.service';
 import { LoadStatusCore } from './load-status.core';
-import { LOAD_STATUS_MODULE_OPTIONS, LoadStatusConfigurableModule } from './load-status.module-definition';
+import {
+  LOAD_STATUS_ASYNC_OPTIONS_TYPE,
+  LOAD_STATUS_MODULE_OPTIONS,
+  LOAD_STATUS_OPTIONS_TYPE,
+  LoadStatusConfigurableModule,
+} from './load-status.module-definition';
 import { resolveOptions, type LoadStatusModuleOptions } from './load-status.options';
 import { LoadStatusService } from './load-status.service';
 
@@ -23,4 +28,14 @@ import { LoadStatusService } from './load-status.service';
   ],
   exports: [LoadStatusService, LoadLockService],
 })
-export class LoadStatusModule extends LoadStatusConfigurableModule {}
+export class LoadStatusModule extends LoadStatusConfigurableModule {
+  /** Registers the module with static options; no argument means the in-memory store and defaults. */
+  static override forRoot(options: typeof LOAD_STATUS_OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /** Registers the module with options from `useFactory` (+ `inject`, `imports`), `useClass` or `useExisting`. */
+  static override forRootAsync(options: typeof LOAD_STATUS_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return super.forRootAsync(options);
+  }
+}

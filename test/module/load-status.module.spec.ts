@@ -1,0 +1,151 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import {
+  LoadLockService,
+  LoadStatusConfigError,
+  LoadStatusModule,
+  LoadStatusService,
+  type LoadStatusModuleOptions,
+  type LoadStatusOptionsFactory,
+} from '../../src';
+import { LoadStatusCore } from '../../src/load-status.core';
+import { inspector, redisUrl, uniquePrefix } from '../support/env';
+
+async function boot(imports: any[], providers: any[] = []) {
+  const moduleRef = await Test.createTestingModule({ imports, providers }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+/** Proves the services work end to end on whatever store the registration produced. */
+async function exercise(app: { get<T>(type: new (...args: any[]) => T): T }): Promise<void> {
+  const lock = app.get(LoadLockService);
+  const status = app.get(LoadStatusService);
+  const user = `u-${Math.random()}`;
+  const outcome = await lock.ensureLoaded(user, () => Promise.resolve(42));
+  expect(outcome).toMatchObject({ status: 'loaded', value: 42 });
+  expect(await status.isLoaded(user)).toBe(true);
+}
+
+@Injectable()
+class OptionsFromClass implements LoadStatusOptionsFactory {
+  createLoadStatusOptions(): LoadStatusModuleOptions {
+    return { keyPrefix: 'from-class', redis: redisUrl() };
+  }
+}
+
+@Module({ providers: [OptionsFromClass], exports: [OptionsFromClass] })
+class ConfigModule {}
+
+/** A feature module that does not import LoadStatusModule itself. */
+@Injectable()
+class NeedsLock {
+  constructor(readonly lock: LoadLockService) {}
+}
+@Module({ providers: [NeedsLock] })
+class FeatureModule {}
+
+describe('LoadStatusModule registration', () => {
+  it('forRoot() with no options uses the in-memory store', async () => {
+    const app = await boot([LoadStatusModule.forRoot()]);
+    expect(app.get(LoadStatusCore).store.kind).toBe('memory');
+    await exercise(app);
+    await app.close();
+  });
+
+  it('forRoot() with a Redis URL uses Redis and closes its own connections on shutdown', async () => {
+    const prefix = uniquePrefix('own');
+    const redis = inspector();
+    const app = await boot([LoadStatusModule.forRoot({ redis: redisUrl(), keyPrefix: prefix })]);
+    expect(app.get(LoadStatusCore).store.kind).toBe('redis');
+    await exercise(app);
+    expect(await redis.keys(`${prefix}:*`)).not.toHaveLength(0);
+    const names = async () => String(await redis.client('LIST')).split('\n').filter(Boolean).length;
+    const during = await names();
+    await app.close();
+    // Both owned connections (commands and subscriber) are gone.
+    expect(await names()).toBe(during - 2);
+    await redis.quit();
+  });
+
+  it('forRoot() with ioredis options creates its own client', async () => {
+    const url = new URL(redisUrl());
+    const app = await boot([LoadStatusModule.forRoot({ redis: { host: url.hostname, port: Number(url.port) }, keyPrefix: uniquePrefix() })]);
+    expect(app.get(LoadStatusCore).store.kind).toBe('redis');
+    await exercise(app);
+    await app.close();
+  });
+
+  it('leaves a borrowed client open after shutdown', async () => {
+    const client = new Redis(redisUrl());
+    const app = await boot([LoadStatusModule.forRoot({ redis: client, keyPrefix: uniquePrefix() })]);
+    await exercise(app);
+    await app.close();
+    expect(client.status).toBe('ready');
+    expect(await client.ping()).toBe('PONG');
+    await client.quit();
+  });
+
+  it('forRootAsync() with useFactory, inject and imports', async () => {
+    const app = await boot([
+      LoadStatusModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [OptionsFromClass],
+        useFactory: (config: OptionsFromClass) => ({ ...config.createLoadStatusOptions(), keyPrefix: uniquePrefix('factory') }),
+      }),
+    ]);
+    expect(app.get(LoadStatusCore).options.keyPrefix).toMatch(/^ls-factory-/);
+    await exercise(app);
+    await app.close();
+  });
+
+  it('forRootAsync() with useClass', async () => {
+    const app = await boot([LoadStatusModule.forRootAsync({ useClass: OptionsFromClass })]);
+    expect(app.get(LoadStatusCore).options.keyPrefix).toBe('from-class');
+    await exercise(app);
+    await app.close();
+  });
+
+  it('forRootAsync() with useExisting', async () => {
+    const app = await boot([LoadStatusModule.forRootAsync({ imports: [ConfigModule], useExisting: OptionsFromClass })]);
+    expect(app.get(LoadStatusCore).options.keyPrefix).toBe('from-class');
+    await exercise(app);
+    await app.close();
+  });
+
+  it('isGlobal: true makes the services injectable in modules that do not import it', async () => {
+    for (const register of [LoadStatusModule.forRoot({ isGlobal: true }), LoadStatusModule.forRootAsync({ isGlobal: true, useFactory: () => ({}) })]) {
+      const app = await boot([register, FeatureModule]);
+      expect(app.get(NeedsLock).lock).toBeInstanceOf(LoadLockService);
+      await app.close();
+    }
+  });
+
+  it('isGlobal: false (the default) keeps the services private to importing modules', async () => {
+    for (const register of [LoadStatusModule.forRoot(), LoadStatusModule.forRoot({ isGlobal: false })]) {
+      await expect(boot([register, FeatureModule])).rejects.toThrow(/LoadLockService/);
+    }
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['a negative lockTtlMs', { lockTtlMs: -1 }, /"lockTtlMs".*from 30 to 2147483647, got -1/],
+    ['a fractional loadedTtlMs', { loadedTtlMs: 1.5 }, /"loadedTtlMs".*got 1.5/],
+    ['an infinite waitTimeoutMs', { waitTimeoutMs: Infinity }, /"waitTimeoutMs".*got Infinity/],
+    ['a zero pollIntervalMs', { pollIntervalMs: 0 }, /"pollIntervalMs".*got 0/],
+    ['an unknown onWaitTimeout', { onWaitTimeout: 'retry' }, /"onWaitTimeout".*'throw', 'run'.*"retry"/],
+    ['an unknown onStoreError', { onStoreError: 'ignore' }, /"onStoreError"/],
+    ['a keyPrefix with braces', { keyPrefix: 'a{b}' }, /"keyPrefix"/],
+    ['a redis URL without scheme', { redis: 'localhost:6379' }, /"redis".*redis:\/\//],
+    ['a misspelt option', { lockTTL: 5 }, /"lockTTL": unknown option/],
+  ])('rejects %s at boot with LoadStatusConfigError', async (_label, options, message) => {
+    const attempt = boot([LoadStatusModule.forRoot(options as LoadStatusModuleOptions)]);
+    await expect(attempt).rejects.toThrow(LoadStatusConfigError);
+    await expect(boot([LoadStatusModule.forRoot(options as LoadStatusModuleOptions)])).rejects.toThrow(message);
+  });
+
+  it('rejects invalid options from forRootAsync at boot', async () => {
+    await expect(boot([LoadStatusModule.forRootAsync({ useFactory: () => ({ lockTtlMs: 0 }) })])).rejects.toThrow(LoadStatusConfigError);
+  });
+});
