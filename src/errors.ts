@@ -98,7 +98,9 @@ export class LoadLeaseLostError extends LoadStatusError {
 
 function describe(value: unknown): string {
   if (typeof value === 'string') {
-    return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} chars)` : JSON.stringify(value);
+    return value.length > 40
+      ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} chars)`
+      : JSON.stringify(value);
   }
   if (Array.isArray(value)) return 'array';
   if (value === null) return 'null';

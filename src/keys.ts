@@ -54,5 +54,5 @@ export function encodeNotice(kind: NoticeKind, tag: string): string {
 export function decodeNotice(message: string): { kind: NoticeKind; tag: string } | undefined {
   const kind = message[0];
   if (message[1] !== ':' || (kind !== 'L' && kind !== 'R' && kind !== 'C')) return undefined;
-  return { kind: kind as NoticeKind, tag: message.slice(2) };
+  return { kind: kind, tag: message.slice(2) };
 }

@@ -1,4 +1,9 @@
-import { errorText, LoadLeaseLostError, LoadStatusShutdownError, LoadWaitTimeoutError } from './errors';
+import {
+  errorText,
+  LoadLeaseLostError,
+  LoadStatusShutdownError,
+  LoadWaitTimeoutError,
+} from './errors';
 import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { OnWaitTimeout } from './load-status.options';
@@ -21,7 +26,13 @@ export interface LoadContext {
 /** How an `ensureLoaded` call ended. */
 export type LoadOutcome<T> =
   /** The loader ran for this call (`shared: false`) or for a concurrent call in this process that this call joined. */
-  | { readonly status: 'loaded'; readonly value: T; readonly fencingToken: number | undefined; readonly shared: boolean; readonly durationMs: number }
+  | {
+      readonly status: 'loaded';
+      readonly value: T;
+      readonly fencingToken: number | undefined;
+      readonly shared: boolean;
+      readonly durationMs: number;
+    }
   /** The user was already loaded; nothing ran and nothing waited. */
   | { readonly status: 'already-loaded' }
   /** Another caller (another process, or a lock holder here) loaded the user while this call waited. */
@@ -50,7 +61,13 @@ export interface FlightHost {
  * user is loaded) in one round trip; run the loader with the lease kept alive; or wait for a
  * notice, retrying the lock when it is released or its lease runs out, until `waitTimeoutMs`.
  */
-export async function runFlight<T>(host: FlightHost, userId: string, keys: UserKeys, loader: Loader<T>, settings: FlightSettings): Promise<LoadOutcome<T>> {
+export async function runFlight<T>(
+  host: FlightHost,
+  userId: string,
+  keys: UserKeys,
+  loader: Loader<T>,
+  settings: FlightSettings,
+): Promise<LoadOutcome<T>> {
   const { core } = host;
   const started = performance.now();
   const deadline = started + settings.waitTimeoutMs;
@@ -63,7 +80,9 @@ export async function runFlight<T>(host: FlightHost, userId: string, keys: UserK
       const token = host.nextToken();
       const result = await core.store.acquire(keys, token, settings.lockTtlMs, true);
       if (result.state === 'loaded') {
-        return waited ? { status: 'loaded-elsewhere', waitedMs: elapsed(started) } : { status: 'already-loaded' };
+        return waited
+          ? { status: 'loaded-elsewhere', waitedMs: elapsed(started) }
+          : { status: 'already-loaded' };
       }
       if (result.state === 'acquired') {
         waiter.dispose();
@@ -77,17 +96,28 @@ export async function runFlight<T>(host: FlightHost, userId: string, keys: UserK
       let delay = Math.min(remaining, result.remainingMs + 1);
       if (!core.store.notificationsLive) delay = Math.min(delay, core.options.pollIntervalMs);
       const reason = await waiter.wait(delay);
-      if (reason === NoticeKind.Loaded) return { status: 'loaded-elsewhere', waitedMs: elapsed(started) };
+      if (reason === NoticeKind.Loaded)
+        return { status: 'loaded-elsewhere', waitedMs: elapsed(started) };
     }
   } finally {
     waiter.dispose();
   }
 }
 
-async function runLocked<T>(host: FlightHost, userId: string, keys: UserKeys, token: string, fencingToken: number, loader: Loader<T>, settings: FlightSettings): Promise<LoadOutcome<T>> {
+async function runLocked<T>(
+  host: FlightHost,
+  userId: string,
+  keys: UserKeys,
+  token: string,
+  fencingToken: number,
+  loader: Loader<T>,
+  settings: FlightSettings,
+): Promise<LoadOutcome<T>> {
   const { core } = host;
   const controller = new AbortController();
-  const lock = new HeldLoadLock(userId, token, fencingToken, settings.lockTtlMs, keys, core, (l) => host.untrack(l));
+  const lock = new HeldLoadLock(userId, token, fencingToken, settings.lockTtlMs, keys, core, (l) =>
+    host.untrack(l),
+  );
   host.track(lock, controller);
   const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
   const started = performance.now();
@@ -112,23 +142,46 @@ async function runLocked<T>(host: FlightHost, userId: string, keys: UserKeys, to
   } finally {
     lock.settled();
   }
-  if (!owned) core.logger.warn(`lease for user ${JSON.stringify(userId)} was lost before the load finished (fencing token ${fencingToken})`);
+  if (!owned)
+    core.logger.warn(
+      `lease for user ${JSON.stringify(userId)} was lost before the load finished (fencing token ${fencingToken})`,
+    );
   return { status: 'loaded', value, fencingToken, shared: false, durationMs: elapsed(started) };
 }
 
-async function onTimeout<T>(host: FlightHost, userId: string, keys: UserKeys, loader: Loader<T>, settings: FlightSettings, started: number): Promise<LoadOutcome<T>> {
+async function onTimeout<T>(
+  host: FlightHost,
+  userId: string,
+  keys: UserKeys,
+  loader: Loader<T>,
+  settings: FlightSettings,
+  started: number,
+): Promise<LoadOutcome<T>> {
   const waitedMs = elapsed(started);
   if (settings.onWaitTimeout === 'throw') throw new LoadWaitTimeoutError(userId, waitedMs);
-  host.core.logger.warn(`waited ${waitedMs} ms for user ${JSON.stringify(userId)}; running the loader without the lock (onWaitTimeout: 'run')`);
+  host.core.logger.warn(
+    `waited ${waitedMs} ms for user ${JSON.stringify(userId)}; running the loader without the lock (onWaitTimeout: 'run')`,
+  );
   const controller = new AbortController();
   const loadStarted = performance.now();
   const value = await loader({ userId, fencingToken: undefined, signal: controller.signal });
   await host.core.store.setLoaded(keys, settings.loadedTtlMs);
-  return { status: 'loaded', value, fencingToken: undefined, shared: false, durationMs: elapsed(loadStarted) };
+  return {
+    status: 'loaded',
+    value,
+    fencingToken: undefined,
+    shared: false,
+    durationMs: elapsed(loadStarted),
+  };
 }
 
 /** Extends the lease every third of it; aborts the loader's signal if the lease was lost. */
-function keepLeaseAlive(core: LoadStatusCore, lock: HeldLoadLock, ttlMs: number, controller: AbortController): () => void {
+function keepLeaseAlive(
+  core: LoadStatusCore,
+  lock: HeldLoadLock,
+  ttlMs: number,
+  controller: AbortController,
+): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const interval = Math.max(1, Math.floor(ttlMs / 3));
@@ -142,7 +195,9 @@ function keepLeaseAlive(core: LoadStatusCore, lock: HeldLoadLock, ttlMs: number,
         return;
       }
     } catch (error) {
-      core.logger.warn(`could not extend the lease for user ${JSON.stringify(lock.userId)}: ${errorText(error)}`);
+      core.logger.warn(
+        `could not extend the lease for user ${JSON.stringify(lock.userId)}: ${errorText(error)}`,
+      );
     }
     if (!stopped) timer = setTimeout(() => void tick(), interval);
   };
@@ -157,7 +212,9 @@ async function releaseQuietly(core: LoadStatusCore, lock: HeldLoadLock): Promise
   try {
     await lock.release();
   } catch (error) {
-    core.logger.warn(`could not release the lock for user ${JSON.stringify(lock.userId)}: ${errorText(error)}; it expires with its lease`);
+    core.logger.warn(
+      `could not release the lock for user ${JSON.stringify(lock.userId)}: ${errorText(error)}; it expires with its lease`,
+    );
   }
 }
 

@@ -1,6 +1,17 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
-import { runFlight, type FlightHost, type FlightSettings, type Loader, type LoadOutcome } from './load-flow';
+import {
+  runFlight,
+  type FlightHost,
+  type FlightSettings,
+  type Loader,
+  type LoadOutcome,
+} from './load-flow';
 import { HeldLoadLock, type LoadLock } from './load-lock';
 import { LoadStatusCore } from './load-status.core';
 import { MIN_LOCK_TTL_MS, oneOf, type OnWaitTimeout } from './load-status.options';
@@ -52,7 +63,15 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
     const token = this.nextToken();
     const result = await this.core.store.acquire(user.keys, token, ttl, false);
     if (result.state !== 'acquired') return null;
-    const lock = new HeldLoadLock(user.id, token, result.fencingToken, ttl, user.keys, this.core, (l) => this.held.delete(l));
+    const lock = new HeldLoadLock(
+      user.id,
+      token,
+      result.fencingToken,
+      ttl,
+      user.keys,
+      this.core,
+      (l) => this.held.delete(l),
+    );
     this.held.set(lock, undefined);
     return lock;
   }
@@ -68,16 +87,25 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
    * resolve without running it. A loader error reaches the caller (and callers sharing its
    * flight in this process); the lock is released at once so the next call can load.
    */
-  async ensureLoaded<T>(userId: string, loader: Loader<T>, options: EnsureLoadedOptions = {}): Promise<LoadOutcome<T>> {
+  async ensureLoaded<T>(
+    userId: string,
+    loader: Loader<T>,
+    options: EnsureLoadedOptions = {},
+  ): Promise<LoadOutcome<T>> {
     const user = this.core.user(userId);
     if (typeof loader !== 'function') {
-      throw new LoadStatusConfigError('loader', `expected a function, got ${describeValue(loader)}`);
+      throw new LoadStatusConfigError(
+        'loader',
+        `expected a function, got ${describeValue(loader)}`,
+      );
     }
     const settings = this.settings(options);
     this.core.assertOpen(user.id);
     const running = this.flights.get(user.id) as Promise<LoadOutcome<T>> | undefined;
     if (running) return joined(await running);
-    const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() => this.flights.delete(user.id));
+    const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() =>
+      this.flights.delete(user.id),
+    );
     this.flights.set(user.id, flight);
     return flight;
   }
@@ -87,13 +115,16 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
     unregisterLoadLockService(this);
     this.core.beginShutdown();
     const locks = [...this.held];
-    for (const [lock, controller] of locks) controller?.abort(new LoadStatusShutdownError(lock.userId));
+    for (const [lock, controller] of locks)
+      controller?.abort(new LoadStatusShutdownError(lock.userId));
     await Promise.all(
       locks.map(async ([lock]) => {
         try {
           await lock.release();
         } catch (error) {
-          this.core.logger.warn(`could not release the lock of user ${JSON.stringify(lock.userId)} at shutdown: ${errorText(error)}`);
+          this.core.logger.warn(
+            `could not release the lock of user ${JSON.stringify(lock.userId)} at shutdown: ${errorText(error)}`,
+          );
         }
       }),
     );
@@ -107,14 +138,29 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
 
   private settings(options: EnsureLoadedOptions): FlightSettings {
     if (typeof options !== 'object' || options === null) {
-      throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
+      throw new LoadStatusConfigError(
+        'options',
+        `expected an object, got ${describeValue(options)}`,
+      );
     }
     const o = this.core.options;
     return {
-      loadedTtlMs: options.loadedTtlMs === undefined ? o.loadedTtlMs : checkDurationMs('loadedTtlMs', options.loadedTtlMs),
-      lockTtlMs: options.lockTtlMs === undefined ? o.lockTtlMs : checkDurationMs('lockTtlMs', options.lockTtlMs, MIN_LOCK_TTL_MS),
-      waitTimeoutMs: options.waitTimeoutMs === undefined ? o.waitTimeoutMs : checkDurationMs('waitTimeoutMs', options.waitTimeoutMs, 0),
-      onWaitTimeout: options.onWaitTimeout === undefined ? o.onWaitTimeout : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
+      loadedTtlMs:
+        options.loadedTtlMs === undefined
+          ? o.loadedTtlMs
+          : checkDurationMs('loadedTtlMs', options.loadedTtlMs),
+      lockTtlMs:
+        options.lockTtlMs === undefined
+          ? o.lockTtlMs
+          : checkDurationMs('lockTtlMs', options.lockTtlMs, MIN_LOCK_TTL_MS),
+      waitTimeoutMs:
+        options.waitTimeoutMs === undefined
+          ? o.waitTimeoutMs
+          : checkDurationMs('waitTimeoutMs', options.waitTimeoutMs, 0),
+      onWaitTimeout:
+        options.onWaitTimeout === undefined
+          ? o.onWaitTimeout
+          : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
     };
   }
 

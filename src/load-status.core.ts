@@ -37,7 +37,11 @@ export class LoadStatusCore implements StoreListener {
     const store =
       options.redis === undefined
         ? new MemoryLoadStore()
-        : new GuardedLoadStore(new RedisLoadStore(options.redis, keys.channel), options.onStoreError, options.commandTimeoutMs);
+        : new GuardedLoadStore(
+            new RedisLoadStore(options.redis, keys.channel),
+            options.onStoreError,
+            options.commandTimeoutMs,
+          );
     const core = new LoadStatusCore(options, store);
     await store.init(core);
     core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);

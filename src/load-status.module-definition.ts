@@ -14,5 +14,8 @@ export const {
 } = new ConfigurableModuleBuilder<LoadStatusModuleOptions>({ moduleName: 'LoadStatus' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createLoadStatusOptions')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras({ isGlobal: false }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
   .build();

@@ -21,7 +21,8 @@ import { LoadStatusService } from './load-status.service';
     {
       provide: LoadStatusCore,
       inject: [LOAD_STATUS_MODULE_OPTIONS],
-      useFactory: (options: LoadStatusModuleOptions | undefined) => LoadStatusCore.create(resolveOptions(options)),
+      useFactory: (options: LoadStatusModuleOptions | undefined) =>
+        LoadStatusCore.create(resolveOptions(options)),
     },
     LoadStatusService,
     LoadLockService,

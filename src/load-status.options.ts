@@ -108,31 +108,55 @@ const KNOWN_OPTIONS = new Set([
 ]);
 
 /** Merges defaults and validates once, at module creation. */
-export function resolveOptions(options: LoadStatusModuleOptions | undefined | null): ResolvedLoadStatusOptions {
+export function resolveOptions(
+  options: LoadStatusModuleOptions | undefined | null,
+): ResolvedLoadStatusOptions {
   const o = options ?? {};
   if (typeof o !== 'object' || Array.isArray(o)) {
     throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(o)}`);
   }
   for (const key of Object.keys(o)) {
     if (!KNOWN_OPTIONS.has(key)) {
-      throw new LoadStatusConfigError(key, `unknown option; known options are ${[...KNOWN_OPTIONS].join(', ')}`);
+      throw new LoadStatusConfigError(
+        key,
+        `unknown option; known options are ${[...KNOWN_OPTIONS].join(', ')}`,
+      );
     }
   }
   const keyPrefix = o.keyPrefix ?? DEFAULT_KEY_PREFIX;
-  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0 || keyPrefix.length > 256 || /[{}\s]/.test(keyPrefix)) {
+  if (
+    typeof keyPrefix !== 'string' ||
+    keyPrefix.length === 0 ||
+    keyPrefix.length > 256 ||
+    /[{}\s]/.test(keyPrefix)
+  ) {
     throw new LoadStatusConfigError(
       'keyPrefix',
       `expected 1 to 256 characters without braces or whitespace, got ${describeValue(keyPrefix)}`,
     );
   }
   const redis = o.redis;
-  if (redis !== undefined && typeof redis !== 'string' && (typeof redis !== 'object' || redis === null)) {
-    throw new LoadStatusConfigError('redis', `expected a URL, ioredis options or an ioredis client, got ${describeValue(redis)}`);
+  if (
+    redis !== undefined &&
+    typeof redis !== 'string' &&
+    (typeof redis !== 'object' || redis === null)
+  ) {
+    throw new LoadStatusConfigError(
+      'redis',
+      `expected a URL, ioredis options or an ioredis client, got ${describeValue(redis)}`,
+    );
   }
   if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
-    throw new LoadStatusConfigError('redis', `expected a redis:// or rediss:// URL, got ${JSON.stringify(redis)}`);
+    throw new LoadStatusConfigError(
+      'redis',
+      `expected a redis:// or rediss:// URL, got ${JSON.stringify(redis)}`,
+    );
   }
-  const lockTtlMs = checkDurationMs('lockTtlMs', o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS);
+  const lockTtlMs = checkDurationMs(
+    'lockTtlMs',
+    o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS,
+    MIN_LOCK_TTL_MS,
+  );
   const resolved: ResolvedLoadStatusOptions = {
     redis,
     keyPrefix,
@@ -140,19 +164,34 @@ export function resolveOptions(options: LoadStatusModuleOptions | undefined | nu
     lockTtlMs,
     waitTimeoutMs: checkDurationMs('waitTimeoutMs', o.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, 0),
     pollIntervalMs: checkDurationMs('pollIntervalMs', o.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
-    onWaitTimeout: oneOf('onWaitTimeout', o.onWaitTimeout ?? DEFAULT_ON_WAIT_TIMEOUT, ['throw', 'run']),
-    onStoreError: oneOf('onStoreError', o.onStoreError ?? DEFAULT_ON_STORE_ERROR, ['fail-open', 'fail-closed']),
-    commandTimeoutMs: checkDurationMs('commandTimeoutMs', o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS),
+    onWaitTimeout: oneOf('onWaitTimeout', o.onWaitTimeout ?? DEFAULT_ON_WAIT_TIMEOUT, [
+      'throw',
+      'run',
+    ]),
+    onStoreError: oneOf('onStoreError', o.onStoreError ?? DEFAULT_ON_STORE_ERROR, [
+      'fail-open',
+      'fail-closed',
+    ]),
+    commandTimeoutMs: checkDurationMs(
+      'commandTimeoutMs',
+      o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    ),
   };
   if (o.isGlobal !== undefined && typeof o.isGlobal !== 'boolean') {
-    throw new LoadStatusConfigError('isGlobal', `expected a boolean, got ${describeValue(o.isGlobal)}`);
+    throw new LoadStatusConfigError(
+      'isGlobal',
+      `expected a boolean, got ${describeValue(o.isGlobal)}`,
+    );
   }
   return resolved;
 }
 
 export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
-    throw new LoadStatusConfigError(name, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);
+    throw new LoadStatusConfigError(
+      name,
+      `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`,
+    );
   }
   return value as T;
 }

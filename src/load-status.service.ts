@@ -35,7 +35,8 @@ export class LoadStatusService {
    */
   async setLoaded(userId: string, ttlMs?: number): Promise<void> {
     const user = this.core.user(userId);
-    const ttl = ttlMs === undefined ? this.core.options.loadedTtlMs : checkDurationMs('ttlMs', ttlMs);
+    const ttl =
+      ttlMs === undefined ? this.core.options.loadedTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
     await this.core.store.setLoaded(user.keys, ttl);
   }
@@ -56,7 +57,9 @@ export class LoadStatusService {
   async waitForLoad(userId: string, options: WaitForLoadOptions = {}): Promise<boolean> {
     const user = this.core.user(userId);
     const timeoutMs =
-      options.timeoutMs === undefined ? this.core.options.waitTimeoutMs : checkDurationMs('timeoutMs', options.timeoutMs, 0);
+      options.timeoutMs === undefined
+        ? this.core.options.waitTimeoutMs
+        : checkDurationMs('timeoutMs', options.timeoutMs, 0);
     const signal = options.signal;
     signal?.throwIfAborted();
     this.core.assertOpen(user.id);
@@ -69,7 +72,10 @@ export class LoadStatusService {
         signal?.throwIfAborted();
         const remaining = deadline - performance.now();
         if (remaining <= 0) return false;
-        const reason = await waiter.wait(Math.min(remaining, this.core.options.pollIntervalMs), signal);
+        const reason = await waiter.wait(
+          Math.min(remaining, this.core.options.pollIntervalMs),
+          signal,
+        );
         if (reason === NoticeKind.Loaded) return true;
       }
     } finally {

@@ -14,14 +14,21 @@ export function normalizeUserId(value: unknown): string {
     if (!Number.isFinite(value)) throw new InvalidUserIdError(value, 'numbers must be finite');
     id = String(value);
   } else {
-    throw new InvalidUserIdError(value, `expected a string or number, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw new InvalidUserIdError(
+      value,
+      `expected a string or number, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   if (id.length === 0) throw new InvalidUserIdError(value, 'it is empty');
   if (id.trim().length === 0) throw new InvalidUserIdError(value, 'it is only whitespace');
   if (id.length > MAX_USER_ID_LENGTH) {
-    throw new InvalidUserIdError(value, `it is ${id.length} characters long (max ${MAX_USER_ID_LENGTH})`);
+    throw new InvalidUserIdError(
+      value,
+      `it is ${id.length} characters long (max ${MAX_USER_ID_LENGTH})`,
+    );
   }
-  if (!id.isWellFormed()) throw new InvalidUserIdError(value, 'it contains a lone UTF-16 surrogate');
+  if (!id.isWellFormed())
+    throw new InvalidUserIdError(value, 'it contains a lone UTF-16 surrogate');
   return id;
 }
 
@@ -41,7 +48,8 @@ export function checkDurationMs(name: string, value: unknown, min = 1): number {
 
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
   if (Array.isArray(value)) return 'an array';
   return typeof value;
 }

@@ -11,7 +11,7 @@ export type WakeReason = NoticeKind | 'resync' | 'timer';
 export class Waiter {
   private pending: WakeReason | undefined;
   private settle: ((reason: WakeReason) => void) | undefined;
-  private failure: unknown;
+  private failure: Error | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
 
   constructor(
@@ -34,7 +34,7 @@ export class Waiter {
   }
 
   /** Ends this and every later wait with `error` (shutdown). */
-  fail(error: unknown): void {
+  fail(error: Error): void {
     this.failure = error;
     this.failWaiting?.(error);
   }
@@ -59,10 +59,13 @@ export class Waiter {
         finish();
         reject(signal?.reason);
       };
-      const timer = setTimeout(() => {
-        finish();
-        resolve('timer');
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          finish();
+          resolve('timer');
+        },
+        Math.max(0, ms),
+      );
       this.settle = (reason) => {
         finish();
         resolve(reason);
@@ -104,7 +107,7 @@ export class WaiterRegistry {
     for (const set of this.byTag.values()) for (const waiter of set) waiter.notify(reason);
   }
 
-  failAll(error: (tag: string) => unknown): void {
+  failAll(error: (tag: string) => Error): void {
     for (const [tag, set] of this.byTag) for (const waiter of set) waiter.fail(error(tag));
   }
 

@@ -36,7 +36,11 @@ export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodD
       const service = currentLoadLockService();
       if (!service) throw new LoadStatusModuleMissingError(methodName);
       const userId = typeof userIdOption === 'number' ? args[userIdOption] : userIdOption(...args);
-      const outcome = await service.ensureLoaded(userId as string, () => original.apply(this, args) as unknown, flightOptions);
+      const outcome = await service.ensureLoaded(
+        userId as string,
+        () => original.apply(this, args) as unknown,
+        flightOptions,
+      );
       return outcome.status === 'loaded' ? outcome.value : undefined;
     };
     // Keep the method's identity for Nest and other decorators: name, and metadata set by
@@ -53,19 +57,36 @@ export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodD
 function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoadLockOptions {
   const name = (option: string) => `@WithUserLoadLock({ ${option} })`;
   if (typeof options !== 'object' || options === null) {
-    throw new LoadStatusConfigError('@WithUserLoadLock', `expected an options object, got ${describeValue(options)}`);
+    throw new LoadStatusConfigError(
+      '@WithUserLoadLock',
+      `expected an options object, got ${describeValue(options)}`,
+    );
   }
   const known = ['userId', 'loadedTtlMs', 'lockTtlMs', 'waitTimeoutMs', 'onWaitTimeout'];
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new LoadStatusConfigError(name(key), `unknown option; known options are ${known.join(', ')}`);
+    if (!known.includes(key))
+      throw new LoadStatusConfigError(
+        name(key),
+        `unknown option; known options are ${known.join(', ')}`,
+      );
   }
   const { userId } = options;
-  if (userId !== undefined && typeof userId !== 'function' && !(Number.isInteger(userId) && userId >= 0 && userId < 256)) {
-    throw new LoadStatusConfigError(name('userId'), `expected an argument index (0-255) or a function, got ${describeValue(userId)}`);
+  if (
+    userId !== undefined &&
+    typeof userId !== 'function' &&
+    !(Number.isInteger(userId) && userId >= 0 && userId < 256)
+  ) {
+    throw new LoadStatusConfigError(
+      name('userId'),
+      `expected an argument index (0-255) or a function, got ${describeValue(userId)}`,
+    );
   }
   if (options.loadedTtlMs !== undefined) checkDurationMs(name('loadedTtlMs'), options.loadedTtlMs);
-  if (options.lockTtlMs !== undefined) checkDurationMs(name('lockTtlMs'), options.lockTtlMs, MIN_LOCK_TTL_MS);
-  if (options.waitTimeoutMs !== undefined) checkDurationMs(name('waitTimeoutMs'), options.waitTimeoutMs, 0);
-  if (options.onWaitTimeout !== undefined) oneOf(name('onWaitTimeout'), options.onWaitTimeout, ['throw', 'run']);
+  if (options.lockTtlMs !== undefined)
+    checkDurationMs(name('lockTtlMs'), options.lockTtlMs, MIN_LOCK_TTL_MS);
+  if (options.waitTimeoutMs !== undefined)
+    checkDurationMs(name('waitTimeoutMs'), options.waitTimeoutMs, 0);
+  if (options.onWaitTimeout !== undefined)
+    oneOf(name('onWaitTimeout'), options.onWaitTimeout, ['throw', 'run']);
   return options;
 }

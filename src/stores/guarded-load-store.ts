@@ -40,7 +40,9 @@ export class GuardedLoadStore implements LoadStore {
       await this.bounded('connect', this.primary.init(listener));
     } catch (error) {
       // Boot goes on either way: calls apply the policy while the store stays unreachable.
-      this.logger.warn(`store not reachable at start-up (${errorText(error)}); onStoreError is '${this.policy}'`);
+      this.logger.warn(
+        `store not reachable at start-up (${errorText(error)}); onStoreError is '${this.policy}'`,
+      );
     }
   }
 
@@ -53,7 +55,12 @@ export class GuardedLoadStore implements LoadStore {
   clearLoaded(user: StoreUser): Promise<void> {
     return this.run('clearLoaded', (s) => s.clearLoaded(user));
   }
-  acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult> {
+  acquire(
+    user: StoreUser,
+    token: string,
+    ttlMs: number,
+    checkFlag: boolean,
+  ): Promise<AcquireResult> {
     return this.run('acquire', (s) => s.acquire(user, token, ttlMs, checkFlag));
   }
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
@@ -80,11 +87,15 @@ export class GuardedLoadStore implements LoadStore {
       return result;
     } catch (error) {
       if (this.policy === 'fail-closed') {
-        throw error instanceof LoadStatusUnavailableError ? error : new LoadStatusUnavailableError(operation, error);
+        throw error instanceof LoadStatusUnavailableError
+          ? error
+          : new LoadStatusUnavailableError(operation, error);
       }
       if (!this.degraded) {
         this.degraded = true;
-        this.logger.warn(`store error during ${operation} (${errorText(error)}); degrading to in-process coordination`);
+        this.logger.warn(
+          `store error during ${operation} (${errorText(error)}); degrading to in-process coordination`,
+        );
       }
       return command(this.fallback);
     }
@@ -94,7 +105,13 @@ export class GuardedLoadStore implements LoadStore {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new LoadStatusUnavailableError(operation, new Error(`no reply within ${this.commandTimeoutMs} ms`))),
+        () =>
+          reject(
+            new LoadStatusUnavailableError(
+              operation,
+              new Error(`no reply within ${this.commandTimeoutMs} ms`),
+            ),
+          ),
         this.commandTimeoutMs,
       );
     });

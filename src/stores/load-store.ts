@@ -35,7 +35,12 @@ export interface LoadStore {
    * One round trip: reports the flag (when `checkFlag`), or takes the lock and bumps the fencing
    * counter, or reports the holder's remaining lease.
    */
-  acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult>;
+  acquire(
+    user: StoreUser,
+    token: string,
+    ttlMs: number,
+    checkFlag: boolean,
+  ): Promise<AcquireResult>;
   /** Extends the lease if `token` still owns the lock. */
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean>;
   /** Deletes the lock if `token` owns it and tells waiters to try again. */

@@ -47,10 +47,19 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve();
   }
 
-  acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult> {
+  acquire(
+    user: StoreUser,
+    token: string,
+    ttlMs: number,
+    checkFlag: boolean,
+  ): Promise<AcquireResult> {
     if (checkFlag && this.flagLive(user.tag)) return Promise.resolve({ state: 'loaded' });
     const held = this.liveLock(user.tag);
-    if (held) return Promise.resolve({ state: 'held', remainingMs: Math.max(0, Math.ceil(held.expiresAt - this.now())) });
+    if (held)
+      return Promise.resolve({
+        state: 'held',
+        remainingMs: Math.max(0, Math.ceil(held.expiresAt - this.now())),
+      });
     this.locks.set(user.tag, { token, expiresAt: this.now() + ttlMs });
     this.wrote();
     return Promise.resolve({ state: 'acquired', fencingToken: ++this.fence });

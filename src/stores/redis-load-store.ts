@@ -9,11 +9,31 @@ type RedisClient = Redis | Cluster;
 
 /** The scripts of redis-scripts.ts as ioredis exposes them after `defineCommand`. */
 interface ScriptCommands {
-  loadStatusAcquire(loaded: string, lock: string, fence: string, token: string, leaseMs: number, fenceMs: number, checkFlag: string): Promise<[number, number]>;
+  loadStatusAcquire(
+    loaded: string,
+    lock: string,
+    fence: string,
+    token: string,
+    leaseMs: number,
+    fenceMs: number,
+    checkFlag: string,
+  ): Promise<[number, number]>;
   loadStatusExtend(lock: string, token: string, leaseMs: number): Promise<number>;
   loadStatusRelease(lock: string, token: string, channel: string, message: string): Promise<number>;
-  loadStatusFinish(loaded: string, lock: string, token: string, ttlMs: number, channel: string, message: string): Promise<number>;
-  loadStatusSetLoaded(loaded: string, ttlMs: number, channel: string, message: string): Promise<number>;
+  loadStatusFinish(
+    loaded: string,
+    lock: string,
+    token: string,
+    ttlMs: number,
+    channel: string,
+    message: string,
+  ): Promise<number>;
+  loadStatusSetLoaded(
+    loaded: string,
+    ttlMs: number,
+    channel: string,
+    message: string,
+  ): Promise<number>;
   loadStatusClear(loaded: string, channel: string, message: string): Promise<number>;
 }
 
@@ -56,9 +76,14 @@ export class RedisLoadStore implements LoadStore {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Redis: RedisCtor } = require('ioredis') as typeof import('ioredis');
       const shared: RedisOptions = { maxRetriesPerRequest: 1, lazyConnect: true };
-      this.client = typeof source === 'string' ? new RedisCtor(source, shared) : new RedisCtor({ ...shared, ...source });
+      this.client =
+        typeof source === 'string'
+          ? new RedisCtor(source, shared)
+          : new RedisCtor({ ...shared, ...source });
       this.ownsClient = true;
-      this.client.on('error', (error: unknown) => this.logger.debug(`redis client error: ${errorText(error)}`));
+      this.client.on('error', (error: unknown) =>
+        this.logger.debug(`redis client error: ${errorText(error)}`),
+      );
     }
     for (const [name, script] of Object.entries(REDIS_SCRIPTS)) {
       this.client.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
@@ -75,8 +100,12 @@ export class RedisLoadStore implements LoadStore {
     if (this.ownsClient && this.client.status === 'wait') await this.client.connect();
     const subscriber: RedisClient = (this.client as Redis).duplicate();
     this.subscriber = subscriber;
-    subscriber.on('error', (error: unknown) => this.logger.debug(`redis subscriber error: ${errorText(error)}`));
-    subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    subscriber.on('error', (error: unknown) =>
+      this.logger.debug(`redis subscriber error: ${errorText(error)}`),
+    );
+    subscriber.on('message', (channel: string, message: string) =>
+      this.onMessage(channel, message),
+    );
     subscriber.on('close', () => {
       this.subscribed = false;
     });
@@ -84,7 +113,9 @@ export class RedisLoadStore implements LoadStore {
       // ioredis resubscribes by itself; we re-issue SUBSCRIBE so we know when it took effect,
       // then tell waiters to re-check what they may have missed while disconnected.
       if (this.closing || this.subscribed || !this.everSubscribed) return;
-      this.subscribe().catch((error: unknown) => this.logger.warn(`re-subscribe failed: ${errorText(error)}`));
+      this.subscribe().catch((error: unknown) =>
+        this.logger.warn(`re-subscribe failed: ${errorText(error)}`),
+      );
     });
     await this.subscribe();
   }
@@ -94,14 +125,28 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
-    await this.commands.loadStatusSetLoaded(user.loaded, ttlMs, this.channel, encodeNotice(NoticeKind.Loaded, user.tag));
+    await this.commands.loadStatusSetLoaded(
+      user.loaded,
+      ttlMs,
+      this.channel,
+      encodeNotice(NoticeKind.Loaded, user.tag),
+    );
   }
 
   async clearLoaded(user: StoreUser): Promise<void> {
-    await this.commands.loadStatusClear(user.loaded, this.channel, encodeNotice(NoticeKind.Cleared, user.tag));
+    await this.commands.loadStatusClear(
+      user.loaded,
+      this.channel,
+      encodeNotice(NoticeKind.Cleared, user.tag),
+    );
   }
 
-  async acquire(user: StoreUser, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult> {
+  async acquire(
+    user: StoreUser,
+    token: string,
+    ttlMs: number,
+    checkFlag: boolean,
+  ): Promise<AcquireResult> {
     const [state, value] = await this.commands.loadStatusAcquire(
       user.loaded,
       user.lock,
@@ -122,7 +167,14 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async release(user: StoreUser, token: string): Promise<boolean> {
-    return (await this.commands.loadStatusRelease(user.lock, token, this.channel, encodeNotice(NoticeKind.Released, user.tag))) === 1;
+    return (
+      (await this.commands.loadStatusRelease(
+        user.lock,
+        token,
+        this.channel,
+        encodeNotice(NoticeKind.Released, user.tag),
+      )) === 1
+    );
   }
 
   async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
@@ -143,7 +195,10 @@ export class RedisLoadStore implements LoadStore {
     this.listener = undefined;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
-    await Promise.all([subscriber ? quit(subscriber) : undefined, this.ownsClient ? quit(this.client) : undefined]);
+    await Promise.all([
+      subscriber ? quit(subscriber) : undefined,
+      this.ownsClient ? quit(this.client) : undefined,
+    ]);
   }
 
   private async subscribe(): Promise<void> {

@@ -62,7 +62,10 @@ describe('LoadStatusModule registration', () => {
     expect(app.get(LoadStatusCore).store.kind).toBe('redis');
     await exercise(app);
     expect(await redis.keys(`${prefix}:*`)).not.toHaveLength(0);
-    const names = async () => String(await redis.client('LIST')).split('\n').filter(Boolean).length;
+    const names = async () =>
+      String(await redis.client('LIST'))
+        .split('\n')
+        .filter(Boolean).length;
     const during = await names();
     await app.close();
     // Both owned connections (commands and subscriber) are gone.
@@ -72,7 +75,12 @@ describe('LoadStatusModule registration', () => {
 
   it('forRoot() with ioredis options creates its own client', async () => {
     const url = new URL(redisUrl());
-    const app = await boot([LoadStatusModule.forRoot({ redis: { host: url.hostname, port: Number(url.port) }, keyPrefix: uniquePrefix() })]);
+    const app = await boot([
+      LoadStatusModule.forRoot({
+        redis: { host: url.hostname, port: Number(url.port) },
+        keyPrefix: uniquePrefix(),
+      }),
+    ]);
     expect(app.get(LoadStatusCore).store.kind).toBe('redis');
     await exercise(app);
     await app.close();
@@ -80,7 +88,9 @@ describe('LoadStatusModule registration', () => {
 
   it('leaves a borrowed client open after shutdown', async () => {
     const client = new Redis(redisUrl());
-    const app = await boot([LoadStatusModule.forRoot({ redis: client, keyPrefix: uniquePrefix() })]);
+    const app = await boot([
+      LoadStatusModule.forRoot({ redis: client, keyPrefix: uniquePrefix() }),
+    ]);
     await exercise(app);
     await app.close();
     expect(client.status).toBe('ready');
@@ -93,7 +103,10 @@ describe('LoadStatusModule registration', () => {
       LoadStatusModule.forRootAsync({
         imports: [ConfigModule],
         inject: [OptionsFromClass],
-        useFactory: (config: OptionsFromClass) => ({ ...config.createLoadStatusOptions(), keyPrefix: uniquePrefix('factory') }),
+        useFactory: (config: OptionsFromClass) => ({
+          ...config.createLoadStatusOptions(),
+          keyPrefix: uniquePrefix('factory'),
+        }),
       }),
     ]);
     expect(app.get(LoadStatusCore).options.keyPrefix).toMatch(/^ls-factory-/);
@@ -109,14 +122,19 @@ describe('LoadStatusModule registration', () => {
   });
 
   it('forRootAsync() with useExisting', async () => {
-    const app = await boot([LoadStatusModule.forRootAsync({ imports: [ConfigModule], useExisting: OptionsFromClass })]);
+    const app = await boot([
+      LoadStatusModule.forRootAsync({ imports: [ConfigModule], useExisting: OptionsFromClass }),
+    ]);
     expect(app.get(LoadStatusCore).options.keyPrefix).toBe('from-class');
     await exercise(app);
     await app.close();
   });
 
   it('isGlobal: true makes the services injectable in modules that do not import it', async () => {
-    for (const register of [LoadStatusModule.forRoot({ isGlobal: true }), LoadStatusModule.forRootAsync({ isGlobal: true, useFactory: () => ({}) })]) {
+    for (const register of [
+      LoadStatusModule.forRoot({ isGlobal: true }),
+      LoadStatusModule.forRootAsync({ isGlobal: true, useFactory: () => ({}) }),
+    ]) {
       const app = await boot([register, FeatureModule]);
       expect(app.get(NeedsLock).lock).toBeInstanceOf(LoadLockService);
       await app.close();
@@ -124,7 +142,10 @@ describe('LoadStatusModule registration', () => {
   });
 
   it('isGlobal: false (the default) keeps the services private to importing modules', async () => {
-    for (const register of [LoadStatusModule.forRoot(), LoadStatusModule.forRoot({ isGlobal: false })]) {
+    for (const register of [
+      LoadStatusModule.forRoot(),
+      LoadStatusModule.forRoot({ isGlobal: false }),
+    ]) {
       await expect(boot([register, FeatureModule])).rejects.toThrow(/LoadLockService/);
     }
   });
@@ -134,18 +155,26 @@ describe('LoadStatusModule registration', () => {
     ['a fractional loadedTtlMs', { loadedTtlMs: 1.5 }, /"loadedTtlMs".*got 1.5/],
     ['an infinite waitTimeoutMs', { waitTimeoutMs: Infinity }, /"waitTimeoutMs".*got Infinity/],
     ['a zero pollIntervalMs', { pollIntervalMs: 0 }, /"pollIntervalMs".*got 0/],
-    ['an unknown onWaitTimeout', { onWaitTimeout: 'retry' }, /"onWaitTimeout".*'throw', 'run'.*"retry"/],
+    [
+      'an unknown onWaitTimeout',
+      { onWaitTimeout: 'retry' },
+      /"onWaitTimeout".*'throw', 'run'.*"retry"/,
+    ],
     ['an unknown onStoreError', { onStoreError: 'ignore' }, /"onStoreError"/],
     ['a keyPrefix with braces', { keyPrefix: 'a{b}' }, /"keyPrefix"/],
     ['a redis URL without scheme', { redis: 'localhost:6379' }, /"redis".*redis:\/\//],
     ['a misspelt option', { lockTTL: 5 }, /"lockTTL": unknown option/],
   ])('rejects %s at boot with LoadStatusConfigError', async (_label, options, message) => {
-    const attempt = boot([LoadStatusModule.forRoot(options as LoadStatusModuleOptions)]);
+    const attempt = boot([LoadStatusModule.forRoot(options)]);
     await expect(attempt).rejects.toThrow(LoadStatusConfigError);
-    await expect(boot([LoadStatusModule.forRoot(options as LoadStatusModuleOptions)])).rejects.toThrow(message);
+    await expect(
+      boot([LoadStatusModule.forRoot(options as LoadStatusModuleOptions)]),
+    ).rejects.toThrow(message);
   });
 
   it('rejects invalid options from forRootAsync at boot', async () => {
-    await expect(boot([LoadStatusModule.forRootAsync({ useFactory: () => ({ lockTtlMs: 0 }) })])).rejects.toThrow(LoadStatusConfigError);
+    await expect(
+      boot([LoadStatusModule.forRootAsync({ useFactory: () => ({ lockTtlMs: 0 }) })]),
+    ).rejects.toThrow(LoadStatusConfigError);
   });
 });

@@ -10,7 +10,9 @@ class Recorder implements StoreListener {
   private waiting: Array<{ kind: string; resolve: (n: StoreNotice) => void }> = [];
   notice(notice: StoreNotice): void {
     this.notices.push(notice);
-    this.waiting = this.waiting.filter((w) => (w.kind === notice.kind ? (w.resolve(notice), false) : true));
+    this.waiting = this.waiting.filter((w) =>
+      w.kind === notice.kind ? (w.resolve(notice), false) : true,
+    );
   }
   resubscribed(): void {}
   next(kind: string): Promise<StoreNotice> {
@@ -35,7 +37,14 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
       const store = new MemoryLoadStore();
       const recorder = new Recorder();
       await store.init(recorder);
-      return { a: store, b: store, recorderA: recorder, recorderB: recorder, keys: new KeyBuilder(uniquePrefix('mem')), close: () => store.close() };
+      return {
+        a: store,
+        b: store,
+        recorderA: recorder,
+        recorderB: recorder,
+        keys: new KeyBuilder(uniquePrefix('mem')),
+        close: () => store.close(),
+      };
     },
   ],
   [
@@ -47,7 +56,14 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
       const recorderA = new Recorder();
       const recorderB = new Recorder();
       await Promise.all([a.init(recorderA), b.init(recorderB)]);
-      return { a, b, recorderA, recorderB, keys, close: async () => void (await Promise.all([a.close(), b.close()])) };
+      return {
+        a,
+        b,
+        recorderA,
+        recorderB,
+        keys,
+        close: async () => void (await Promise.all([a.close(), b.close()])),
+      };
     },
   ],
 ];
@@ -64,7 +80,9 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
 
   it('gives the lock to exactly one of many concurrent acquirers', async () => {
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 ? h.a : h.b).acquire(user, `token-${i}`, 5_000, true)),
+      Array.from({ length: 50 }, (_, i) =>
+        (i % 2 ? h.a : h.b).acquire(user, `token-${i}`, 5_000, true),
+      ),
     );
     expect(results.filter((r) => r.state === 'acquired')).toHaveLength(1);
     for (const r of results.filter((r) => r.state === 'held')) {
@@ -152,7 +170,9 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     const released = h.recorderB.next(NoticeKind.Released);
     expect(await h.a.release(user, 'owner')).toBe(true);
     expect((await released).tag).toBe(user.tag);
-    expect(h.recorderB.notices.filter((n) => n.kind === NoticeKind.Released)).toHaveLength(before + 1);
+    expect(h.recorderB.notices.filter((n) => n.kind === NoticeKind.Released)).toHaveLength(
+      before + 1,
+    );
   });
 });
 
@@ -169,7 +189,8 @@ describe('redis store specifics', () => {
       await redis.del(user.fence);
       const second = await store.acquire(user, 'b', 5_000, false);
       await store.release(user, 'b');
-      if (first.state !== 'acquired' || second.state !== 'acquired') throw new Error('expected both to acquire');
+      if (first.state !== 'acquired' || second.state !== 'acquired')
+        throw new Error('expected both to acquire');
       expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
       expect(await redis.pttl(user.fence)).toBeGreaterThan(0);
     } finally {
@@ -187,7 +208,9 @@ describe('redis store specifics', () => {
     await store.close();
     expect(client.status).toBe('ready');
     expect(await client.ping()).toBe('PONG');
-    const clientsAfter = String(await client.client('LIST')).trim().split('\n').length;
+    const clientsAfter = String(await client.client('LIST'))
+      .trim()
+      .split('\n').length;
     expect(clientsAfter).toBe(String(clientsBefore).trim().split('\n').length - 1);
     await client.quit();
   });

@@ -1,0 +1,153 @@
+import { Controller, Get, Injectable, Param, SetMetadata } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants';
+import {
+  InvalidUserIdError,
+  LoadStatusConfigError,
+  LoadStatusModuleMissingError,
+  WithUserLoadLock,
+} from '../../src';
+import { startApp, type TestApp } from '../support/apps';
+import { redisUrl, sleep, uniquePrefix } from '../support/env';
+
+const ROLE = 'test:role';
+
+@Injectable()
+class UserLoader {
+  runs: string[] = [];
+
+  @WithUserLoadLock()
+  async loadUser(userId: string): Promise<string> {
+    this.runs.push(userId);
+    await sleep(30);
+    return `data of ${userId}`;
+  }
+
+  @WithUserLoadLock({ userId: 1 })
+  async loadByIndex(_tenant: string, userId: string): Promise<string> {
+    this.runs.push(userId);
+    return Promise.resolve(userId);
+  }
+
+  @WithUserLoadLock({ userId: (request: { user: { id: number } }) => String(request.user.id) })
+  async loadByFunction(request: { user: { id: number } }): Promise<number> {
+    this.runs.push(String(request.user.id));
+    return Promise.resolve(request.user.id);
+  }
+
+  @SetMetadata(ROLE, 'applied-before')
+  @WithUserLoadLock()
+  async metadataBefore(userId: string): Promise<string> {
+    return Promise.resolve(userId);
+  }
+
+  @WithUserLoadLock()
+  @SetMetadata(ROLE, 'applied-after')
+  async metadataAfter(userId: string): Promise<string> {
+    return Promise.resolve(userId);
+  }
+}
+
+@Controller('users')
+class UsersController {
+  loads = 0;
+
+  @Get(':id')
+  @WithUserLoadLock()
+  async load(@Param('id') id: string): Promise<string> {
+    this.loads++;
+    return Promise.resolve(id);
+  }
+}
+
+describe('@WithUserLoadLock()', () => {
+  describe('without a module', () => {
+    it('rejects with LoadStatusModuleMissingError and never runs the method', async () => {
+      const loader = new UserLoader();
+      await expect(loader.loadUser('u')).rejects.toThrow(LoadStatusModuleMissingError);
+      await expect(loader.loadUser('u')).rejects.toThrow(
+        '@WithUserLoadLock() on UserLoader.loadUser found no LoadStatusModule',
+      );
+      expect(loader.runs).toEqual([]);
+    });
+  });
+
+  describe.each([
+    ['memory', () => ({})],
+    ['redis', () => ({ redis: redisUrl(), keyPrefix: uniquePrefix('deco') })],
+  ])('with the module on the %s store', (_name, options) => {
+    let t: TestApp;
+    beforeEach(async () => {
+      t = await startApp(options(), [UserLoader, UsersController]);
+    });
+    afterEach(() => t.close());
+
+    it('runs once for 50 concurrent calls on a Nest-made provider; the runner gets the value', async () => {
+      const loader = t.app.get(UserLoader);
+      const results = await Promise.all(Array.from({ length: 50 }, () => loader.loadUser('alice')));
+      expect(loader.runs).toEqual(['alice']);
+      expect(new Set(results)).toEqual(new Set(['data of alice']));
+      // Already loaded: the body does not run and the call resolves to undefined.
+      expect(await loader.loadUser('alice')).toBeUndefined();
+      expect(loader.runs).toEqual(['alice']);
+    });
+
+    it('works on an instance built by hand', async () => {
+      const loader = new UserLoader();
+      await Promise.all(Array.from({ length: 20 }, () => loader.loadUser('bob')));
+      expect(loader.runs).toEqual(['bob']);
+      expect(await t.status.isLoaded('bob')).toBe(true);
+    });
+
+    it('works on a controller, keeping its route metadata', async () => {
+      const controller = t.app.get(UsersController);
+      expect(Reflect.getMetadata(PATH_METADATA, UsersController.prototype.load)).toBe(':id');
+      await Promise.all([controller.load('carol'), controller.load('carol')]);
+      expect(controller.loads).toBe(1);
+    });
+
+    it('takes the user id from the argument index or the function in options', async () => {
+      const loader = t.app.get(UserLoader);
+      await loader.loadByIndex('tenant-1', 'dave');
+      await loader.loadByFunction({ user: { id: 7 } });
+      expect(loader.runs).toEqual(['dave', '7']);
+      expect(await t.status.isLoaded('dave')).toBe(true);
+      expect(await t.status.isLoaded('7')).toBe(true);
+      expect(await t.status.isLoaded('tenant-1')).toBe(false);
+    });
+
+    it('rejects an invalid user id with InvalidUserIdError and does not run the method', async () => {
+      const loader = t.app.get(UserLoader);
+      for (const bad of ['', undefined, { id: 1 }, 'x'.repeat(1025)]) {
+        await expect(loader.loadUser(bad as string)).rejects.toThrow(InvalidUserIdError);
+      }
+      expect(loader.runs).toEqual([]);
+    });
+  });
+
+  it('keeps the method name and metadata in either decorator order', () => {
+    const proto = UserLoader.prototype;
+    expect(proto.loadUser.name).toBe('loadUser');
+    expect(proto.metadataBefore.name).toBe('metadataBefore');
+    expect(Reflect.getMetadata(ROLE, proto.metadataBefore)).toBe('applied-before');
+    expect(Reflect.getMetadata(ROLE, proto.metadataAfter)).toBe('applied-after');
+    expect(Reflect.getMetadata('design:paramtypes', proto, 'loadByIndex')).toEqual([
+      String,
+      String,
+    ]);
+  });
+
+  it.each<[string, unknown]>([
+    ['a negative argument index', { userId: -1 }],
+    ['a string userId', { userId: 'id' }],
+    ['a zero lockTtlMs', { lockTtlMs: 0 }],
+    ['an unknown onWaitTimeout', { onWaitTimeout: 'never' }],
+    ['an unknown option', { ttl: 5 }],
+  ])('rejects %s at decoration time with LoadStatusConfigError', (_label, options) => {
+    expect(() => WithUserLoadLock(options as never)).toThrow(LoadStatusConfigError);
+  });
+
+  it('rejects being put on something that is not a method', () => {
+    const decorate = WithUserLoadLock();
+    expect(() => decorate({}, 'field', { value: 5 })).toThrow(/is not a method/);
+  });
+});

@@ -1,0 +1,54 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  LoadLockService,
+  LoadStatusModule,
+  LoadStatusService,
+  type LoadStatusModuleOptions,
+} from '../../src';
+
+/** One Nest application context with the module, as one process of the cluster would have it. */
+export interface TestApp {
+  app: INestApplicationContext;
+  lock: LoadLockService;
+  status: LoadStatusService;
+  close(): Promise<void>;
+}
+
+export async function startApp(
+  options: LoadStatusModuleOptions = {},
+  providers: any[] = [],
+): Promise<TestApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [LoadStatusModule.forRoot(options)],
+    providers,
+  }).compile();
+  moduleRef.useLogger(false);
+  const app = await moduleRef.init();
+  let closed = false;
+  return {
+    app,
+    lock: app.get(LoadLockService),
+    status: app.get(LoadStatusService),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.close();
+    },
+  };
+}
+
+/** A promise with its resolve function, for steering loaders from a test. */
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
