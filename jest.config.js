@@ -20,6 +20,7 @@ module.exports = {
   transformIgnorePatterns: [],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   testTimeout: 30_000,
   slowTestThreshold: 10,
 };
