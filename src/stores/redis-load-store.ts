@@ -121,10 +121,12 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async isLoaded(user: StoreUser): Promise<boolean> {
+    this.assertConnected();
     return (await this.client.exists(user.loaded)) === 1;
   }
 
   async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+    this.assertConnected();
     await this.commands.loadStatusSetLoaded(
       user.loaded,
       ttlMs,
@@ -134,6 +136,7 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async clearLoaded(user: StoreUser): Promise<void> {
+    this.assertConnected();
     await this.commands.loadStatusClear(
       user.loaded,
       this.channel,
@@ -163,10 +166,12 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+    this.assertConnected();
     return (await this.commands.loadStatusExtend(user.lock, token, ttlMs)) === 1;
   }
 
   async release(user: StoreUser, token: string): Promise<boolean> {
+    this.assertConnected();
     return (
       (await this.commands.loadStatusRelease(
         user.lock,
@@ -178,6 +183,7 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+    this.assertConnected();
     const owned = await this.commands.loadStatusFinish(
       user.loaded,
       user.lock,
@@ -199,6 +205,16 @@ export class RedisLoadStore implements LoadStore {
       subscriber ? quit(subscriber) : undefined,
       this.ownsClient ? quit(this.client) : undefined,
     ]);
+  }
+
+  /**
+   * Fails at once while the connection is down instead of letting ioredis queue the command until
+   * it reconnects: callers get the store-error policy now, not after a timeout. A client that
+   * never connected yet (`lazyConnect`) connects on its first command as usual.
+   */
+  private assertConnected(): void {
+    const status = this.client.status;
+    if (status !== 'ready' && status !== 'wait') throw new Error(`Redis connection is ${status}`);
   }
 
   private async subscribe(): Promise<void> {

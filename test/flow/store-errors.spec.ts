@@ -1,6 +1,6 @@
 import { LoadStatusUnavailableError } from '../../src';
 import { startApp, type TestApp } from '../support/apps';
-import { inspector, uniquePrefix } from '../support/env';
+import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 
 describe('store errors (Redis down)', () => {
@@ -62,6 +62,72 @@ describe('store errors (Redis down)', () => {
       });
     } finally {
       await inspect.quit();
+    }
+  });
+});
+
+describe('notifications after the subscriber reconnects', () => {
+  it('re-checks waiters after resubscribing, so a completion announced while disconnected is not missed', async () => {
+    const prefix = uniquePrefix('resub');
+    // Lease and poll far away: only the re-check after resubscribing can end this wait quickly.
+    const options = {
+      redis: redisUrl(),
+      keyPrefix: prefix,
+      pollIntervalMs: 60_000,
+      lockTtlMs: 20_000,
+    };
+    const a = await startApp(options);
+    const b = await startApp(options);
+    const inspect = inspector();
+    try {
+      const held = await a.lock.acquireLoadLock('quiet', 20_000);
+      expect(held).not.toBeNull();
+      const waiting = b.lock.ensureLoaded('quiet', () => Promise.reject(new Error('must not run')));
+      await sleep(30);
+      // Complete the load without any notification, as if the message had been lost...
+      await inspect.set(`${prefix}:{quiet}:loaded`, '1', 'PX', 60_000);
+      await inspect.del(`${prefix}:{quiet}:lock`);
+      // ...then drop every subscriber connection; ioredis reconnects them.
+      const started = performance.now();
+      await inspect.client('KILL', 'TYPE', 'pubsub');
+      expect(await waiting).toMatchObject({ status: 'loaded-elsewhere' });
+      expect(performance.now() - started).toBeLessThan(2_000);
+    } finally {
+      await inspect.quit();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('starting while Redis is down', () => {
+  it('boots with fail-open, coordinates in-process, and moves to Redis once it is up', async () => {
+    const server = await RedisServer.start();
+    await server.kill();
+    const prefix = uniquePrefix('late');
+    const t = await startApp({ redis: server.url, keyPrefix: prefix, commandTimeoutMs: 200 });
+    try {
+      let runs = 0;
+      await Promise.all(
+        Array.from({ length: 10 }, () =>
+          t.lock.ensureLoaded('early', () => Promise.resolve(++runs)),
+        ),
+      );
+      expect(runs).toBe(1);
+      await server.restart();
+      const inspect = inspector(server.url);
+      try {
+        let attempt = 0;
+        await waitFor(async () => {
+          const user = `late${++attempt}`;
+          await t.lock.ensureLoaded(user, () => Promise.resolve());
+          return (await inspect.exists(`${prefix}:{${user}}:loaded`)) === 1;
+        });
+      } finally {
+        await inspect.quit();
+      }
+    } finally {
+      await t.close();
+      await server.stop();
     }
   });
 });

@@ -1,0 +1,87 @@
+import calculateSlot from 'cluster-key-slot';
+import fc from 'fast-check';
+import { decodeNotice, decodeUserTag, encodeNotice, KeyBuilder, NoticeKind } from '../../src/keys';
+import { MAX_USER_ID_LENGTH, normalizeUserId } from '../../src/validation';
+
+/** Every id the library accepts: well-formed, non-blank strings of 1..1024 UTF-16 units. */
+const userId = fc
+  .oneof(
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 64 }),
+    fc.string({
+      unit: fc.constantFrom('{', '}', ':', '%', '\n', ' ', 'a', '7', 'é', '😀'),
+      minLength: 1,
+      maxLength: 32,
+    }),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: MAX_USER_ID_LENGTH / 2 }),
+  )
+  .filter((s) => s.length <= MAX_USER_ID_LENGTH && s.trim().length > 0 && s.isWellFormed());
+
+const keys = new KeyBuilder('prefix');
+const all = (id: string) => {
+  const k = keys.forUser(id);
+  return [k.loaded, k.lock, k.fence];
+};
+
+describe('keys', () => {
+  it('never maps two distinct user ids to the same key or notice', () => {
+    fc.assert(
+      fc.property(userId, userId, (a, b) => {
+        fc.pre(a !== b);
+        const ka = all(a);
+        const kb = all(b);
+        for (const x of ka) expect(kb).not.toContain(x);
+        expect(encodeNotice(NoticeKind.Loaded, keys.forUser(a).tag)).not.toBe(
+          encodeNotice(NoticeKind.Loaded, keys.forUser(b).tag),
+        );
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('round-trips every id through its tag, so notices name exactly one user', () => {
+    fc.assert(
+      fc.property(userId, fc.constantFrom(...Object.values(NoticeKind)), (id, kind) => {
+        const tag = keys.forUser(id).tag;
+        expect(decodeUserTag(tag)).toBe(id);
+        expect(decodeNotice(encodeNotice(kind, tag))).toEqual({ kind, tag });
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('puts every key of one user in one Cluster hash slot, whatever braces the id holds', () => {
+    fc.assert(
+      fc.property(userId, (id) => {
+        const k = keys.forUser(id);
+        expect(k.tag).not.toMatch(/[{}]/);
+        const slot = calculateSlot(k.loaded);
+        expect(calculateSlot(k.lock)).toBe(slot);
+        expect(calculateSlot(k.fence)).toBe(slot);
+        // The slot is the tag's own: the hash tag is exactly the encoded id.
+        expect(slot).toBe(calculateSlot(k.tag));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('accepts every generated id and rejects blank, oversized and malformed ones', () => {
+    fc.assert(fc.property(userId, (id) => expect(normalizeUserId(id)).toBe(id)));
+    fc.assert(
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom(' ', '\t', '\n', '\u00a0'),
+          minLength: 0,
+          maxLength: 20,
+        }),
+        (blank) => {
+          expect(() => normalizeUserId(blank)).toThrow(/empty|whitespace/);
+        },
+      ),
+    );
+    expect(() => normalizeUserId('x'.repeat(MAX_USER_ID_LENGTH + 1))).toThrow(
+      /1025 characters long/,
+    );
+    expect(() => normalizeUserId('a\ud800b')).toThrow(/surrogate/);
+    expect(normalizeUserId(42)).toBe('42');
+  });
+});
