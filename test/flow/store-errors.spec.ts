@@ -89,7 +89,7 @@ describe('notifications after the subscriber reconnects', () => {
       await inspect.del(`${prefix}:{quiet}:lock`);
       // ...then drop every subscriber connection; ioredis reconnects them.
       const started = performance.now();
-      await inspect.client('KILL', 'TYPE', 'pubsub');
+      await inspect.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       expect(await waiting).toMatchObject({ status: 'loaded-elsewhere' });
       expect(performance.now() - started).toBeLessThan(2_000);
     } finally {

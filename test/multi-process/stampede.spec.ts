@@ -1,0 +1,300 @@
+/**
+ * The cluster guarantees, tested with real processes: every worker is a separate Node process
+ * with its own Nest application context and its own Redis connections, sharing one Redis.
+ * Time bounds are generous (2-core CI) but far below the fallbacks they rule out: a waiter that
+ * resumes within 500 ms while the lease is 10 s was woken by a notification, not by the lease.
+ */
+import type { Redis } from 'ioredis';
+import type { LoadRecord } from '../fixtures/load-worker.protocol';
+import { inspector, sleep, uniquePrefix } from '../support/env';
+import {
+  callersOf,
+  failures,
+  loaderRunsInRedis,
+  loadsOf,
+  now,
+  userKey,
+  workerPool,
+} from './harness';
+
+/** Cross-process clock skew we tolerate when ordering timestamps of different processes. */
+const SKEW_MS = 5;
+
+describe('load-once across processes (Redis)', () => {
+  const pool = workerPool();
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = inspector();
+  });
+
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('runs the loader once for 200 concurrent callers in 4 processes', async () => {
+    const keyPrefix = uniquePrefix('mp-stampede');
+    const user = 'cold-user';
+    const workers = await pool.start(4, { keyPrefix });
+
+    const reports = await pool.runTogether(workers, {
+      userIds: [user],
+      callersPerUser: 50,
+      loadMs: 300,
+    });
+
+    const callers = callersOf(reports);
+    expect(callers).toHaveLength(200);
+    expect(failures(callers)).toEqual([]);
+    const loads = loadsOf(reports);
+    expect(loads).toHaveLength(1);
+    expect(await loaderRunsInRedis(redis, keyPrefix)).toEqual({ [user]: 1 });
+    const [load] = loads;
+    expect(load.ok).toBe(true);
+    // It was a real stampede: every caller had started before the one load finished.
+    expect(Math.max(...callers.map((c) => c.start))).toBeLessThan(load.end!);
+    // The callers in the loading process shared its run and got its value; the others waited
+    // for it (resolving to undefined), and were woken by the notification, not the lease (3 s).
+    for (const c of callers) {
+      if (c.pid === load.pid) expect(c.value).toEqual({ loadedBy: load.pid, userId: user });
+      else expect(c.value).toBeUndefined();
+      expect(c.end).toBeGreaterThanOrEqual(load.end! - SKEW_MS);
+      expect(c.end - load.end!).toBeLessThan(1_000);
+    }
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+    expect(await redis.exists(userKey(keyPrefix, user, 'lock'))).toBe(0);
+
+    // Every process shuts down by itself after app.close(): no leaked handles or connections.
+    const exits = await pool.closeAll();
+    expect(exits.map((e) => [e.worker, e.code])).toEqual(workers.map((w) => [w.name, 0]));
+  });
+
+  it('loads each of many users once across processes', async () => {
+    const keyPrefix = uniquePrefix('mp-many');
+    const users = Array.from({ length: 20 }, (_, i) => `user-${i}`);
+    const workers = await pool.start(4, { keyPrefix });
+
+    const reports = await pool.runTogether(workers, {
+      userIds: users,
+      callersPerUser: 10,
+      loadMs: 100,
+      mode: 'ensureLoaded',
+    });
+
+    const callers = callersOf(reports);
+    expect(callers).toHaveLength(4 * 20 * 10);
+    expect(failures(callers)).toEqual([]);
+    const loads = loadsOf(reports);
+    expect(loads.map((l) => l.userId).sort()).toEqual([...users].sort());
+    expect(loads.every((l) => l.ok)).toBe(true);
+    expect(await loaderRunsInRedis(redis, keyPrefix)).toEqual(
+      Object.fromEntries(users.map((u) => [u, 1])),
+    );
+    for (const user of users) {
+      const load = loads.find((l) => l.userId === user)!;
+      expect(typeof load.fencingToken).toBe('number');
+      // Only the loading process reports 'loaded' for this user; the rest waited or found it done.
+      const mine = callers.filter((c) => c.userId === user);
+      for (const c of mine) {
+        if (c.pid === load.pid) {
+          expect(c.status).toBe('loaded');
+          expect(c.value).toEqual({ loadedBy: load.pid, userId: user });
+        } else {
+          expect(['loaded-elsewhere', 'already-loaded']).toContain(c.status);
+        }
+      }
+    }
+    const flags = await redis.exists(...users.map((u) => userKey(keyPrefix, u, 'loaded')));
+    expect(flags).toBe(users.length);
+  });
+
+  it('a loader error reaches its callers, frees the lock at once, leaves the flag unset, and the next call loads', async () => {
+    const keyPrefix = uniquePrefix('mp-fail');
+    const user = 'fails-first';
+    // A long lease: if the lock were left to expire, the next call would visibly wait 10 s.
+    const [a, b] = await pool.start(2, {
+      keyPrefix,
+      options: { lockTtlMs: 10_000, waitTimeoutMs: 15_000 },
+    });
+
+    const failed = await a.run({
+      userIds: [user],
+      callersPerUser: 10,
+      loadMs: 200,
+      failWith: 'database down',
+      mode: 'ensureLoaded',
+    });
+
+    // Every caller sharing the failed run gets the loader's own error.
+    expect(failed.callers).toHaveLength(10);
+    for (const c of failed.callers) {
+      expect(c).toMatchObject({
+        ok: false,
+        errorName: 'LoaderFailure',
+        errorMessage: 'database down',
+      });
+    }
+    expect(failed.loads).toHaveLength(1);
+    expect(failed.loads[0].ok).toBe(false);
+    // By the time the callers have the error, the lock is gone and the flag was never set.
+    expect(await redis.exists(userKey(keyPrefix, user, 'lock'))).toBe(0);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(0);
+
+    const retried = await b.run({
+      userIds: [user],
+      callersPerUser: 10,
+      loadMs: 100,
+      mode: 'ensureLoaded',
+    });
+    expect(failures(retried.callers)).toEqual([]);
+    expect(retried.callers.every((c) => c.status === 'loaded')).toBe(true);
+    expect(retried.loads).toHaveLength(1);
+    const [load] = retried.loads;
+    expect(load.ok).toBe(true);
+    // Loaded at once, not after the failed holder's lease.
+    expect(Math.max(...retried.callers.map((c) => c.ms))).toBeLessThan(2_000);
+    expect(load.fencingToken).toBeGreaterThan(failed.loads[0].fencingToken!);
+    expect(await loaderRunsInRedis(redis, keyPrefix)).toEqual({ [user]: 2 });
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+  });
+
+  it("waiters in other processes take over as soon as the holder's loader fails", async () => {
+    const keyPrefix = uniquePrefix('mp-takeover');
+    const user = 'contested';
+    const [a, ...others] = await pool.start(3, {
+      keyPrefix,
+      options: { lockTtlMs: 10_000, waitTimeoutMs: 15_000 },
+    });
+
+    // A takes the lock alone, with a loader that fails after 400 ms.
+    const aRun = a.run({
+      userIds: [user],
+      callersPerUser: 5,
+      loadMs: 400,
+      failWith: 'upstream timeout',
+      mode: 'ensureLoaded',
+    });
+    await a.loaderStarted((r) => r.userId === user);
+    // While A loads, B and C stampede the same user and have to wait.
+    const othersRun = pool.runTogether(others, {
+      userIds: [user],
+      callersPerUser: 10,
+      loadMs: 100,
+      mode: 'ensureLoaded',
+    });
+    const [aReport, otherReports] = await Promise.all([aRun, othersRun]);
+
+    for (const c of aReport.callers) {
+      expect(c).toMatchObject({
+        ok: false,
+        errorName: 'LoaderFailure',
+        errorMessage: 'upstream timeout',
+      });
+    }
+    const [failedLoad] = aReport.loads;
+    expect(aReport.loads).toHaveLength(1);
+    expect(failedLoad.ok).toBe(false);
+
+    const waiters = callersOf(otherReports);
+    expect(waiters).toHaveLength(20);
+    expect(failures(waiters)).toEqual([]);
+    // The waiters really were waiting on A's lock when it failed.
+    expect(Math.max(...waiters.map((c) => c.start))).toBeLessThan(failedLoad.end!);
+
+    // Exactly one successful load, in B or C, started right after A's failure: released and
+    // notified at once, not after A's 10 s lease (and nowhere near the 15 s wait budget).
+    const successes: LoadRecord[] = loadsOf(otherReports);
+    expect(successes).toHaveLength(1);
+    const [load] = successes;
+    expect(load.ok).toBe(true);
+    expect(load.start).toBeGreaterThanOrEqual(failedLoad.end! - SKEW_MS);
+    expect(load.start - failedLoad.end!).toBeLessThan(500);
+    expect(load.fencingToken).toBeGreaterThan(failedLoad.fencingToken!);
+    expect(await loaderRunsInRedis(redis, keyPrefix)).toEqual({ [user]: 2 });
+
+    for (const c of waiters) {
+      if (c.pid === load.pid) expect(c.status).toBe('loaded');
+      else expect(c.status).toBe('loaded-elsewhere');
+    }
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+  });
+
+  it('a crashed holder is replaced after its lease, with no caller error', async () => {
+    const keyPrefix = uniquePrefix('mp-crash');
+    const user = 'holder-dies';
+    const lockTtlMs = 1_000;
+    const [a, b] = await pool.start(2, {
+      keyPrefix,
+      options: { lockTtlMs, waitTimeoutMs: 10_000 },
+    });
+
+    // A holds the lock (its lease kept alive) with a load that would take a minute.
+    const aRun = a.run({
+      userIds: [user],
+      callersPerUser: 1,
+      loadMs: 60_000,
+      mode: 'ensureLoaded',
+    });
+    aRun.catch(() => undefined);
+    const aLoad = await a.loaderStarted((r) => r.userId === user);
+    const bRun = b.run({ userIds: [user], callersPerUser: 10, loadMs: 100, mode: 'ensureLoaded' });
+    await sleep(100);
+
+    // The lease cannot run out before this moment plus what it has left.
+    const beforePttl = now();
+    const leaseLeft = await redis.pttl(userKey(keyPrefix, user, 'lock'));
+    expect(leaseLeft).toBeGreaterThan(0);
+    await a.kill('SIGKILL');
+    const killedAt = now();
+    await expect(aRun).rejects.toThrow(/exited/);
+
+    const report = await bRun;
+    expect(failures(report.callers)).toEqual([]);
+    expect(report.loads).toHaveLength(1);
+    const [load] = report.loads;
+    expect(load.ok).toBe(true);
+    // B took over only once A's lease had run out, and soon after (at most one lease + slack).
+    expect(load.start).toBeGreaterThanOrEqual(beforePttl + leaseLeft - 50);
+    expect(load.start - killedAt).toBeLessThan(lockTtlMs + 1_000);
+    expect(load.fencingToken).toBeGreaterThan(aLoad.fencingToken!);
+    expect(report.callers.every((c) => c.status === 'loaded')).toBe(true);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+  });
+
+  it('a process shutting down mid-load releases its lock, and a waiting process loads at once', async () => {
+    const keyPrefix = uniquePrefix('mp-shutdown');
+    const user = 'holder-stops';
+    const [a, b] = await pool.start(2, {
+      keyPrefix,
+      options: { lockTtlMs: 10_000, waitTimeoutMs: 15_000 },
+    });
+
+    const aRun = a.run({
+      userIds: [user],
+      callersPerUser: 3,
+      loadMs: 60_000,
+      mode: 'ensureLoaded',
+    });
+    aRun.catch(() => undefined);
+    await a.loaderStarted((r) => r.userId === user);
+    const bRun = b.run({ userIds: [user], callersPerUser: 10, loadMs: 100, mode: 'ensureLoaded' });
+    await sleep(100);
+
+    const closingAt = now();
+    const exit = await a.close();
+    // A closed cleanly, its callers told it was shutting down (their run may or may not have been
+    // reported before the channel closed).
+    expect(exit).toMatchObject({ code: 0, clean: true });
+    const aReport = await aRun.catch(() => undefined);
+    for (const c of aReport?.callers ?? []) {
+      expect(c).toMatchObject({ ok: false, errorName: 'LoadStatusShutdownError' });
+    }
+
+    const report = await bRun;
+    expect(failures(report.callers)).toEqual([]);
+    expect(report.loads).toHaveLength(1);
+    // Not after A's 10 s lease: A released the lock while shutting down.
+    expect(report.loads[0].start - closingAt).toBeLessThan(2_000);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+  });
+});
