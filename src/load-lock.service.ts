@@ -101,6 +101,7 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
     }
     const settings = this.settings(options);
     this.core.assertOpen(user.id);
+    if (this.core.nearCache?.cachedLoaded(user.keys.tag)) return ALREADY_LOADED;
     const running = this.flights.get(user.id) as Promise<LoadOutcome<T>> | undefined;
     if (running) return joined(await running);
     const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() =>
@@ -168,6 +169,8 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
     return `${this.core.instanceId}:${++this.sequence}`;
   }
 }
+
+const ALREADY_LOADED = Object.freeze({ status: 'already-loaded' as const });
 
 function joined<T>(outcome: LoadOutcome<T>): LoadOutcome<T> {
   return outcome.status === 'loaded' ? { ...outcome, shared: true } : outcome;

@@ -6,6 +6,7 @@ import type { ResolvedLoadStatusOptions } from './load-status.options';
 import { GuardedLoadStore } from './stores/guarded-load-store';
 import type { LoadStore, StoreListener, StoreNotice } from './stores/load-store';
 import { MemoryLoadStore } from './stores/memory-load-store';
+import { NearCachedLoadStore } from './stores/near-cached-load-store';
 import { RedisLoadStore } from './stores/redis-load-store';
 import { normalizeUserId } from './validation';
 import { WaiterRegistry } from './waiter';
@@ -28,21 +29,30 @@ export class LoadStatusCore implements StoreListener {
   private constructor(
     readonly options: ResolvedLoadStatusOptions,
     readonly store: LoadStore,
+    /** The store again when it is near-cached, for the synchronous hot path. */
+    readonly nearCache: NearCachedLoadStore | undefined,
   ) {
     this.keys = new KeyBuilder(options.keyPrefix);
   }
 
   static async create(options: ResolvedLoadStatusOptions): Promise<LoadStatusCore> {
     const keys = new KeyBuilder(options.keyPrefix);
-    const store =
-      options.redis === undefined
-        ? new MemoryLoadStore()
-        : new GuardedLoadStore(
-            new RedisLoadStore(options.redis, keys.channel),
-            options.onStoreError,
-            options.commandTimeoutMs,
-          );
-    const core = new LoadStatusCore(options, store);
+    let store: LoadStore;
+    let nearCache: NearCachedLoadStore | undefined;
+    if (options.redis === undefined) {
+      store = new MemoryLoadStore();
+    } else {
+      store = new GuardedLoadStore(
+        new RedisLoadStore(options.redis, keys.channel),
+        options.onStoreError,
+        options.commandTimeoutMs,
+      );
+      if (options.nearCache) {
+        const { maxEntries, maxAgeMs } = options.nearCache;
+        store = nearCache = new NearCachedLoadStore(store, maxEntries, maxAgeMs);
+      }
+    }
+    const core = new LoadStatusCore(options, store, nearCache);
     await store.init(core);
     core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);
     return core;

@@ -64,10 +64,33 @@ export interface LoadStatusModuleOptions {
    */
   commandTimeoutMs?: number;
   /**
+   * Process-local cache of "loaded" answers, so a hot user costs no Redis round trip. An entry
+   * lives at most the flag's remaining TTL and `maxAgeMs`; every process drops it when any
+   * process clears the flag, and all entries are dropped when the notification channel
+   * reconnects (and bypassed while it is down). Only used with Redis.
+   * @default { maxEntries: 10_000, maxAgeMs: 10_000 } (true)
+   */
+  nearCache?: boolean | NearCacheOptions;
+  /**
    * Register the module globally, so feature modules need not import it.
    * @default false
    */
   isGlobal?: boolean;
+}
+
+/** Sizing of the near-cache ({@link LoadStatusModuleOptions.nearCache}). */
+export interface NearCacheOptions {
+  /**
+   * Most users remembered per process; the least recently used is dropped first.
+   * @default 10_000
+   */
+  maxEntries?: number;
+  /**
+   * Longest an entry is trusted, in ms: the bound on staleness if a clear's notification is lost
+   * without the subscriber noticing a disconnect.
+   * @default 10_000
+   */
+  maxAgeMs?: number;
 }
 
 /** Options after defaults were merged and validated. */
@@ -81,6 +104,8 @@ export interface ResolvedLoadStatusOptions {
   readonly onWaitTimeout: OnWaitTimeout;
   readonly onStoreError: OnStoreError;
   readonly commandTimeoutMs: number;
+  /** `false` when disabled. */
+  readonly nearCache: Required<NearCacheOptions> | false;
 }
 
 export const DEFAULT_KEY_PREFIX = 'load-status';
@@ -91,6 +116,8 @@ export const DEFAULT_POLL_INTERVAL_MS = 100;
 export const DEFAULT_ON_WAIT_TIMEOUT: OnWaitTimeout = 'throw';
 export const DEFAULT_ON_STORE_ERROR: OnStoreError = 'fail-open';
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
+export const DEFAULT_NEAR_CACHE_MAX_ENTRIES = 10_000;
+export const DEFAULT_NEAR_CACHE_MAX_AGE_MS = 10_000;
 /** Shortest lease: extensions run every third of it, and must outpace a Redis round trip. */
 export const MIN_LOCK_TTL_MS = 30;
 
@@ -104,6 +131,7 @@ const KNOWN_OPTIONS = new Set([
   'onWaitTimeout',
   'onStoreError',
   'commandTimeoutMs',
+  'nearCache',
   'isGlobal',
 ]);
 
@@ -176,6 +204,7 @@ export function resolveOptions(
       'commandTimeoutMs',
       o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     ),
+    nearCache: resolveNearCache(o.nearCache),
   };
   if (o.isGlobal !== undefined && typeof o.isGlobal !== 'boolean') {
     throw new LoadStatusConfigError(
@@ -194,4 +223,35 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
     );
   }
   return value as T;
+}
+
+function resolveNearCache(value: unknown): Required<NearCacheOptions> | false {
+  if (value === false) return false;
+  if (value === undefined || value === true) {
+    return { maxEntries: DEFAULT_NEAR_CACHE_MAX_ENTRIES, maxAgeMs: DEFAULT_NEAR_CACHE_MAX_AGE_MS };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new LoadStatusConfigError(
+      'nearCache',
+      `expected a boolean or { maxEntries, maxAgeMs }, got ${describeValue(value)}`,
+    );
+  }
+  const {
+    maxEntries = DEFAULT_NEAR_CACHE_MAX_ENTRIES,
+    maxAgeMs = DEFAULT_NEAR_CACHE_MAX_AGE_MS,
+    ...rest
+  } = value as NearCacheOptions;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined)
+    throw new LoadStatusConfigError(
+      `nearCache.${unknown}`,
+      'unknown option; known options are maxEntries, maxAgeMs',
+    );
+  if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 10_000_000) {
+    throw new LoadStatusConfigError(
+      'nearCache.maxEntries',
+      `expected a whole number from 1 to 10000000, got ${describeValue(maxEntries)}`,
+    );
+  }
+  return { maxEntries, maxAgeMs: checkDurationMs('nearCache.maxAgeMs', maxAgeMs) };
 }

@@ -26,7 +26,7 @@ export class LoadStatusService {
   async isLoaded(userId: string): Promise<boolean> {
     const user = this.core.user(userId);
     this.core.assertOpen(user.id);
-    return this.core.store.isLoaded(user.keys);
+    return (await this.core.store.flagTtl(user.keys)) !== undefined;
   }
 
   /**
@@ -68,7 +68,7 @@ export class LoadStatusService {
     try {
       for (;;) {
         waiter.arm();
-        if (await this.core.store.isLoaded(user.keys)) return true;
+        if ((await this.core.store.flagTtl(user.keys)) !== undefined) return true;
         signal?.throwIfAborted();
         const remaining = deadline - performance.now();
         if (remaining <= 0) return false;

@@ -46,8 +46,8 @@ export class GuardedLoadStore implements LoadStore {
     }
   }
 
-  isLoaded(user: StoreUser): Promise<boolean> {
-    return this.run('isLoaded', (s) => s.isLoaded(user));
+  flagTtl(user: StoreUser): Promise<number | undefined> {
+    return this.run('isLoaded', (s) => s.flagTtl(user));
   }
   setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
     return this.run('setLoaded', (s) => s.setLoaded(user, ttlMs));

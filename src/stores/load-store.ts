@@ -2,7 +2,7 @@ import type { NoticeKind } from '../keys';
 
 /** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
 export type AcquireResult =
-  | { readonly state: 'loaded' }
+  | { readonly state: 'loaded'; readonly remainingMs: number }
   | { readonly state: 'acquired'; readonly fencingToken: number }
   | { readonly state: 'held'; readonly remainingMs: number };
 
@@ -26,9 +26,13 @@ export interface LoadStore {
   readonly kind: 'memory' | 'redis';
   /** Connects and subscribes; resolves once notifications flow. */
   init(listener: StoreListener): Promise<void>;
-  /** True while notifications are expected to arrive. */
+  /** True while notifications are expected to arrive (no notice can have been missed). */
   readonly notificationsLive: boolean;
-  isLoaded(user: StoreUser): Promise<boolean>;
+  /**
+   * The flag's remaining lifetime in ms, or undefined when it is not set. A flag without expiry
+   * (set by hand) reports `Number.MAX_SAFE_INTEGER`.
+   */
+  flagTtl(user: StoreUser): Promise<number | undefined>;
   setLoaded(user: StoreUser, ttlMs: number): Promise<void>;
   clearLoaded(user: StoreUser): Promise<void>;
   /**

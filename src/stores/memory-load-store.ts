@@ -30,8 +30,8 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve();
   }
 
-  isLoaded(user: StoreUser): Promise<boolean> {
-    return Promise.resolve(this.flagLive(user.tag));
+  flagTtl(user: StoreUser): Promise<number | undefined> {
+    return Promise.resolve(this.remaining(user.tag));
   }
 
   setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
@@ -53,7 +53,8 @@ export class MemoryLoadStore implements LoadStore {
     ttlMs: number,
     checkFlag: boolean,
   ): Promise<AcquireResult> {
-    if (checkFlag && this.flagLive(user.tag)) return Promise.resolve({ state: 'loaded' });
+    const remainingMs = checkFlag ? this.remaining(user.tag) : undefined;
+    if (remainingMs !== undefined) return Promise.resolve({ state: 'loaded', remainingMs });
     const held = this.liveLock(user.tag);
     if (held)
       return Promise.resolve({
@@ -105,12 +106,13 @@ export class MemoryLoadStore implements LoadStore {
     return true;
   }
 
-  private flagLive(tag: string): boolean {
+  private remaining(tag: string): number | undefined {
     const expiresAt = this.flags.get(tag);
-    if (expiresAt === undefined) return false;
-    if (expiresAt > this.now()) return true;
+    if (expiresAt === undefined) return undefined;
+    const left = expiresAt - this.now();
+    if (left > 0) return Math.floor(left);
     this.flags.delete(tag);
-    return false;
+    return undefined;
   }
 
   private liveLock(tag: string): Lock | undefined {

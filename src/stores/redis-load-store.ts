@@ -120,9 +120,9 @@ export class RedisLoadStore implements LoadStore {
     await this.subscribe();
   }
 
-  async isLoaded(user: StoreUser): Promise<boolean> {
+  async flagTtl(user: StoreUser): Promise<number | undefined> {
     this.assertConnected();
-    return (await this.client.exists(user.loaded)) === 1;
+    return ttlFromPttl(await this.client.pttl(user.loaded));
   }
 
   async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
@@ -159,7 +159,7 @@ export class RedisLoadStore implements LoadStore {
       FENCE_RETENTION_MS,
       checkFlag ? '1' : '0',
     );
-    if (state === 2) return { state: 'loaded' };
+    if (state === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
     if (state === 1) return { state: 'acquired', fencingToken: Number(value) };
     // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
     return { state: 'held', remainingMs: value >= 0 ? Number(value) : ttlMs };
@@ -233,6 +233,12 @@ export class RedisLoadStore implements LoadStore {
     const notice = decodeNotice(message);
     if (notice) this.listener?.notice(notice);
   }
+}
+
+/** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */
+function ttlFromPttl(pttl: number): number | undefined {
+  if (pttl === -2) return undefined;
+  return pttl === -1 ? Number.MAX_SAFE_INTEGER : pttl;
 }
 
 /** QUIT politely; a connection that is already down is disconnected instead of waited on. */

@@ -9,12 +9,15 @@ export const REDIS_SCRIPTS = {
    * counter is seeded from the server clock (µs) when absent, so it keeps increasing after it
    * expires or Redis restarts empty.
    * KEYS: loaded, lock, fence. ARGV: token, leaseMs, fenceRetentionMs, checkFlag ('1'|'0').
-   * Returns {2, 0} loaded | {1, fence} acquired | {0, pttl} held.
+   * Returns {2, flag pttl} loaded | {1, fence} acquired | {0, lock pttl} held.
    */
   loadStatusAcquire: {
     numberOfKeys: 3,
     lua: `
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return {2, 0} end
+if ARGV[4] == '1' then
+  local left = redis.call('PTTL', KEYS[1])
+  if left ~= -2 then return {2, left} end
+end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local fence = redis.call('INCR', KEYS[3])
   if fence == 1 then

@@ -1,0 +1,103 @@
+import { NoticeKind } from '../keys';
+import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import { NearCache } from './near-cache';
+
+/**
+ * Serves "is this user loaded?" from a {@link NearCache} while notifications flow, so a hot user
+ * costs no round trip. Entries are dropped on every clear notice (from any process), flushed when
+ * the notification channel reconnects, and bypassed while it is down.
+ */
+export class NearCachedLoadStore implements LoadStore {
+  readonly cache: NearCache;
+
+  constructor(
+    private readonly inner: LoadStore,
+    maxEntries: number,
+    maxAgeMs: number,
+  ) {
+    this.cache = new NearCache(maxEntries, maxAgeMs);
+  }
+
+  get kind(): LoadStore['kind'] {
+    return this.inner.kind;
+  }
+
+  get notificationsLive(): boolean {
+    return this.inner.notificationsLive;
+  }
+
+  /** True when the near-cache alone says the user is loaded (no round trip). */
+  cachedLoaded(tag: string): boolean {
+    return this.inner.notificationsLive && this.cache.remaining(tag) !== undefined;
+  }
+
+  init(listener: StoreListener): Promise<void> {
+    return this.inner.init({
+      notice: (notice) => {
+        if (notice.kind === NoticeKind.Cleared) this.cache.invalidate(notice.tag);
+        listener.notice(notice);
+      },
+      resubscribed: () => {
+        this.cache.flush();
+        listener.resubscribed();
+      },
+    });
+  }
+
+  async flagTtl(user: StoreUser): Promise<number | undefined> {
+    const cached = this.inner.notificationsLive ? this.cache.remaining(user.tag) : undefined;
+    if (cached !== undefined) return cached;
+    const at = this.cache.snapshot();
+    const remaining = await this.inner.flagTtl(user);
+    if (remaining !== undefined) this.cache.fill(user.tag, remaining, at);
+    return remaining;
+  }
+
+  async acquire(
+    user: StoreUser,
+    token: string,
+    ttlMs: number,
+    checkFlag: boolean,
+  ): Promise<AcquireResult> {
+    if (checkFlag && this.inner.notificationsLive) {
+      const cached = this.cache.remaining(user.tag);
+      if (cached !== undefined) return { state: 'loaded', remainingMs: cached };
+    }
+    const at = this.cache.snapshot();
+    const result = await this.inner.acquire(user, token, ttlMs, checkFlag);
+    if (result.state === 'loaded') this.cache.fill(user.tag, result.remainingMs, at);
+    return result;
+  }
+
+  async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+    const at = this.cache.snapshot();
+    await this.inner.setLoaded(user, ttlMs);
+    this.cache.fill(user.tag, ttlMs, at);
+  }
+
+  async clearLoaded(user: StoreUser): Promise<void> {
+    this.cache.invalidate(user.tag);
+    await this.inner.clearLoaded(user);
+    this.cache.invalidate(user.tag);
+  }
+
+  async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+    const at = this.cache.snapshot();
+    const owned = await this.inner.finish(user, token, loadedTtlMs);
+    this.cache.fill(user.tag, loadedTtlMs, at);
+    return owned;
+  }
+
+  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+    return this.inner.extend(user, token, ttlMs);
+  }
+
+  release(user: StoreUser, token: string): Promise<boolean> {
+    return this.inner.release(user, token);
+  }
+
+  async close(): Promise<void> {
+    this.cache.flush();
+    await this.inner.close();
+  }
+}

@@ -1,0 +1,145 @@
+import { Redis } from 'ioredis';
+import { LoadStatusCore } from '../../src/load-status.core';
+import { NearCache } from '../../src/stores/near-cache';
+import { startApp, type TestApp } from '../support/apps';
+import { sleep, uniquePrefix } from '../support/env';
+import { RedisServer } from '../support/redis-server';
+
+describe('NearCache', () => {
+  let clock = 0;
+  const now = () => clock;
+  beforeEach(() => (clock = 1_000));
+
+  it('expires an entry no later than the remaining TTL counted from when the command was sent', () => {
+    const cache = new NearCache(10, 60_000, now);
+    const at = cache.snapshot();
+    clock += 30; // the reply arrives 30 ms later
+    cache.fill('u', 100, at);
+    expect(cache.remaining('u')).toBe(70);
+    clock += 69;
+    expect(cache.remaining('u')).toBe(1);
+    clock += 1;
+    expect(cache.remaining('u')).toBeUndefined();
+  });
+
+  it('caps an entry at maxAgeMs', () => {
+    const cache = new NearCache(10, 50, now);
+    cache.fill('u', 3_600_000, cache.snapshot());
+    clock += 50;
+    expect(cache.remaining('u')).toBeUndefined();
+  });
+
+  it('drops a reply that was in flight while the user was invalidated', () => {
+    const cache = new NearCache(10, 60_000, now);
+    const at = cache.snapshot();
+    cache.invalidate('u'); // a clear overtook the read
+    cache.fill('u', 1_000, at);
+    expect(cache.remaining('u')).toBeUndefined();
+    cache.fill('u', 1_000, cache.snapshot());
+    expect(cache.remaining('u')).toBe(1_000);
+  });
+
+  it('evicts the least recently used entry beyond maxEntries', () => {
+    const cache = new NearCache(2, 60_000, now);
+    cache.fill('a', 1_000, cache.snapshot());
+    cache.fill('b', 1_000, cache.snapshot());
+    cache.remaining('a'); // a is now the most recently used
+    cache.fill('c', 1_000, cache.snapshot());
+    expect(cache.remaining('b')).toBeUndefined();
+    expect(cache.remaining('a')).toBeDefined();
+    expect(cache.remaining('c')).toBeDefined();
+    expect(cache.size).toBe(2);
+  });
+});
+
+describe('near-cache with Redis', () => {
+  let server: RedisServer;
+  let inspect: Redis;
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    inspect = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await inspect.quit();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    const options = {
+      redis: server.url,
+      keyPrefix: uniquePrefix('near'),
+      nearCache: { maxEntries: 100, maxAgeMs: 60_000 },
+    };
+    [a, b] = await Promise.all([startApp(options), startApp(options)]);
+  });
+  afterEach(() => Promise.all([a.close(), b.close()]));
+
+  /** Commands the server has executed so far, minus the INFO calls that count them. */
+  async function commandsSoFar(): Promise<number> {
+    const info = await inspect.info('commandstats');
+    let total = 0;
+    for (const match of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm))
+      if (match[1] !== 'info') total += Number(match[2]);
+    return total;
+  }
+
+  it('answers isLoaded and ensureLoaded for a loaded user without a Redis command', async () => {
+    await a.lock.ensureLoaded('hot', () => Promise.resolve());
+    const before = await commandsSoFar();
+    for (let i = 0; i < 1_000; i++) {
+      expect(await a.status.isLoaded('hot')).toBe(true);
+      expect(
+        await a.lock.ensureLoaded('hot', () => Promise.reject(new Error('must not run'))),
+      ).toEqual({ status: 'already-loaded' });
+    }
+    expect((await commandsSoFar()) - before).toBe(0);
+  });
+
+  it('is dropped in every process when any process clears the flag', async () => {
+    await a.status.setLoaded('changing');
+    expect(await b.status.isLoaded('changing')).toBe(true); // b has it cached now
+    await a.status.clearLoaded('changing');
+    const deadline = performance.now() + 1_000;
+    while ((await b.status.isLoaded('changing')) && performance.now() < deadline) await sleep(5);
+    expect(await b.status.isLoaded('changing')).toBe(false);
+  });
+
+  it('never outlives the flag in Redis', async () => {
+    await a.status.setLoaded('short', 80);
+    expect(await a.status.isLoaded('short')).toBe(true);
+    await sleep(100);
+    expect(
+      await inspect.exists(`${a.app.get(LoadStatusCore).options.keyPrefix}:{short}:loaded`),
+    ).toBe(0);
+    expect(await a.status.isLoaded('short')).toBe(false);
+  });
+
+  it('is flushed when the notification channel reconnects', async () => {
+    const near = a.app.get(LoadStatusCore).nearCache!;
+    await a.status.setLoaded('x');
+    expect(near.cache.size).toBe(1);
+    await inspect.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    const deadline = performance.now() + 2_000;
+    while (near.cache.size > 0 && performance.now() < deadline) await sleep(10);
+    expect(near.cache.size).toBe(0);
+    expect(near.notificationsLive).toBe(true);
+  });
+
+  it('can be turned off', async () => {
+    const off = await startApp({
+      redis: server.url,
+      keyPrefix: uniquePrefix('off'),
+      nearCache: false,
+    });
+    try {
+      expect(off.app.get(LoadStatusCore).nearCache).toBeUndefined();
+      await off.status.setLoaded('u');
+      const before = await commandsSoFar();
+      await off.status.isLoaded('u');
+      expect((await commandsSoFar()) - before).toBe(1);
+    } finally {
+      await off.close();
+    }
+  });
+});
