@@ -63,8 +63,19 @@ export class GuardedLoadStore implements LoadStore {
   ): Promise<AcquireResult> {
     return this.run('acquire', (s) => s.acquire(user, token, ttlMs, checkFlag));
   }
-  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
-    return this.run('extend', (s) => s.extend(user, token, ttlMs));
+  /**
+   * A lease taken in Redis cannot be extended by the fallback: while Redis is unreachable its
+   * state is unknown, so the error is thrown (the keep-alive retries) unless the lock was itself
+   * taken from the fallback during the outage.
+   */
+  async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+    try {
+      return await this.run('extend', (s) => s.extend(user, token, ttlMs), false);
+    } catch (error) {
+      if (this.policy === 'fail-open' && (await this.fallback.extend(user, token, ttlMs)))
+        return true;
+      throw error;
+    }
   }
   release(user: StoreUser, token: string): Promise<boolean> {
     return this.run('release', (s) => s.release(user, token));
@@ -77,7 +88,11 @@ export class GuardedLoadStore implements LoadStore {
     await Promise.all([this.primary.close(), this.fallback.close()]);
   }
 
-  private async run<T>(operation: string, command: (store: LoadStore) => Promise<T>): Promise<T> {
+  private async run<T>(
+    operation: string,
+    command: (store: LoadStore) => Promise<T>,
+    useFallback = true,
+  ): Promise<T> {
     try {
       const result = await this.bounded(operation, command(this.primary));
       if (this.degraded) {
@@ -86,7 +101,7 @@ export class GuardedLoadStore implements LoadStore {
       }
       return result;
     } catch (error) {
-      if (this.policy === 'fail-closed') {
+      if (this.policy === 'fail-closed' || !useFallback) {
         throw error instanceof LoadStatusUnavailableError
           ? error
           : new LoadStatusUnavailableError(operation, error);

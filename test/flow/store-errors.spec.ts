@@ -66,6 +66,38 @@ describe('store errors (Redis down)', () => {
   });
 });
 
+describe('a Redis stall while a loader runs (fail-open)', () => {
+  it('keeps the loader going: the lease is not declared lost while Redis cannot answer', async () => {
+    const server = await RedisServer.start();
+    const prefix = uniquePrefix('stall');
+    const t = await startApp({
+      redis: server.url,
+      keyPrefix: prefix,
+      lockTtlMs: 1_000,
+      commandTimeoutMs: 100,
+    });
+    const inspect = inspector(server.url);
+    try {
+      let signal: AbortSignal | undefined;
+      const loading = t.lock.ensureLoaded('stalled', async (ctx) => {
+        signal = ctx.signal;
+        await sleep(1_000);
+        return 'done';
+      });
+      await sleep(100);
+      // The server stalls from ~100 ms to ~600 ms: the extension due at ~333 ms times out.
+      await inspect.call('DEBUG', 'SLEEP', '0.5');
+      expect(await loading).toMatchObject({ status: 'loaded', value: 'done' });
+      expect(signal?.aborted).toBe(false);
+      expect(await inspect.exists(`${prefix}:{stalled}:loaded`)).toBe(1);
+    } finally {
+      await inspect.quit();
+      await t.close();
+      await server.stop();
+    }
+  });
+});
+
 describe('notifications after the subscriber reconnects', () => {
   it('re-checks waiters after resubscribing, so a completion announced while disconnected is not missed', async () => {
     const prefix = uniquePrefix('resub');

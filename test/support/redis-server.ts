@@ -71,6 +71,9 @@ export class RedisServer {
         this.dir,
         '--loglevel',
         'warning',
+        // DEBUG SLEEP lets tests stall the server without losing its state.
+        '--enable-debug-command',
+        'local',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
