@@ -18,6 +18,13 @@ export { LoadLockService } from './load-lock.service';
 export type { EnsureLoadedOptions } from './load-lock.service';
 export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './load-flow';
+export { LoadStatusEvents } from './load-status.events';
+export type {
+  LoadStatusEvent,
+  LoadStatusEventBase,
+  LoadStatusEventInput,
+  WaitEndReason,
+} from './load-status.events';
 export { WithUserLoadLock } from './with-user-load-lock.decorator';
 export type { WithUserLoadLockOptions } from './with-user-load-lock.decorator';
 export {

@@ -8,6 +8,7 @@ import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { OnWaitTimeout } from './load-status.options';
 import type { UserKeys } from './keys';
+import type { WaitEndReason } from './load-status.events';
 import { NoticeKind } from './keys';
 
 /** What the loader is told about its run. */
@@ -69,10 +70,16 @@ export async function runFlight<T>(
   settings: FlightSettings,
 ): Promise<LoadOutcome<T>> {
   const { core } = host;
+  const { events } = core;
   const started = performance.now();
   const deadline = started + settings.waitTimeoutMs;
   let waited = false;
   const waiter = core.waiters.watch(keys.tag);
+  const endWait = (reason: WaitEndReason): number => {
+    const waitedMs = elapsed(started);
+    if (waited) events.emit({ type: 'wait-ended', userId, reason, waitedMs });
+    return waitedMs;
+  };
   try {
     for (;;) {
       core.assertOpen(userId);
@@ -81,15 +88,25 @@ export async function runFlight<T>(
       const result = await core.store.acquire(keys, token, settings.lockTtlMs, true);
       if (result.state === 'loaded') {
         return waited
-          ? { status: 'loaded-elsewhere', waitedMs: elapsed(started) }
+          ? { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') }
           : { status: 'already-loaded' };
       }
       if (result.state === 'acquired') {
         waiter.dispose();
+        if (waited) {
+          const waitedMs = endWait('woken');
+          events.emit({ type: 'takeover', userId, fencingToken: result.fencingToken, waitedMs });
+        }
+        waited = false;
         return await runLocked(host, userId, keys, token, result.fencingToken, loader, settings);
       }
       const remaining = deadline - performance.now();
-      if (remaining <= 0) return await onTimeout(host, userId, keys, loader, settings, started);
+      if (remaining <= 0) {
+        endWait('timeout');
+        waited = false;
+        return await onTimeout(host, userId, keys, loader, settings, started);
+      }
+      if (!waited) events.emit({ type: 'wait-started', userId });
       waited = true;
       // Wake on a notice; else re-check right after the holder's lease would run out, and poll
       // while notifications are down.
@@ -97,8 +114,11 @@ export async function runFlight<T>(
       if (!core.store.notificationsLive) delay = Math.min(delay, core.options.pollIntervalMs);
       const reason = await waiter.wait(delay);
       if (reason === NoticeKind.Loaded)
-        return { status: 'loaded-elsewhere', waitedMs: elapsed(started) };
+        return { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') };
     }
+  } catch (error) {
+    endWait('aborted');
+    throw error;
   } finally {
     waiter.dispose();
   }
@@ -119,14 +139,18 @@ async function runLocked<T>(
     host.untrack(l),
   );
   host.track(lock, controller);
+  const { events } = core;
+  events.emit({ type: 'lock-acquired', userId, fencingToken });
   const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
   const started = performance.now();
   core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);
+  events.emit({ type: 'load-started', userId, fencingToken });
   let value: T;
   try {
     value = await loader({ userId, fencingToken, signal: controller.signal });
   } catch (error) {
     stopKeepAlive();
+    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
     await releaseQuietly(core, lock);
     throw error;
   }
@@ -139,14 +163,24 @@ async function runLocked<T>(
   let owned: boolean;
   try {
     owned = await core.store.finish(keys, token, settings.loadedTtlMs);
+  } catch (error) {
+    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
+    throw error;
   } finally {
     lock.settled();
   }
-  if (!owned)
+  const durationMs = elapsed(started);
+  if (!owned) {
     core.logger.warn(
       `lease for user ${JSON.stringify(userId)} was lost before the load finished (fencing token ${fencingToken})`,
     );
-  return { status: 'loaded', value, fencingToken, shared: false, durationMs: elapsed(started) };
+    if (!(controller.signal.reason instanceof LoadLeaseLostError)) {
+      events.emit({ type: 'lease-lost', userId, fencingToken });
+    }
+  }
+  events.emit({ type: 'lock-released', userId, fencingToken, owned });
+  events.emit({ type: 'load-succeeded', userId, fencingToken, durationMs });
+  return { status: 'loaded', value, fencingToken, shared: false, durationMs };
 }
 
 async function onTimeout<T>(
@@ -164,8 +198,28 @@ async function onTimeout<T>(
   );
   const controller = new AbortController();
   const loadStarted = performance.now();
-  const value = await loader({ userId, fencingToken: undefined, signal: controller.signal });
-  await host.core.store.setLoaded(keys, settings.loadedTtlMs);
+  const { events } = host.core;
+  events.emit({ type: 'load-started', userId, fencingToken: undefined });
+  let value: T;
+  try {
+    value = await loader({ userId, fencingToken: undefined, signal: controller.signal });
+    await host.core.store.setLoaded(keys, settings.loadedTtlMs);
+  } catch (error) {
+    events.emit({
+      type: 'load-failed',
+      userId,
+      fencingToken: undefined,
+      durationMs: elapsed(loadStarted),
+      error,
+    });
+    throw error;
+  }
+  events.emit({
+    type: 'load-succeeded',
+    userId,
+    fencingToken: undefined,
+    durationMs: elapsed(loadStarted),
+  });
   return {
     status: 'loaded',
     value,
@@ -191,6 +245,11 @@ function keepLeaseAlive(
       if (!ours && !stopped) {
         const error = new LoadLeaseLostError(lock.userId, lock.fencingToken);
         core.logger.warn(error.message);
+        core.events.emit({
+          type: 'lease-lost',
+          userId: lock.userId,
+          fencingToken: lock.fencingToken,
+        });
         controller.abort(error);
         return;
       }

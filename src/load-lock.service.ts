@@ -73,6 +73,11 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
       (l) => this.held.delete(l),
     );
     this.held.set(lock, undefined);
+    this.core.events.emit({
+      type: 'lock-acquired',
+      userId: user.id,
+      fencingToken: result.fencingToken,
+    });
     return lock;
   }
 

@@ -44,7 +44,14 @@ export class HeldLoadLock implements LoadLock {
     if (this.released) return false;
     this.released = true;
     this.onReleased(this);
-    return this.core.store.release(this.keys, this.token);
+    const owned = await this.core.store.release(this.keys, this.token);
+    this.core.events.emit({
+      type: 'lock-released',
+      userId: this.userId,
+      fencingToken: this.fencingToken,
+      owned,
+    });
+    return owned;
   }
 
   /** Marks the lock as settled by `finish` (which released it atomically if still ours). */

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeUserTag, KeyBuilder, type UserKeys } from './keys';
 import { LoadStatusShutdownError } from './errors';
 import type { ResolvedLoadStatusOptions } from './load-status.options';
+import { LoadStatusEvents } from './load-status.events';
 import { GuardedLoadStore } from './stores/guarded-load-store';
 import type { LoadStore, StoreListener, StoreNotice } from './stores/load-store';
 import { MemoryLoadStore } from './stores/memory-load-store';
@@ -19,14 +20,15 @@ export const LOAD_STATUS_RESOLVED_OPTIONS = Symbol('LOAD_STATUS_RESOLVED_OPTIONS
  * instance, created (and connected) by an async factory before the services.
  */
 export class LoadStatusCore implements StoreListener {
-  /** Identifies this process's module instance in tokens and logs. */
-  readonly instanceId = randomUUID();
   readonly keys: KeyBuilder;
   readonly waiters = new WaiterRegistry();
   readonly logger = new Logger('LoadStatus');
   private closing = false;
 
   private constructor(
+    /** Identifies this process's module instance in tokens, logs and events. */
+    readonly instanceId: string,
+    readonly events: LoadStatusEvents,
     readonly options: ResolvedLoadStatusOptions,
     readonly store: LoadStore,
     /** The store again when it is near-cached, for the synchronous hot path. */
@@ -37,6 +39,8 @@ export class LoadStatusCore implements StoreListener {
 
   static async create(options: ResolvedLoadStatusOptions): Promise<LoadStatusCore> {
     const keys = new KeyBuilder(options.keyPrefix);
+    const instanceId = randomUUID();
+    const events = new LoadStatusEvents(instanceId);
     let store: LoadStore;
     let nearCache: NearCachedLoadStore | undefined;
     if (options.redis === undefined) {
@@ -46,13 +50,14 @@ export class LoadStatusCore implements StoreListener {
         new RedisLoadStore(options.redis, keys.channel),
         options.onStoreError,
         options.commandTimeoutMs,
+        events,
       );
       if (options.nearCache) {
         const { maxEntries, maxAgeMs } = options.nearCache;
         store = nearCache = new NearCachedLoadStore(store, maxEntries, maxAgeMs);
       }
     }
-    const core = new LoadStatusCore(options, store, nearCache);
+    const core = new LoadStatusCore(instanceId, events, options, store, nearCache);
     await store.init(core);
     core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);
     return core;
@@ -90,6 +95,7 @@ export class LoadStatusCore implements StoreListener {
   /** Last shutdown phase: close what we opened. */
   async close(): Promise<void> {
     this.closing = true;
+    this.events.complete();
     await this.store.close();
   }
 }

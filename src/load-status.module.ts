@@ -9,6 +9,7 @@ import {
 } from './load-status.module-definition';
 import { resolveOptions, type LoadStatusModuleOptions } from './load-status.options';
 import { LoadStatusService } from './load-status.service';
+import { LoadStatusEvents } from './load-status.events';
 
 /**
  * Provides {@link LoadStatusService} and {@link LoadLockService} and enables
@@ -24,10 +25,15 @@ import { LoadStatusService } from './load-status.service';
       useFactory: (options: LoadStatusModuleOptions | undefined) =>
         LoadStatusCore.create(resolveOptions(options)),
     },
+    {
+      provide: LoadStatusEvents,
+      inject: [LoadStatusCore],
+      useFactory: (core: LoadStatusCore) => core.events,
+    },
     LoadStatusService,
     LoadLockService,
   ],
-  exports: [LoadStatusService, LoadLockService],
+  exports: [LoadStatusService, LoadLockService, LoadStatusEvents],
 })
 export class LoadStatusModule extends LoadStatusConfigurableModule {
   /** Registers the module with static options; no argument means the in-memory store and defaults. */

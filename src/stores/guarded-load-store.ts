@@ -3,6 +3,7 @@ import { errorText, LoadStatusUnavailableError } from '../errors';
 import type { OnStoreError } from '../load-status.options';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
 import { MemoryLoadStore } from './memory-load-store';
+import type { LoadStatusEvents } from '../load-status.events';
 
 /**
  * Applies the store-error policy around a remote store: every command is bounded by
@@ -19,6 +20,7 @@ export class GuardedLoadStore implements LoadStore {
     private readonly primary: LoadStore,
     private readonly policy: OnStoreError,
     private readonly commandTimeoutMs: number,
+    private readonly events?: LoadStatusEvents,
   ) {}
 
   get kind(): LoadStore['kind'] {
@@ -98,9 +100,11 @@ export class GuardedLoadStore implements LoadStore {
       if (this.degraded) {
         this.degraded = false;
         this.logger.log('store reachable again; coordination is cluster-wide again');
+        this.events?.emit({ type: 'store-recovered', operation });
       }
       return result;
     } catch (error) {
+      this.events?.emit({ type: 'store-error', operation, error });
       if (this.policy === 'fail-closed' || !useFallback) {
         throw error instanceof LoadStatusUnavailableError
           ? error

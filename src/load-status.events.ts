@@ -1,0 +1,117 @@
+import { Logger } from '@nestjs/common';
+import { Observable, Subject } from 'rxjs';
+import { errorText } from './errors';
+
+/** Why a wait ended. */
+export type WaitEndReason =
+  /** The waiter was woken (release or lease expiry) and took the lock itself. */
+  | 'woken'
+  /** Another caller loaded the user. */
+  | 'loaded-elsewhere'
+  /** `waitTimeoutMs` ran out. */
+  | 'timeout'
+  /** The wait was aborted (signal, shutdown, store error). */
+  | 'aborted';
+
+/** Fields every event carries. */
+export interface LoadStatusEventBase {
+  /** `Date.now()` when the event was emitted. */
+  readonly at: number;
+  /** The module instance (one per process and registration) that emitted it. */
+  readonly instanceId: string;
+}
+
+/** Everything `LoadStatusEvents.events$` emits, discriminated by `type`. */
+export type LoadStatusEvent = LoadStatusEventBase &
+  (
+    | {
+        readonly type: 'load-started';
+        readonly userId: string;
+        readonly fencingToken: number | undefined;
+      }
+    | {
+        readonly type: 'load-succeeded';
+        readonly userId: string;
+        readonly fencingToken: number | undefined;
+        readonly durationMs: number;
+      }
+    | {
+        readonly type: 'load-failed';
+        readonly userId: string;
+        readonly fencingToken: number | undefined;
+        readonly durationMs: number;
+        readonly error: unknown;
+      }
+    | { readonly type: 'wait-started'; readonly userId: string }
+    | {
+        readonly type: 'wait-ended';
+        readonly userId: string;
+        readonly reason: WaitEndReason;
+        readonly waitedMs: number;
+      }
+    | { readonly type: 'lock-acquired'; readonly userId: string; readonly fencingToken: number }
+    | {
+        readonly type: 'lock-released';
+        readonly userId: string;
+        readonly fencingToken: number;
+        readonly owned: boolean;
+      }
+    | { readonly type: 'lease-lost'; readonly userId: string; readonly fencingToken: number }
+    /** A waiter took the lock after the holder released it without loading, or its lease ran out. */
+    | {
+        readonly type: 'takeover';
+        readonly userId: string;
+        readonly fencingToken: number;
+        readonly waitedMs: number;
+      }
+    | {
+        readonly type: 'store-error';
+        readonly userId?: undefined;
+        readonly operation: string;
+        readonly error: unknown;
+      }
+    | { readonly type: 'store-recovered'; readonly userId?: undefined; readonly operation: string }
+  );
+
+type Without<E> = E extends LoadStatusEvent ? Omit<E, keyof LoadStatusEventBase> : never;
+/** An event as passed to {@link LoadStatusEvents.emit}, before `at` and `instanceId` are added. */
+export type LoadStatusEventInput = Without<LoadStatusEvent>;
+
+/**
+ * The module's events as an rxjs stream. Emitting costs one property check while nobody
+ * subscribes. Delivery is synchronous; an error thrown by a subscriber never reaches the load
+ * (rxjs reports it through `config.onUnhandledError`, or rethrows it on a timer).
+ * Inject it like a provider: `constructor(private readonly events: LoadStatusEvents) {}`.
+ */
+export class LoadStatusEvents {
+  private readonly subject = new Subject<LoadStatusEvent>();
+  private readonly logger = new Logger('LoadStatus');
+  /** Every event of this module instance. */
+  readonly events$: Observable<LoadStatusEvent> = this.subject.asObservable();
+
+  constructor(readonly instanceId: string) {}
+
+  /** True while someone subscribes: build events only then. */
+  get active(): boolean {
+    return this.subject.observed;
+  }
+
+  emit(event: LoadStatusEventInput): void {
+    if (!this.subject.observed) return;
+    try {
+      this.subject.next({
+        ...event,
+        at: Date.now(),
+        instanceId: this.instanceId,
+      });
+    } catch (error) {
+      // Only reachable with rxjs's deprecated synchronous error handling.
+      this.logger.warn(`an events$ subscriber threw: ${errorText(error)}`);
+    }
+  }
+
+  /** Completes the stream (shutdown). */
+  complete(): void {
+    this.subject.complete();
+  }
+}
