@@ -62,9 +62,10 @@ export class LoadStatusConfigError extends LoadStatusError {
  * in this process. The method is never run unlocked.
  */
 export class LoadStatusModuleMissingError extends LoadStatusError {
-  constructor(method: string) {
+  constructor(method: string, keyPrefix?: string) {
     super(
-      `@WithUserLoadLock() on ${method} found no LoadStatusModule. ` +
+      `@WithUserLoadLock() on ${method} found no LoadStatusModule` +
+        (keyPrefix === undefined ? '. ' : ` with keyPrefix ${JSON.stringify(keyPrefix)}. `) +
         'Import LoadStatusModule.forRoot() (or forRootAsync()) in the application that calls it, and call it after app.init().',
     );
   }

@@ -19,6 +19,8 @@ export type { EnsureLoadedOptions } from './load-lock.service';
 export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './load-flow';
 export { LoadStatusEvents } from './load-status.events';
+export { LoadStatusHealthIndicator } from './load-status.health';
+export type { LoadStatusHealthResult } from './load-status.health';
 export type {
   LoadStatusEvent,
   LoadStatusEventBase,

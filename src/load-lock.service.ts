@@ -3,6 +3,7 @@ import {
   Inject,
   Injectable,
   OnApplicationShutdown,
+  OnModuleInit,
 } from '@nestjs/common';
 import { errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
 import {
@@ -36,7 +37,9 @@ export interface EnsureLoadedOptions {
  * one flight, so the store sees one caller per process.
  */
 @Injectable()
-export class LoadLockService implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class LoadLockService
+  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly flights = new Map<string, Promise<LoadOutcome<unknown>>>();
   private readonly held = new Map<HeldLoadLock, AbortController | undefined>();
   private sequence = 0;
@@ -49,6 +52,15 @@ export class LoadLockService implements BeforeApplicationShutdown, OnApplication
       track: (lock, controller) => this.held.set(lock, controller),
       untrack: (lock) => this.held.delete(lock),
     };
+  }
+
+  /** The module's `keyPrefix`; `@WithUserLoadLock({ keyPrefix })` selects a registration by it. */
+  get keyPrefix(): string {
+    return this.core.options.keyPrefix;
+  }
+
+  /** Makes this service visible to `@WithUserLoadLock()` once the module is initialised. */
+  onModuleInit(): void {
     registerLoadLockService(this);
   }
 

@@ -10,6 +10,7 @@ import {
 import { resolveOptions, type LoadStatusModuleOptions } from './load-status.options';
 import { LoadStatusService } from './load-status.service';
 import { LoadStatusEvents } from './load-status.events';
+import { LoadStatusHealthIndicator } from './load-status.health';
 
 /**
  * Provides {@link LoadStatusService} and {@link LoadLockService} and enables
@@ -32,8 +33,9 @@ import { LoadStatusEvents } from './load-status.events';
     },
     LoadStatusService,
     LoadLockService,
+    LoadStatusHealthIndicator,
   ],
-  exports: [LoadStatusService, LoadLockService, LoadStatusEvents],
+  exports: [LoadStatusService, LoadLockService, LoadStatusEvents, LoadStatusHealthIndicator],
 })
 export class LoadStatusModule extends LoadStatusConfigurableModule {
   /** Registers the module with static options; no argument means the in-memory store and defaults. */

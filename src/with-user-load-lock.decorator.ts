@@ -1,7 +1,7 @@
-import { LoadStatusConfigError, LoadStatusModuleMissingError } from './errors';
+import { LoadStatusConfigError } from './errors';
 import type { EnsureLoadedOptions } from './load-lock.service';
 import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
-import { currentLoadLockService } from './service-registry';
+import { resolveLoadLockService } from './service-registry';
 import { checkDurationMs, describeValue } from './validation';
 
 /** Options of {@link WithUserLoadLock}. */
@@ -11,6 +11,12 @@ export interface WithUserLoadLockOptions extends EnsureLoadedOptions {
    * @default 0 (the first argument)
    */
   userId?: number | ((...args: any[]) => unknown);
+  /**
+   * Which `LoadStatusModule` registration to use, by its `keyPrefix`. Needed only when several
+   * registrations with different prefixes are live in the process (one per kind of data).
+   * @default the only live registration
+   */
+  keyPrefix?: string;
 }
 
 /**
@@ -22,10 +28,16 @@ export interface WithUserLoadLockOptions extends EnsureLoadedOptions {
  *
  * Works on providers and controllers, on instances made by Nest or by hand: the
  * `LoadLockService` is looked up at call time. Without an initialised `LoadStatusModule` the
- * call rejects with `LoadStatusModuleMissingError`; it never runs unlocked.
+ * call rejects with `LoadStatusModuleMissingError`; it never runs unlocked. With several live
+ * registrations of different `keyPrefix`es, name one with the `keyPrefix` option (the call
+ * rejects with `LoadStatusConfigError` rather than guess).
  */
 export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodDecorator {
-  const { userId: userIdOption = 0, ...flightOptions } = validateDecoratorOptions(options);
+  const {
+    userId: userIdOption = 0,
+    keyPrefix,
+    ...flightOptions
+  } = validateDecoratorOptions(options);
   return (target, propertyKey, descriptor: PropertyDescriptor) => {
     const original: unknown = descriptor.value;
     const methodName = `${(target as { constructor?: { name?: string } }).constructor?.name ?? 'anonymous'}.${String(propertyKey)}`;
@@ -33,8 +45,7 @@ export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodD
       throw new LoadStatusConfigError('@WithUserLoadLock', `${methodName} is not a method`);
     }
     const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      const service = currentLoadLockService();
-      if (!service) throw new LoadStatusModuleMissingError(methodName);
+      const service = resolveLoadLockService(methodName, keyPrefix);
       const userId = typeof userIdOption === 'number' ? args[userIdOption] : userIdOption(...args);
       const outcome = await service.ensureLoaded(
         userId as string,
@@ -62,7 +73,14 @@ function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoa
       `expected an options object, got ${describeValue(options)}`,
     );
   }
-  const known = ['userId', 'loadedTtlMs', 'lockTtlMs', 'waitTimeoutMs', 'onWaitTimeout'];
+  const known = [
+    'userId',
+    'keyPrefix',
+    'loadedTtlMs',
+    'lockTtlMs',
+    'waitTimeoutMs',
+    'onWaitTimeout',
+  ];
   for (const key of Object.keys(options)) {
     if (!known.includes(key))
       throw new LoadStatusConfigError(
@@ -79,6 +97,15 @@ function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoa
     throw new LoadStatusConfigError(
       name('userId'),
       `expected an argument index (0-255) or a function, got ${describeValue(userId)}`,
+    );
+  }
+  if (
+    options.keyPrefix !== undefined &&
+    (typeof options.keyPrefix !== 'string' || options.keyPrefix.length === 0)
+  ) {
+    throw new LoadStatusConfigError(
+      name('keyPrefix'),
+      `expected a non-empty string, got ${describeValue(options.keyPrefix)}`,
     );
   }
   if (options.loadedTtlMs !== undefined) checkDurationMs(name('loadedTtlMs'), options.loadedTtlMs);

@@ -86,6 +86,11 @@ export class GuardedLoadStore implements LoadStore {
     return this.run('finish', (s) => s.finish(user, token, loadedTtlMs));
   }
 
+  /** Pings the remote store itself (never the fallback), bounded by `commandTimeoutMs`. */
+  ping(): Promise<void> {
+    return this.bounded('ping', this.primary.ping());
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.primary.close(), this.fallback.close()]);
   }

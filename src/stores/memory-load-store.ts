@@ -87,6 +87,10 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve(owned);
   }
 
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.listener = undefined;
     this.flags.clear();

@@ -96,6 +96,15 @@ export class NearCachedLoadStore implements LoadStore {
     return this.inner.release(user, token);
   }
 
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  /** True while the store behind the cache serves from its in-process fallback. */
+  get isDegraded(): boolean {
+    return (this.inner as { isDegraded?: boolean }).isDegraded === true;
+  }
+
   async close(): Promise<void> {
     this.cache.flush();
     await this.inner.close();

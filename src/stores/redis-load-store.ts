@@ -195,6 +195,11 @@ export class RedisLoadStore implements LoadStore {
     return owned === 1;
   }
 
+  async ping(): Promise<void> {
+    this.assertConnected();
+    await this.client.ping();
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     this.subscribed = false;

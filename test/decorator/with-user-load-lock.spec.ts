@@ -150,4 +150,63 @@ describe('@WithUserLoadLock()', () => {
     const decorate = WithUserLoadLock();
     expect(() => decorate({}, 'field', { value: 5 })).toThrow(/is not a method/);
   });
+
+  describe('with two registrations of different key prefixes in one process', () => {
+    @Injectable()
+    class TwoKinds {
+      servers = 0;
+      settings = 0;
+      guesses = 0;
+
+      @WithUserLoadLock({ keyPrefix: 'servers' })
+      async loadServers(_userId: string): Promise<void> {
+        this.servers++;
+        return Promise.resolve();
+      }
+
+      @WithUserLoadLock({ keyPrefix: 'settings' })
+      async loadSettings(_userId: string): Promise<void> {
+        this.settings++;
+        return Promise.resolve();
+      }
+
+      @WithUserLoadLock()
+      async guess(_userId: string): Promise<void> {
+        this.guesses++;
+        return Promise.resolve();
+      }
+    }
+    let servers: TestApp;
+    let settings: TestApp;
+    beforeEach(async () => {
+      servers = await startApp({ keyPrefix: 'servers' });
+      settings = await startApp({ keyPrefix: 'settings' });
+    });
+    afterEach(() => Promise.all([servers.close(), settings.close()]));
+
+    it('keeps each kind of data under its own flags', async () => {
+      const loader = new TwoKinds();
+      await loader.loadServers('u1');
+      await loader.loadSettings('u1');
+      expect([loader.servers, loader.settings]).toEqual([1, 1]);
+      expect(await servers.status.isLoaded('u1')).toBe(true);
+      expect(await settings.status.isLoaded('u1')).toBe(true);
+    });
+
+    it('refuses to guess without keyPrefix, and never runs the method', async () => {
+      const loader = new TwoKinds();
+      await expect(loader.guess('u1')).rejects.toThrow(LoadStatusConfigError);
+      await expect(loader.guess('u1')).rejects.toThrow(
+        /cannot choose between .*"servers", "settings"/,
+      );
+      expect(loader.guesses).toBe(0);
+    });
+
+    it('reports a keyPrefix that no live registration has', async () => {
+      await settings.close();
+      await expect(new TwoKinds().loadSettings('u1')).rejects.toThrow(
+        /found no LoadStatusModule with keyPrefix "settings"/,
+      );
+    });
+  });
 });

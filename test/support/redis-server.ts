@@ -100,6 +100,8 @@ export class RedisServer {
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     await gone;
+    // Do not wait for the stderr pipe to drain: the process is gone and jest should exit now.
+    child.stderr?.destroy();
     this.child = undefined;
   }
 

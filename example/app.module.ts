@@ -1,0 +1,45 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoadStatusModule } from '../src';
+import {
+  EXAMPLE_OPTIONS,
+  UserDataCache,
+  UserDataService,
+  type ExampleSettings,
+} from './user-data.service';
+import { UsersController } from './users.controller';
+
+export interface AppOptions {
+  /** `redis://…`; undefined: the in-memory store (coordinates this process only). */
+  redisUrl?: string;
+  /** @default 'example' */
+  keyPrefix?: string;
+  /** Duration of the simulated load, in ms. @default 200 */
+  loadMs?: number;
+  /** How long a user stays loaded, in ms. @default the library's (1 hour) */
+  loadedTtlMs?: number;
+  /** The data cache; pass one instance to several apps to model a shared cache. @default a new one */
+  cache?: UserDataCache;
+}
+
+@Module({})
+export class AppModule {
+  static register(options: AppOptions = {}): DynamicModule {
+    const settings: ExampleSettings = { loadMs: options.loadMs ?? 200 };
+    return {
+      module: AppModule,
+      imports: [
+        LoadStatusModule.forRoot({
+          redis: options.redisUrl,
+          keyPrefix: options.keyPrefix ?? 'example',
+          loadedTtlMs: options.loadedTtlMs,
+        }),
+      ],
+      controllers: [UsersController],
+      providers: [
+        { provide: EXAMPLE_OPTIONS, useValue: settings },
+        { provide: UserDataCache, useValue: options.cache ?? new UserDataCache() },
+        UserDataService,
+      ],
+    };
+  }
+}
