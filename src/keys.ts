@@ -27,7 +27,11 @@ export class KeyBuilder {
 
   constructor(readonly prefix: string) {
     this.channel = `${prefix}:events`;
+    this.pattern = `${escapeGlob(prefix)}:*`;
   }
+
+  /** SCAN pattern matching every key of this prefix (and the channel name, which is no key). */
+  readonly pattern: string;
 
   forUser(userId: string): UserKeys {
     const tag = encodeUserId(userId);
@@ -55,4 +59,9 @@ export function decodeNotice(message: string): { kind: NoticeKind; tag: string }
   const kind = message[0];
   if (message[1] !== ':' || (kind !== 'L' && kind !== 'R' && kind !== 'C')) return undefined;
   return { kind: kind, tag: message.slice(2) };
+}
+
+/** Escapes Redis glob characters (`* ? [ ] \\`) so a prefix matches only itself. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }

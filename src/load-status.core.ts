@@ -47,7 +47,7 @@ export class LoadStatusCore implements StoreListener {
       store = new MemoryLoadStore();
     } else {
       store = new GuardedLoadStore(
-        new RedisLoadStore(options.redis, keys.channel),
+        new RedisLoadStore(options.redis, keys.channel, keys.pattern),
         options.onStoreError,
         options.commandTimeoutMs,
         events,

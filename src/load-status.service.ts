@@ -49,6 +49,16 @@ export class LoadStatusService {
   }
 
   /**
+   * Deletes every flag, lock and fencing counter under this module's `keyPrefix`, in the store
+   * and in this process's near-cache. Meant for test suites (`afterEach(() => status.reset())`);
+   * in production it makes every user load again. Locks held by running loaders vanish too.
+   */
+  async reset(): Promise<void> {
+    this.core.assertOpen();
+    await this.core.store.reset();
+  }
+
+  /**
    * Waits until the user is loaded. Woken by a notification within milliseconds of `setLoaded`
    * or a finished load in any process; re-checks every `pollIntervalMs` in case a notification
    * was lost. Resolves true once loaded, false at the timeout; rejects with `signal.reason` on

@@ -86,6 +86,11 @@ export class GuardedLoadStore implements LoadStore {
     return this.run('finish', (s) => s.finish(user, token, loadedTtlMs));
   }
 
+  async reset(): Promise<void> {
+    await this.fallback.reset();
+    await this.primary.reset();
+  }
+
   /** Pings the remote store itself (never the fallback), bounded by `commandTimeoutMs`. */
   ping(): Promise<void> {
     return this.bounded('ping', this.primary.ping());

@@ -51,6 +51,8 @@ export interface LoadStore {
   release(user: StoreUser, token: string): Promise<boolean>;
   /** Atomically: sets the flag, releases the lock if `token` owns it, notifies. Returns ownership. */
   finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean>;
+  /** Deletes every flag, lock and fencing counter of this store's prefix (tests). */
+  reset(): Promise<void>;
   /** Round trip to the backing service, bypassing any fallback; rejects when it is unreachable. */
   ping(): Promise<void>;
   /** Closes what the store created; borrowed clients stay open. */

@@ -87,6 +87,12 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve(owned);
   }
 
+  reset(): Promise<void> {
+    this.flags.clear();
+    this.locks.clear();
+    return Promise.resolve();
+  }
+
   ping(): Promise<void> {
     return Promise.resolve();
   }

@@ -96,6 +96,12 @@ export class NearCachedLoadStore implements LoadStore {
     return this.inner.release(user, token);
   }
 
+  async reset(): Promise<void> {
+    this.cache.flush();
+    await this.inner.reset();
+    this.cache.flush();
+  }
+
   ping(): Promise<void> {
     return this.inner.ping();
   }

@@ -67,6 +67,8 @@ export class RedisLoadStore implements LoadStore {
   constructor(
     source: string | RedisOptions | RedisClient,
     private readonly channel: string,
+    /** SCAN pattern of every key this store writes, for `reset()`. */
+    private readonly keyPattern: string,
   ) {
     if (isRedisClient(source)) {
       this.client = source;
@@ -195,6 +197,21 @@ export class RedisLoadStore implements LoadStore {
     return owned === 1;
   }
 
+  /** SCANs (every master of a Cluster) for `<prefix>:*` and UNLINKs what it finds. */
+  async reset(): Promise<void> {
+    this.assertConnected();
+    const nodes: Redis[] = isCluster(this.client)
+      ? this.client.nodes('master')
+      : [this.client];
+    for (const node of nodes) {
+      const stream = node.scanStream({ match: `${this.keyPattern}`, count: 500 });
+      for await (const batch of stream as AsyncIterable<string[]>) {
+        // One UNLINK per key: in a Cluster, keys of different users live in different slots.
+        await Promise.all(batch.map((key) => node.unlink(key)));
+      }
+    }
+  }
+
   async ping(): Promise<void> {
     this.assertConnected();
     await this.client.ping();
@@ -238,6 +255,13 @@ export class RedisLoadStore implements LoadStore {
     const notice = decodeNotice(message);
     if (notice) this.listener?.notice(notice);
   }
+}
+
+function isCluster(client: RedisClient): client is Cluster {
+  return (
+    typeof (client as Cluster).nodes === 'function' &&
+    (client as { isCluster?: boolean }).isCluster === true
+  );
 }
 
 /** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */

@@ -90,3 +90,31 @@ describe('waitForLoad on the memory store', () => {
     }
   });
 });
+
+describe('LoadStatusService.reset()', () => {
+  it.each([
+    ['memory', () => ({})],
+    ['redis', () => ({ redis: redisUrl(), keyPrefix: uniquePrefix('reset') })],
+  ])(
+    'clears every flag and lock of its prefix on the %s store, and nothing else',
+    async (_name, options) => {
+      const t = await startApp(options());
+      const other = await startApp({ redis: redisUrl(), keyPrefix: uniquePrefix('keep') });
+      try {
+        await t.status.setLoaded('a');
+        await t.lock.acquireLoadLock('b', 60_000);
+        await other.status.setLoaded('a');
+        await t.status.reset();
+        expect(await t.status.isLoaded('a')).toBe(false);
+        expect(await t.lock.acquireLoadLock('b')).not.toBeNull();
+        expect(await other.status.isLoaded('a')).toBe(true);
+        expect(await t.lock.ensureLoaded('a', () => Promise.resolve('again'))).toMatchObject({
+          status: 'loaded',
+          value: 'again',
+        });
+      } finally {
+        await Promise.all([t.close(), other.close()]);
+      }
+    },
+  );
+});
