@@ -11,7 +11,12 @@ export {
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
 } from './load-status.options';
-export type { LoadStatusModuleOptions, OnStoreError, OnWaitTimeout } from './load-status.options';
+export type {
+  LoadStatusModuleOptions,
+  NearCacheOptions,
+  OnStoreError,
+  OnWaitTimeout,
+} from './load-status.options';
 export { LoadStatusService } from './load-status.service';
 export type { WaitForLoadOptions } from './load-status.service';
 export { LoadLockService } from './load-lock.service';
@@ -20,6 +25,7 @@ export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './load-flow';
 export { LoadStatusEvents } from './load-status.events';
 export { LoadStatusHealthIndicator } from './load-status.health';
+export type { FlagCache } from './stores/cache-flag-load-store';
 export type { LoadStatusHealthResult } from './load-status.health';
 export type {
   LoadStatusEvent,

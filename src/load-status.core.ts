@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { decodeUserTag, KeyBuilder, type UserKeys } from './keys';
-import { LoadStatusShutdownError } from './errors';
+import { LoadStatusConfigError, LoadStatusShutdownError } from './errors';
 import type { ResolvedLoadStatusOptions } from './load-status.options';
 import { LoadStatusEvents } from './load-status.events';
+import { CacheFlagLoadStore, type FlagCache } from './stores/cache-flag-load-store';
 import { GuardedLoadStore } from './stores/guarded-load-store';
 import type { LoadStore, StoreListener, StoreNotice } from './stores/load-store';
 import { MemoryLoadStore } from './stores/memory-load-store';
@@ -37,7 +38,13 @@ export class LoadStatusCore implements StoreListener {
     this.keys = new KeyBuilder(options.keyPrefix);
   }
 
-  static async create(options: ResolvedLoadStatusOptions): Promise<LoadStatusCore> {
+  /** `appCache` resolves the app's CACHE_MANAGER, for `cache: true`. */
+  static async create(
+    options: ResolvedLoadStatusOptions,
+    appCache: () => FlagCache = () => {
+      throw new LoadStatusConfigError('cache', 'true is not available here');
+    },
+  ): Promise<LoadStatusCore> {
     const keys = new KeyBuilder(options.keyPrefix);
     const instanceId = randomUUID();
     const events = new LoadStatusEvents(instanceId);
@@ -56,6 +63,9 @@ export class LoadStatusCore implements StoreListener {
         const { maxEntries, maxAgeMs } = options.nearCache;
         store = nearCache = new NearCachedLoadStore(store, maxEntries, maxAgeMs);
       }
+    }
+    if (options.cache !== undefined) {
+      store = new CacheFlagLoadStore(options.cache === true ? appCache() : options.cache, store);
     }
     const core = new LoadStatusCore(instanceId, events, options, store, nearCache);
     await store.init(core);

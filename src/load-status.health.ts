@@ -7,8 +7,8 @@ export type LoadStatusHealthResult<Key extends string = string> = Record<
   Key,
   {
     status: 'up' | 'degraded' | 'down';
-    /** 'redis' or 'memory'. */
-    store: 'redis' | 'memory';
+    /** Where flags live: 'redis', 'memory' or 'cache-manager'. */
+    store: 'redis' | 'memory' | 'cache-manager';
     /** Whether a PING reached the store (always true in memory). */
     reachable: boolean;
     /** Round trip of that PING, in ms. */

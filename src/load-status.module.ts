@@ -1,4 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { LoadStatusConfigError } from './errors';
+import { isFlagCache, type FlagCache } from './stores/cache-flag-load-store';
 import { LoadLockService } from './load-lock.service';
 import { LoadStatusCore } from './load-status.core';
 import {
@@ -12,6 +14,9 @@ import { LoadStatusService } from './load-status.service';
 import { LoadStatusEvents } from './load-status.events';
 import { LoadStatusHealthIndicator } from './load-status.health';
 
+/** The token `@nestjs/cache-manager` provides the app's `Cache` under (kept here: it is optional). */
+const CACHE_MANAGER = 'CACHE_MANAGER';
+
 /**
  * Provides {@link LoadStatusService} and {@link LoadLockService} and enables
  * `@WithUserLoadLock()`. `forRoot(options)` or `forRootAsync({ imports, inject, useFactory |
@@ -22,9 +27,10 @@ import { LoadStatusHealthIndicator } from './load-status.health';
   providers: [
     {
       provide: LoadStatusCore,
-      inject: [LOAD_STATUS_MODULE_OPTIONS],
-      useFactory: (options: LoadStatusModuleOptions | undefined) =>
-        LoadStatusCore.create(resolveOptions(options)),
+      // Optional: present only when the app registers CacheModule (needed for `cache: true`).
+      inject: [LOAD_STATUS_MODULE_OPTIONS, { token: CACHE_MANAGER, optional: true }],
+      useFactory: (options: LoadStatusModuleOptions | undefined, appCache: unknown) =>
+        LoadStatusCore.create(resolveOptions(options), () => appCacheManager(appCache)),
     },
     {
       provide: LoadStatusEvents,
@@ -47,4 +53,14 @@ export class LoadStatusModule extends LoadStatusConfigurableModule {
   static override forRootAsync(options: typeof LOAD_STATUS_ASYNC_OPTIONS_TYPE): DynamicModule {
     return super.forRootAsync(options);
   }
+}
+
+function appCacheManager(cache: unknown): FlagCache {
+  if (!isFlagCache(cache)) {
+    throw new LoadStatusConfigError(
+      'cache',
+      "true needs the app's CACHE_MANAGER: import CacheModule.register({ isGlobal: true }) from @nestjs/cache-manager",
+    );
+  }
+  return cache;
 }

@@ -1,6 +1,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { LoadStatusConfigError } from './errors';
 import { checkDurationMs, describeValue } from './validation';
+import { isFlagCache, type FlagCache } from './stores/cache-flag-load-store';
 
 /** What to do when a waiter's `waitTimeoutMs` runs out while another caller still loads. */
 export type OnWaitTimeout = 'throw' | 'run';
@@ -72,6 +73,15 @@ export interface LoadStatusModuleOptions {
    */
   nearCache?: boolean | NearCacheOptions;
   /**
+   * Keep the loaded flags in a cache-manager 7 `Cache` instead of the store, so a flag expires or
+   * is deleted together with the data it guards (`cache.del(flagKey)` makes the user load again).
+   * `true` uses the app's `CACHE_MANAGER` (import `CacheModule` from `@nestjs/cache-manager`).
+   * Locks, fencing and notifications still come from `redis`, else memory. Turns the near-cache
+   * off (the cache can change behind its back).
+   * @default undefined (flags live in the store)
+   */
+  cache?: true | FlagCache;
+  /**
    * Register the module globally, so feature modules need not import it.
    * @default false
    */
@@ -106,6 +116,7 @@ export interface ResolvedLoadStatusOptions {
   readonly commandTimeoutMs: number;
   /** `false` when disabled. */
   readonly nearCache: Required<NearCacheOptions> | false;
+  readonly cache: true | FlagCache | undefined;
 }
 
 export const DEFAULT_KEY_PREFIX = 'load-status';
@@ -132,6 +143,7 @@ const KNOWN_OPTIONS = new Set([
   'onStoreError',
   'commandTimeoutMs',
   'nearCache',
+  'cache',
   'isGlobal',
 ]);
 
@@ -204,7 +216,8 @@ export function resolveOptions(
       'commandTimeoutMs',
       o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     ),
-    nearCache: resolveNearCache(o.nearCache),
+    nearCache: o.cache === undefined ? resolveNearCache(o.nearCache) : false,
+    cache: resolveCache(o.cache),
   };
   if (o.isGlobal !== undefined && typeof o.isGlobal !== 'boolean') {
     throw new LoadStatusConfigError(
@@ -254,4 +267,12 @@ function resolveNearCache(value: unknown): Required<NearCacheOptions> | false {
     );
   }
   return { maxEntries, maxAgeMs: checkDurationMs('nearCache.maxAgeMs', maxAgeMs) };
+}
+
+function resolveCache(value: unknown): true | FlagCache | undefined {
+  if (value === undefined || value === true || isFlagCache(value)) return value;
+  throw new LoadStatusConfigError(
+    'cache',
+    `expected true (the app's CACHE_MANAGER) or a cache-manager Cache with get, set, del and ttl, got ${describeValue(value)}`,
+  );
 }

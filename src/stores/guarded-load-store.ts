@@ -4,6 +4,7 @@ import type { OnStoreError } from '../load-status.options';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
 import { MemoryLoadStore } from './memory-load-store';
 import type { LoadStatusEvents } from '../load-status.events';
+import type { NoticeKind } from '../keys';
 
 /**
  * Applies the store-error policy around a remote store: every command is bounded by
@@ -84,6 +85,13 @@ export class GuardedLoadStore implements LoadStore {
   }
   finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
     return this.run('finish', (s) => s.finish(user, token, loadedTtlMs));
+  }
+
+  finishLock(user: StoreUser, token: string): Promise<boolean> {
+    return this.run('finish', (s) => s.finishLock(user, token));
+  }
+  publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+    return this.run('publish', (s) => s.publish(kind, user));
   }
 
   async reset(): Promise<void> {

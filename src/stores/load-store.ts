@@ -23,7 +23,7 @@ export interface StoreListener {
  * sets from `keys.ts`; adapters never build keys themselves.
  */
 export interface LoadStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'cache-manager';
   /** Connects and subscribes; resolves once notifications flow. */
   init(listener: StoreListener): Promise<void>;
   /** True while notifications are expected to arrive (no notice can have been missed). */
@@ -51,6 +51,13 @@ export interface LoadStore {
   release(user: StoreUser, token: string): Promise<boolean>;
   /** Atomically: sets the flag, releases the lock if `token` owns it, notifies. Returns ownership. */
   finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean>;
+  /**
+   * For stores whose flags live elsewhere (cache-manager): deletes the lock if `token` owns it and
+   * tells waiters the user is loaded, whether or not the lock was still ours. Returns ownership.
+   */
+  finishLock(user: StoreUser, token: string): Promise<boolean>;
+  /** Publishes a notice without touching any key. */
+  publish(kind: NoticeKind, user: StoreUser): Promise<void>;
   /** Deletes every flag, lock and fencing counter of this store's prefix (tests). */
   reset(): Promise<void>;
   /** Round trip to the backing service, bypassing any fallback; rejects when it is unreachable. */

@@ -87,6 +87,17 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve(owned);
   }
 
+  finishLock(user: StoreUser, token: string): Promise<boolean> {
+    const owned = this.takeLock(user.tag, token);
+    this.notify(NoticeKind.Loaded, user.tag);
+    return Promise.resolve(owned);
+  }
+
+  publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+    this.notify(kind, user.tag);
+    return Promise.resolve();
+  }
+
   reset(): Promise<void> {
     this.flags.clear();
     this.locks.clear();

@@ -96,6 +96,14 @@ export class NearCachedLoadStore implements LoadStore {
     return this.inner.release(user, token);
   }
 
+  async finishLock(user: StoreUser, token: string): Promise<boolean> {
+    return this.inner.finishLock(user, token);
+  }
+
+  publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+    return this.inner.publish(kind, user);
+  }
+
   async reset(): Promise<void> {
     this.cache.flush();
     await this.inner.reset();

@@ -28,6 +28,12 @@ interface ScriptCommands {
     channel: string,
     message: string,
   ): Promise<number>;
+  loadStatusFinishLock(
+    lock: string,
+    token: string,
+    channel: string,
+    message: string,
+  ): Promise<number>;
   loadStatusSetLoaded(
     loaded: string,
     ttlMs: number,
@@ -197,12 +203,23 @@ export class RedisLoadStore implements LoadStore {
     return owned === 1;
   }
 
+  async finishLock(user: StoreUser, token: string): Promise<boolean> {
+    this.assertConnected();
+    const message = encodeNotice(NoticeKind.Loaded, user.tag);
+    return (
+      (await this.commands.loadStatusFinishLock(user.lock, token, this.channel, message)) === 1
+    );
+  }
+
+  async publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+    this.assertConnected();
+    await this.client.publish(this.channel, encodeNotice(kind, user.tag));
+  }
+
   /** SCANs (every master of a Cluster) for `<prefix>:*` and UNLINKs what it finds. */
   async reset(): Promise<void> {
     this.assertConnected();
-    const nodes: Redis[] = isCluster(this.client)
-      ? this.client.nodes('master')
-      : [this.client];
+    const nodes: Redis[] = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     for (const node of nodes) {
       const stream = node.scanStream({ match: `${this.keyPattern}`, count: 500 });
       for await (const batch of stream as AsyncIterable<string[]>) {

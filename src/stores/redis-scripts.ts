@@ -68,6 +68,21 @@ end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return owned`,
   },
+  /**
+   * Guarantees: the lock is deleted only if ARGV[1] owns it, and waiters hear the user is loaded
+   * (the flag lives in another store). KEYS: lock. ARGV: token, channel, message.
+   */
+  loadStatusFinishLock: {
+    numberOfKeys: 1,
+    lua: `
+local owned = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  owned = 1
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return owned`,
+  },
   /** Guarantees: the flag is set and waiters are notified in one step. KEYS: loaded. ARGV: ttlMs, channel, message. */
   loadStatusSetLoaded: {
     numberOfKeys: 1,

@@ -1,5 +1,9 @@
 import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type { LoadStore, StoreListener, StoreNotice } from '../../src/stores/load-store';
+import KeyvRedis from '@keyv/redis';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { CacheFlagLoadStore } from '../../src/stores/cache-flag-load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
 import { RedisLoadStore } from '../../src/stores/redis-load-store';
 import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
@@ -51,8 +55,8 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
     'redis',
     async () => {
       const keys = new KeyBuilder(uniquePrefix('redis'));
-      const a = new RedisLoadStore(redisUrl(), keys.channel);
-      const b = new RedisLoadStore(redisUrl(), keys.channel);
+      const a = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+      const b = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
       const recorderA = new Recorder();
       const recorderB = new Recorder();
       await Promise.all([a.init(recorderA), b.init(recorderB)]);
@@ -67,6 +71,53 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
     },
   ],
 ];
+
+/** cache-manager flags over in-memory Keyv (one process) or @keyv/redis (two connections). */
+async function cacheManagerHarness(flags: 'memory' | 'redis'): Promise<Harness> {
+  const keys = new KeyBuilder(uniquePrefix(`cm-${flags}`));
+  const makeCache = () =>
+    createCache({
+      stores: [new Keyv({ store: flags === 'redis' ? new KeyvRedis(redisUrl()) : new Map() })],
+    });
+  if (flags === 'memory') {
+    const cache = makeCache();
+    const store = new CacheFlagLoadStore(cache, new MemoryLoadStore());
+    const recorder = new Recorder();
+    await store.init(recorder);
+    return {
+      a: store,
+      b: store,
+      recorderA: recorder,
+      recorderB: recorder,
+      keys,
+      close: async () => {
+        await store.close();
+        await cache.disconnect();
+      },
+    };
+  }
+  const caches = [makeCache(), makeCache()];
+  const [a, b] = caches.map(
+    (cache) =>
+      new CacheFlagLoadStore(cache, new RedisLoadStore(redisUrl(), keys.channel, keys.pattern)),
+  );
+  const recorderA = new Recorder();
+  const recorderB = new Recorder();
+  await Promise.all([a.init(recorderA), b.init(recorderB)]);
+  return {
+    a,
+    b,
+    recorderA,
+    recorderB,
+    keys,
+    close: async () => {
+      await Promise.all([a.close(), b.close()]);
+      await Promise.all(caches.map((c) => c.disconnect()));
+    },
+  };
+}
+adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
+adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);
 
 describe.each(adapters)('store contract: %s', (_name, create) => {
   let h: Harness;
@@ -179,7 +230,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
 describe('redis store specifics', () => {
   it('keeps fencing tokens increasing after the counter is lost (expiry or a Redis restart)', async () => {
     const keys = new KeyBuilder(uniquePrefix('fence'));
-    const store = new RedisLoadStore(redisUrl(), keys.channel);
+    const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
     await store.init({ notice() {}, resubscribed() {} });
     const redis = inspector();
     try {
@@ -202,7 +253,7 @@ describe('redis store specifics', () => {
   it('leaves a borrowed client open on close and closes its own subscriber', async () => {
     const client = inspector();
     const keys = new KeyBuilder(uniquePrefix('borrow'));
-    const store = new RedisLoadStore(client, keys.channel);
+    const store = new RedisLoadStore(client, keys.channel, keys.pattern);
     await store.init({ notice() {}, resubscribed() {} });
     const clientsBefore = await client.client('LIST');
     await store.close();
