@@ -6,6 +6,7 @@ import {
   UserDataService,
   type ExampleSettings,
 } from './user-data.service';
+import { LoadMetrics, MetricsController } from './load-metrics';
 import { UsersController } from './users.controller';
 
 export interface AppOptions {
@@ -34,11 +35,12 @@ export class AppModule {
           loadedTtlMs: options.loadedTtlMs,
         }),
       ],
-      controllers: [UsersController],
+      controllers: [UsersController, MetricsController],
       providers: [
         { provide: EXAMPLE_OPTIONS, useValue: settings },
         { provide: UserDataCache, useValue: options.cache ?? new UserDataCache() },
         UserDataService,
+        LoadMetrics,
       ],
     };
   }

@@ -73,10 +73,12 @@ async function main(): Promise<void> {
   let cold: BurstResult;
   let warm: BurstResult;
   let warmOneByOne: BurstResult;
+  let metrics: string;
   try {
     cold = await burst('cold, concurrent');
     warm = await burst('warm, concurrent');
     warmOneByOne = await sequence('warm, one at a time');
+    metrics = await (await fetch(`${base}/metrics`)).text();
     // Tidy up: the flags of this run's users need not outlive it.
     const status = app.get(LoadStatusService);
     await Promise.all(users.map((user) => status.clearLoaded(user)));
@@ -128,6 +130,15 @@ async function main(): Promise<void> {
       : `UNEXPECTED: ${cold.loaderRuns} loader runs for ${USERS} cold users, ${warmRuns} for warm ones.`,
   );
   if (!ok) process.exitCode = 1;
+
+  console.log();
+  console.log(
+    'GET /metrics (Prometheus, built from LoadStatusEvents; histogram buckets left out):',
+  );
+  for (const metric of metrics.split('\n')) {
+    if (metric.startsWith('load_status_') && !metric.includes('_bucket{'))
+      console.log(`  ${metric}`);
+  }
 }
 
 /** Nearest-rank percentile of sorted values. */
