@@ -83,7 +83,13 @@ export class RedisLoadStore implements LoadStore {
       // Loaded lazily: ioredis is an optional peer, needed only when Redis is configured.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Redis: RedisCtor } = require('ioredis') as typeof import('ioredis');
-      const shared: RedisOptions = { maxRetriesPerRequest: 1, lazyConnect: true };
+      // Auto-pipelining: concurrent flights for different users (and the per-process flights of a
+      // stampede) leave in one write instead of one per command. A caller's options win.
+      const shared: RedisOptions = {
+        maxRetriesPerRequest: 1,
+        lazyConnect: true,
+        enableAutoPipelining: true,
+      };
       this.client =
         typeof source === 'string'
           ? new RedisCtor(source, shared)
