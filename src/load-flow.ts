@@ -240,9 +240,11 @@ function keepLeaseAlive(
   let timer: NodeJS.Timeout | undefined;
   const interval = Math.max(1, Math.floor(ttlMs / 3));
   const tick = async (): Promise<void> => {
+    // Aborted (shutdown released the lock, or the lease is gone): nothing left to keep alive.
+    if (stopped || controller.signal.aborted) return;
     try {
       const ours = await lock.extend(ttlMs);
-      if (!ours && !stopped) {
+      if (!ours && !stopped && !controller.signal.aborted) {
         const error = new LoadLeaseLostError(lock.userId, lock.fencingToken);
         core.logger.warn(error.message);
         core.events.emit({
