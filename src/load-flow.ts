@@ -1,10 +1,6 @@
-import {
-  errorText,
-  LoadLeaseLostError,
-  LoadStatusShutdownError,
-  LoadWaitTimeoutError,
-} from './errors';
-import { HeldLoadLock } from './load-lock';
+import { LoadWaitTimeoutError } from './errors';
+import type { HeldLoadLock } from './load-lock';
+import { elapsed, runLocked } from './locked-load';
 import type { LoadStatusCore } from './load-status.core';
 import type { OnWaitTimeout } from './load-status.options';
 import type { UserKeys } from './keys';
@@ -124,65 +120,6 @@ export async function runFlight<T>(
   }
 }
 
-async function runLocked<T>(
-  host: FlightHost,
-  userId: string,
-  keys: UserKeys,
-  token: string,
-  fencingToken: number,
-  loader: Loader<T>,
-  settings: FlightSettings,
-): Promise<LoadOutcome<T>> {
-  const { core } = host;
-  const controller = new AbortController();
-  const lock = new HeldLoadLock(userId, token, fencingToken, settings.lockTtlMs, keys, core, (l) =>
-    host.untrack(l),
-  );
-  host.track(lock, controller);
-  const { events } = core;
-  events.emit({ type: 'lock-acquired', userId, fencingToken });
-  const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
-  const started = performance.now();
-  core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);
-  events.emit({ type: 'load-started', userId, fencingToken });
-  let value: T;
-  try {
-    value = await loader({ userId, fencingToken, signal: controller.signal });
-  } catch (error) {
-    stopKeepAlive();
-    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
-    await releaseQuietly(core, lock);
-    throw error;
-  }
-  stopKeepAlive();
-  if (core.isClosing || lock.isReleased) {
-    // Shutdown released the lock already; another process loads instead.
-    lock.settled();
-    throw new LoadStatusShutdownError(userId);
-  }
-  let owned: boolean;
-  try {
-    owned = await core.store.finish(keys, token, settings.loadedTtlMs);
-  } catch (error) {
-    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
-    throw error;
-  } finally {
-    lock.settled();
-  }
-  const durationMs = elapsed(started);
-  if (!owned) {
-    core.logger.warn(
-      `lease for user ${JSON.stringify(userId)} was lost before the load finished (fencing token ${fencingToken})`,
-    );
-    if (!(controller.signal.reason instanceof LoadLeaseLostError)) {
-      events.emit({ type: 'lease-lost', userId, fencingToken });
-    }
-  }
-  events.emit({ type: 'lock-released', userId, fencingToken, owned });
-  events.emit({ type: 'load-succeeded', userId, fencingToken, durationMs });
-  return { status: 'loaded', value, fencingToken, shared: false, durationMs };
-}
-
 async function onTimeout<T>(
   host: FlightHost,
   userId: string,
@@ -227,58 +164,4 @@ async function onTimeout<T>(
     shared: false,
     durationMs: elapsed(loadStarted),
   };
-}
-
-/** Extends the lease every third of it; aborts the loader's signal if the lease was lost. */
-function keepLeaseAlive(
-  core: LoadStatusCore,
-  lock: HeldLoadLock,
-  ttlMs: number,
-  controller: AbortController,
-): () => void {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const interval = Math.max(1, Math.floor(ttlMs / 3));
-  const tick = async (): Promise<void> => {
-    // Aborted (shutdown released the lock, or the lease is gone): nothing left to keep alive.
-    if (stopped || controller.signal.aborted) return;
-    try {
-      const ours = await lock.extend(ttlMs);
-      if (!ours && !stopped && !controller.signal.aborted) {
-        const error = new LoadLeaseLostError(lock.userId, lock.fencingToken);
-        core.logger.warn(error.message);
-        core.events.emit({
-          type: 'lease-lost',
-          userId: lock.userId,
-          fencingToken: lock.fencingToken,
-        });
-        controller.abort(error);
-        return;
-      }
-    } catch (error) {
-      core.logger.warn(
-        `could not extend the lease for user ${JSON.stringify(lock.userId)}: ${errorText(error)}`,
-      );
-    }
-    if (!stopped) timer = setTimeout(() => void tick(), interval);
-  };
-  timer = setTimeout(() => void tick(), interval);
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
-}
-
-async function releaseQuietly(core: LoadStatusCore, lock: HeldLoadLock): Promise<void> {
-  try {
-    await lock.release();
-  } catch (error) {
-    core.logger.warn(
-      `could not release the lock for user ${JSON.stringify(lock.userId)}: ${errorText(error)}; it expires with its lease`,
-    );
-  }
-}
-
-function elapsed(since: number): number {
-  return Math.round(performance.now() - since);
 }
