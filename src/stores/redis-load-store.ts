@@ -66,7 +66,8 @@ export class RedisLoadStore implements LoadStore {
   private subscriber: RedisClient | undefined;
   private listener: StoreListener | undefined;
   private subscribed = false;
-  private everSubscribed = false;
+  private subscribing: Promise<void> | undefined;
+  private initialized = false;
   private closing = false;
   private readonly logger = new Logger('LoadStatus');
 
@@ -111,8 +112,12 @@ export class RedisLoadStore implements LoadStore {
 
   async init(listener: StoreListener): Promise<void> {
     this.listener = listener;
-    if (this.ownsClient && this.client.status === 'wait') await this.client.connect();
-    const subscriber: RedisClient = (this.client as Redis).duplicate();
+    // The subscriber exists from the start, even while Redis is down: ioredis keeps reconnecting
+    // it, and every 'ready' (re)subscribes, so a process that boots during an outage gets
+    // notifications as soon as Redis is back.
+    const subscriber: RedisClient = isCluster(this.client)
+      ? this.client.duplicate()
+      : (this.client).duplicate({ lazyConnect: false });
     this.subscriber = subscriber;
     subscriber.on('error', (error: unknown) =>
       this.logger.debug(`redis subscriber error: ${errorText(error)}`),
@@ -124,14 +129,16 @@ export class RedisLoadStore implements LoadStore {
       this.subscribed = false;
     });
     subscriber.on('ready', () => {
-      // ioredis resubscribes by itself; we re-issue SUBSCRIBE so we know when it took effect,
-      // then tell waiters to re-check what they may have missed while disconnected.
-      if (this.closing || this.subscribed || !this.everSubscribed) return;
-      this.subscribe().catch((error: unknown) =>
-        this.logger.warn(`re-subscribe failed: ${errorText(error)}`),
+      this.ensureSubscribed().catch((error: unknown) =>
+        this.logger.warn(`subscribe failed: ${errorText(error)}`),
       );
     });
-    await this.subscribe();
+    try {
+      if (this.ownsClient && this.client.status === 'wait') await this.client.connect();
+      await this.ensureSubscribed();
+    } finally {
+      this.initialized = true;
+    }
   }
 
   async flagTtl(user: StoreUser): Promise<number | undefined> {
@@ -262,15 +269,24 @@ export class RedisLoadStore implements LoadStore {
     if (status !== 'ready' && status !== 'wait') throw new Error(`Redis connection is ${status}`);
   }
 
-  private async subscribe(): Promise<void> {
+  /**
+   * SUBSCRIBEs unless subscribed (or subscribing) already. Once `init` has returned, every
+   * successful subscribe tells the listener to re-check: notices may have been missed meanwhile.
+   */
+  private ensureSubscribed(): Promise<void> {
     const subscriber = this.subscriber;
-    if (!subscriber) return;
-    await subscriber.subscribe(this.channel);
-    if (this.closing) return;
-    this.subscribed = true;
-    const reconnect = this.everSubscribed;
-    this.everSubscribed = true;
-    if (reconnect) this.listener?.resubscribed();
+    if (!subscriber || this.closing || this.subscribed) return Promise.resolve();
+    this.subscribing ??= (async () => {
+      try {
+        await subscriber.subscribe(this.channel);
+        if (this.closing) return;
+        this.subscribed = true;
+        if (this.initialized) this.listener?.resubscribed();
+      } finally {
+        this.subscribing = undefined;
+      }
+    })();
+    return this.subscribing;
   }
 
   private onMessage(channel: string, message: string): void {

@@ -1,16 +1,19 @@
 /**
- * Multi-process harness: starts load workers (test/fixtures/load-worker.ts) as real Node
- * processes sharing one Redis, barrier-starts runs across them, collects what every caller and
- * every loader saw, and always stops them — `workerPool()` registers an `afterEach` that closes
- * every worker (SIGKILL if it does not exit), even when the test failed.
+ * Multi-process harness, core (no Jest): starts load workers (test/fixtures/load-worker.ts) as
+ * real Node processes sharing one Redis, barrier-starts runs across them, collects what every
+ * caller and every loader saw, and stops them. Jest specs use it through ./harness.ts, whose
+ * `workerPool()` also closes every worker after each test; scripts (bench/) use this file directly.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import {
   loaderRunsKey,
   type CallerResult,
   type LoadRecord,
+  type ProcessErrorReport,
+  type RunLogEntry,
   type RunReport,
   type RunSpec,
   type WorkerConfig,
@@ -47,6 +50,8 @@ export interface StartOptions {
   /** Names are `${namePrefix}${index}`. @default 'w' */
   namePrefix?: string;
   redisUrl?: string;
+  /** Each worker appends its loader runs to `${runLogDir}/${name}.jsonl` (see {@link readRunLogs}). */
+  runLogDir?: string;
 }
 
 /** Wall-clock ms, comparable with the workers' timestamps. */
@@ -54,31 +59,57 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** Resolves after `ms` (for scheduled faults, never to wait for a state: use events for that). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+/** Resolves at wall-clock time `at` (see {@link now}). */
+export function at(time: number): Promise<void> {
+  return delay(time - now());
+}
+
 interface Pending<T> {
   resolve(value: T): void;
   reject(error: Error): void;
+}
+
+export type LoaderEvent = { type: 'loader-start' | 'loader-end'; record: LoadRecord };
+
+/** A run sent to a worker: its id (for `finishLoad`) and its report. */
+export interface StartedRun {
+  worker: LoadWorker;
+  runId: number;
+  report: Promise<RunReport>;
 }
 
 /** One worker process. Create it through {@link WorkerPool.start}. */
 export class LoadWorker {
   readonly pid: number;
   /** Every `loader-start` / `loader-end` event, in arrival order. */
-  readonly loaderEvents: { type: 'loader-start' | 'loader-end'; record: LoadRecord }[] = [];
+  readonly loaderEvents: LoaderEvent[] = [];
+  /** Unhandled rejections and uncaught exceptions the worker reported. */
+  readonly processErrors: ProcessErrorReport[] = [];
   readonly ready: Promise<void>;
   /** Settles when the process is gone and its pipes are closed. */
   readonly exited: Promise<WorkerExit>;
+  /** Wall-clock ms at which the worker started `app.close()` (its own clock), once it did. */
+  closingAt: number | undefined;
+  /** Wall-clock ms right after this harness sent it SIGKILL, if it did. */
+  killedAt: number | undefined;
   private output = '';
   private nextRunId = 1;
   private readonly runs = new Map<number, Pending<RunReport>>();
-  private readonly loaderWatchers = new Set<{
-    match: (record: LoadRecord) => boolean;
-    resolve: (record: LoadRecord) => void;
-  }>();
+  private nextRequestId = 1;
+  private readonly requests = new Map<number, Pending<{ loaded?: boolean; errorName?: string }>>();
+  private readonly loaderListeners = new Set<(event: LoaderEvent) => void>();
   private closeRequested = false;
   private gone = false;
 
   constructor(
     readonly name: string,
+    /** The client name of its module's Redis connections (`CLIENT LIST`). */
+    readonly connectionName: string,
     private readonly child: ChildProcess,
   ) {
     if (child.pid === undefined) throw new Error(`worker ${name} did not start`);
@@ -101,6 +132,8 @@ export class LoadWorker {
         );
         for (const run of this.runs.values()) run.reject(error);
         this.runs.clear();
+        for (const request of this.requests.values()) request.reject(error);
+        this.requests.clear();
         resolveExit(exit);
       });
     });
@@ -140,8 +173,13 @@ export class LoadWorker {
 
   /** Fires `callersPerUser` concurrent calls per user in the worker; resolves with its report. */
   run(spec: RunSpec, timeoutMs = RUN_TIMEOUT_MS): Promise<RunReport> {
+    return this.startRun(spec, timeoutMs).report;
+  }
+
+  /** Like {@link run}, but also gives the run's id (for {@link finishLoad}). */
+  startRun(spec: RunSpec, timeoutMs = RUN_TIMEOUT_MS): StartedRun {
     const runId = this.nextRunId++;
-    return new Promise<RunReport>((resolveRun, rejectRun) => {
+    const report = new Promise<RunReport>((resolveRun, rejectRun) => {
       if (this.gone) {
         rejectRun(new Error(`worker ${this.name} is not running`));
         return;
@@ -155,9 +193,9 @@ export class LoadWorker {
         );
       }, timeoutMs);
       this.runs.set(runId, {
-        resolve: (report) => {
+        resolve: (r) => {
           clearTimeout(timer);
-          resolveRun(report);
+          resolveRun(r);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -166,6 +204,48 @@ export class LoadWorker {
       });
       this.child.send({ type: 'run', runId, ...spec });
     });
+    return { worker: this, runId, report };
+  }
+
+  /**
+   * Ends the loaders of a `holdUntilFinished` run (now and any that start later), with success
+   * or by throwing `LoaderFailure(failWith)`.
+   */
+  finishLoad(runId: number, failWith?: string): void {
+    if (!this.gone && this.child.connected)
+      this.child.send({ type: 'finish-load', runId, failWith });
+  }
+
+  /**
+   * `LoadStatusService.isLoaded(userId)` in the worker: `loaded`, or the name of the error it threw.
+   * Its store command is a plain PTTL, not a script (useful before {@link acquireSeen}).
+   */
+  isLoaded(userId: string): Promise<{ loaded?: boolean; errorName?: string }> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolveRequest, rejectRequest) => {
+      if (this.gone) {
+        rejectRequest(new Error(`worker ${this.name} is not running`));
+        return;
+      }
+      this.requests.set(requestId, { resolve: resolveRequest, reject: rejectRequest });
+      this.child.send({ type: 'is-loaded', requestId, userId });
+    });
+  }
+
+  /** Calls `listener` on every later loader event of this worker; returns an unsubscribe. */
+  onLoaderEvent(listener: (event: LoaderEvent) => void): () => void {
+    this.loaderListeners.add(listener);
+    return () => this.loaderListeners.delete(listener);
+  }
+
+  /** Loader runs that started and have not ended (as far as the events tell). */
+  runningLoads(): LoadRecord[] {
+    const ended = new Set(
+      this.loaderEvents.filter((e) => e.type === 'loader-end').map((e) => e.record.id),
+    );
+    return this.loaderEvents
+      .filter((e) => e.type === 'loader-start' && !ended.has(e.record.id))
+      .map((e) => e.record);
   }
 
   /**
@@ -176,23 +256,15 @@ export class LoadWorker {
     match: (record: LoadRecord) => boolean = () => true,
     timeoutMs = RUN_TIMEOUT_MS,
   ): Promise<LoadRecord> {
-    const seen = this.loaderEvents.find((e) => e.type === 'loader-start' && match(e.record));
-    if (seen) return Promise.resolve(seen.record);
-    return new Promise<LoadRecord>((resolveStart, rejectStart) => {
-      const watcher = {
-        match,
-        resolve: (record: LoadRecord) => {
-          clearTimeout(timer);
-          this.loaderWatchers.delete(watcher);
-          resolveStart(record);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.loaderWatchers.delete(watcher);
-        rejectStart(new Error(`worker ${this.name}: no matching loader start in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.loaderWatchers.add(watcher);
-    });
+    return firstLoaderEvent([this], 'loader-start', match, timeoutMs);
+  }
+
+  /** Like {@link loaderStarted}, for a loader's end. */
+  loaderEnded(
+    match: (record: LoadRecord) => boolean = () => true,
+    timeoutMs = RUN_TIMEOUT_MS,
+  ): Promise<LoadRecord> {
+    return firstLoaderEvent([this], 'loader-end', match, timeoutMs);
   }
 
   /** Asks the worker to close its app and exit; kills it if it has not exited in time. */
@@ -206,9 +278,15 @@ export class LoadWorker {
     return this.killAfter(timeoutMs);
   }
 
-  /** Kills the process (SIGKILL by default: a crash) and waits until it is gone. */
+  /**
+   * Kills the process (SIGKILL by default: a crash) and waits until it is gone. `killedAt` is set
+   * right after the signal was sent.
+   */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<WorkerExit> {
-    if (!this.gone) this.child.kill(signal);
+    if (!this.gone) {
+      this.child.kill(signal);
+      if (signal === 'SIGKILL') this.killedAt ??= now();
+    }
     return this.killAfter(CLOSE_TIMEOUT_MS);
   }
 
@@ -237,33 +315,99 @@ export class LoadWorker {
         break;
       }
       case 'loader-start':
-      case 'loader-end':
-        this.loaderEvents.push({ type: message.type, record: message.record });
-        if (message.type === 'loader-start') {
-          for (const watcher of [...this.loaderWatchers])
-            if (watcher.match(message.record)) watcher.resolve(message.record);
-        }
+      case 'loader-end': {
+        const event: LoaderEvent = { type: message.type, record: message.record };
+        this.loaderEvents.push(event);
+        for (const listener of [...this.loaderListeners]) listener(event);
         break;
+      }
+      case 'process-error': {
+        const { type: _type, ...report } = message;
+        this.processErrors.push(report);
+        break;
+      }
+      case 'closing':
+        this.closingAt = message.at;
+        break;
+      case 'is-loaded-result': {
+        const pending = this.requests.get(message.requestId);
+        this.requests.delete(message.requestId);
+        pending?.resolve({ loaded: message.loaded, errorName: message.errorName });
+        break;
+      }
       default:
         break;
     }
   }
 }
 
-/** The workers of one test. Use {@link workerPool} to get one that cleans up after each test. */
+/**
+ * Resolves with the first `type` event matching `match` in any of `workers` (earlier events
+ * count, earliest first); rejects after `timeoutMs`, or once every worker has exited.
+ */
+export function firstLoaderEvent(
+  workers: LoadWorker[],
+  type: LoaderEvent['type'],
+  match: (record: LoadRecord) => boolean = () => true,
+  timeoutMs = RUN_TIMEOUT_MS,
+): Promise<LoadRecord> {
+  const seen = workers
+    .flatMap((w) => w.loaderEvents)
+    .filter((e) => e.type === type && match(e.record))
+    .sort((a, b) => a.record.start - b.record.start);
+  if (seen.length > 0) return Promise.resolve(seen[0].record);
+  return new Promise<LoadRecord>((resolveEvent, rejectEvent) => {
+    const unsubscribe: (() => void)[] = [];
+    let settled = false;
+    const done = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      for (const u of unsubscribe) u();
+    };
+    const timer = setTimeout(() => {
+      done();
+      rejectEvent(
+        new Error(
+          `no matching ${type} in ${workers.map((w) => w.name).join(', ')} within ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    for (const worker of workers) {
+      unsubscribe.push(
+        worker.onLoaderEvent((event) => {
+          if (event.type !== type || !match(event.record)) return;
+          done();
+          resolveEvent(event.record);
+        }),
+      );
+    }
+    void Promise.all(workers.map((w) => w.exited)).then(() => {
+      if (settled) return;
+      done();
+      rejectEvent(new Error(`every worker exited before a matching ${type}`));
+    });
+  });
+}
+
+/** The workers of one test. Use `workerPool()` (./harness.ts) in Jest to clean up after each test. */
 export class WorkerPool {
   private readonly workers = new Set<LoadWorker>();
+  /** Every worker this pool ever started, including those that exited. */
+  private readonly everyWorker: LoadWorker[] = [];
 
   /** Starts `count` workers and resolves once every one is ready (the barrier before a stampede). */
   async start(count: number, options: StartOptions): Promise<LoadWorker[]> {
     const started: LoadWorker[] = [];
     for (let i = 0; i < count; i++) {
-      const name = `${options.namePrefix ?? 'w'}${this.workers.size}`;
+      const name = `${options.namePrefix ?? 'w'}${this.everyWorker.length}`;
+      const connectionName = `${options.keyPrefix}:${name}`;
       const config: WorkerConfig = {
         name,
         redisUrl: options.redisUrl ?? redisUrl(),
         keyPrefix: options.keyPrefix,
         options: options.options ?? {},
+        connectionName,
+        runLogFile: options.runLogDir ? join(options.runLogDir, `${name}.jsonl`) : undefined,
       };
       const child = fork(WORKER_SCRIPT, [], {
         cwd: ROOT,
@@ -272,8 +416,9 @@ export class WorkerPool {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         serialization: 'advanced',
       });
-      const worker = new LoadWorker(name, child);
+      const worker = new LoadWorker(name, connectionName, child);
       this.workers.add(worker);
+      this.everyWorker.push(worker);
       started.push(worker);
     }
     await Promise.all(started.map((w) => w.ready));
@@ -284,9 +429,19 @@ export class WorkerPool {
    * Sends the same run to every worker with one start time a little ahead, so all of them fire
    * their calls at the same moment; resolves with every report.
    */
-  runTogether(workers: LoadWorker[], spec: RunSpec): Promise<RunReport[]> {
+  runTogether(workers: LoadWorker[], spec: RunSpec, timeoutMs?: number): Promise<RunReport[]> {
+    return Promise.all(this.startTogether(workers, spec, timeoutMs).map((r) => r.report));
+  }
+
+  /** Like {@link runTogether}, but gives each worker's run (for `finishLoad`). */
+  startTogether(workers: LoadWorker[], spec: RunSpec, timeoutMs?: number): StartedRun[] {
     const startAt = now() + BARRIER_LEAD_MS;
-    return Promise.all(workers.map((w) => w.run({ ...spec, startAt })));
+    return workers.map((w) => w.startRun({ ...spec, startAt }, timeoutMs));
+  }
+
+  /** Unhandled rejections / uncaught exceptions reported by any worker of this pool, ever. */
+  processErrors(): ProcessErrorReport[] {
+    return this.everyWorker.flatMap((w) => w.processErrors);
   }
 
   /**
@@ -298,25 +453,50 @@ export class WorkerPool {
     this.workers.clear();
     return Promise.all(workers.map((w) => (w.isRunning ? w.close() : w.exited)));
   }
+
+  /** Forgets every worker (after `closeAll`), so a reused pool reports only its new workers. */
+  reset(): void {
+    this.workers.clear();
+    this.everyWorker.length = 0;
+  }
 }
 
 /**
- * A pool whose workers are closed after each test, pass or fail. The hook fails the test if a
- * worker asked to close did not exit cleanly by itself (e.g. an open handle after `app.close()`).
+ * Barrier: resolves once Redis has executed a load-status script (the flow's acquire) from the
+ * command connection of each of `workers`, as `CLIENT LIST` shows it (the connection's last
+ * command is EVAL/EVALSHA). Use it on workers that ran no script since they booted: then each has
+ * taken the lock or learnt it is held, and a waiter registered for notifications before that
+ * round trip, so it cannot miss what happens next. A worker that ran scripts before can be made
+ * ready for this barrier with `worker.isLoaded(someUser)` (a PTTL). Polls (a few ms apart).
  */
-export function workerPool(): WorkerPool {
-  const pool = new WorkerPool();
-  afterEach(async () => {
-    const exits = await pool.closeAll();
-    const unclean = exits.filter((e) => e.closeRequested && !e.clean);
-    if (unclean.length > 0)
-      throw new Error(
-        `workers did not shut down cleanly after app.close(): ${unclean
-          .map((e) => `${e.worker} (code ${e.code}, signal ${e.signal})\n${e.output.slice(-2000)}`)
-          .join('\n')}`,
+export async function acquireSeen(
+  redis: Redis,
+  workers: LoadWorker[],
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
+    const lastCommand = new Map<string, string>();
+    for (const line of list.split('\n')) {
+      const fields = Object.fromEntries(
+        line
+          .trim()
+          .split(' ')
+          .map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]),
       );
-  });
-  return pool;
+      if (fields.name && fields.sub === '0') lastCommand.set(fields.name, fields.cmd);
+    }
+    const missing = workers.filter(
+      (w) => !['eval', 'evalsha'].includes(lastCommand.get(w.connectionName) ?? ''),
+    );
+    if (missing.length === 0) return;
+    if (now() > deadline)
+      throw new Error(
+        `no acquire from ${missing.map((w) => w.name).join(', ')} within ${timeoutMs} ms`,
+      );
+    await delay(5);
+  }
 }
 
 export function callersOf(reports: RunReport[]): CallerResult[] {
@@ -346,4 +526,37 @@ export async function loaderRunsInRedis(
 /** The design's key layout: `prefix:{encodedUser}:loaded|lock|fence`. */
 export function userKey(keyPrefix: string, userId: string, kind: 'loaded' | 'lock' | 'fence') {
   return `${keyPrefix}:{${encodeURIComponent(userId)}}:${kind}`;
+}
+
+/**
+ * Every loader run the workers wrote to their run logs in `dir` (see `StartOptions.runLogDir`),
+ * with `end`, `ok`, `abortedAt` and `abortReason` filled in where the log has them. A run whose
+ * worker was SIGKILLed has no `end`.
+ */
+export function readRunLogs(dir: string): LoadRecord[] {
+  const runs = new Map<string, LoadRecord>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      let entry: RunLogEntry;
+      try {
+        entry = JSON.parse(line) as RunLogEntry;
+      } catch {
+        continue; // a line cut short by a SIGKILL
+      }
+      if (entry.event === 'start') runs.set(entry.record.id, { ...entry.record });
+      else {
+        const run = runs.get(entry.id);
+        if (!run) continue;
+        if (entry.event === 'abort') {
+          run.abortedAt = entry.at;
+          run.abortReason = entry.reason;
+        } else {
+          run.end = entry.at;
+          run.ok = entry.ok;
+        }
+      }
+    }
+  }
+  return [...runs.values()];
 }

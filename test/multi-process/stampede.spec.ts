@@ -1,11 +1,12 @@
 /**
  * The cluster guarantees, tested with real processes: every worker is a separate Node process
  * with its own Nest application context and its own Redis connections, sharing one Redis.
- * Time bounds are generous (2-core CI) but far below the fallbacks they rule out: a waiter that
- * resumes within 500 ms while the lease is 10 s was woken by a notification, not by the lease.
+ * Time bounds are generous (2-core CI) but far below the fallbacks they rule out: a caller that
+ * is done within 1 s while the lease is 3 s was woken by a notification, not by the lease.
+ * Failure handovers with the issue's tight bounds have their own specs: loader-error-handover,
+ * shutdown-handover, holder-crash-takeover, redis-outage-no-hang, chaos.
  */
 import type { Redis } from 'ioredis';
-import type { LoadRecord } from '../fixtures/load-worker.protocol';
 import { inspector, sleep, uniquePrefix } from '../support/env';
 import {
   callersOf,
@@ -158,67 +159,6 @@ describe('load-once across processes (Redis)', () => {
     expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
   });
 
-  it("waiters in other processes take over as soon as the holder's loader fails", async () => {
-    const keyPrefix = uniquePrefix('mp-takeover');
-    const user = 'contested';
-    const [a, ...others] = await pool.start(3, {
-      keyPrefix,
-      options: { lockTtlMs: 10_000, waitTimeoutMs: 15_000 },
-    });
-
-    // A takes the lock alone, with a loader that fails after 400 ms.
-    const aRun = a.run({
-      userIds: [user],
-      callersPerUser: 5,
-      loadMs: 400,
-      failWith: 'upstream timeout',
-      mode: 'ensureLoaded',
-    });
-    await a.loaderStarted((r) => r.userId === user);
-    // While A loads, B and C stampede the same user and have to wait.
-    const othersRun = pool.runTogether(others, {
-      userIds: [user],
-      callersPerUser: 10,
-      loadMs: 100,
-      mode: 'ensureLoaded',
-    });
-    const [aReport, otherReports] = await Promise.all([aRun, othersRun]);
-
-    for (const c of aReport.callers) {
-      expect(c).toMatchObject({
-        ok: false,
-        errorName: 'LoaderFailure',
-        errorMessage: 'upstream timeout',
-      });
-    }
-    const [failedLoad] = aReport.loads;
-    expect(aReport.loads).toHaveLength(1);
-    expect(failedLoad.ok).toBe(false);
-
-    const waiters = callersOf(otherReports);
-    expect(waiters).toHaveLength(20);
-    expect(failures(waiters)).toEqual([]);
-    // The waiters really were waiting on A's lock when it failed.
-    expect(Math.max(...waiters.map((c) => c.start))).toBeLessThan(failedLoad.end!);
-
-    // Exactly one successful load, in B or C, started right after A's failure: released and
-    // notified at once, not after A's 10 s lease (and nowhere near the 15 s wait budget).
-    const successes: LoadRecord[] = loadsOf(otherReports);
-    expect(successes).toHaveLength(1);
-    const [load] = successes;
-    expect(load.ok).toBe(true);
-    expect(load.start).toBeGreaterThanOrEqual(failedLoad.end! - SKEW_MS);
-    expect(load.start - failedLoad.end!).toBeLessThan(500);
-    expect(load.fencingToken).toBeGreaterThan(failedLoad.fencingToken!);
-    expect(await loaderRunsInRedis(redis, keyPrefix)).toEqual({ [user]: 2 });
-
-    for (const c of waiters) {
-      if (c.pid === load.pid) expect(c.status).toBe('loaded');
-      else expect(c.status).toBe('loaded-elsewhere');
-    }
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
-  });
-
   it('a crashed holder is replaced after its lease, with no caller error', async () => {
     const keyPrefix = uniquePrefix('mp-crash');
     const user = 'holder-dies';
@@ -258,43 +198,6 @@ describe('load-once across processes (Redis)', () => {
     expect(load.start - killedAt).toBeLessThan(lockTtlMs + 1_000);
     expect(load.fencingToken).toBeGreaterThan(aLoad.fencingToken!);
     expect(report.callers.every((c) => c.status === 'loaded')).toBe(true);
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
-  });
-
-  it('a process shutting down mid-load releases its lock, and a waiting process loads at once', async () => {
-    const keyPrefix = uniquePrefix('mp-shutdown');
-    const user = 'holder-stops';
-    const [a, b] = await pool.start(2, {
-      keyPrefix,
-      options: { lockTtlMs: 10_000, waitTimeoutMs: 15_000 },
-    });
-
-    const aRun = a.run({
-      userIds: [user],
-      callersPerUser: 3,
-      loadMs: 60_000,
-      mode: 'ensureLoaded',
-    });
-    aRun.catch(() => undefined);
-    await a.loaderStarted((r) => r.userId === user);
-    const bRun = b.run({ userIds: [user], callersPerUser: 10, loadMs: 100, mode: 'ensureLoaded' });
-    await sleep(100);
-
-    const closingAt = now();
-    const exit = await a.close();
-    // A closed cleanly, its callers told it was shutting down (their run may or may not have been
-    // reported before the channel closed).
-    expect(exit).toMatchObject({ code: 0, clean: true });
-    const aReport = await aRun.catch(() => undefined);
-    for (const c of aReport?.callers ?? []) {
-      expect(c).toMatchObject({ ok: false, errorName: 'LoadStatusShutdownError' });
-    }
-
-    const report = await bRun;
-    expect(failures(report.callers)).toEqual([]);
-    expect(report.loads).toHaveLength(1);
-    // Not after A's 10 s lease: A released the lock while shutting down.
-    expect(report.loads[0].start - closingAt).toBeLessThan(2_000);
     expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
   });
 });
