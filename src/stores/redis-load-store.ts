@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { errorText } from '../errors';
-import { decodeNotice, encodeNotice, NoticeKind } from '../keys';
+import { encodeNotice, NoticeKind } from '../keys';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import { isCluster, isRedisClient, quit, type RedisClient } from './redis-client';
 import { FENCE_RETENTION_MS, REDIS_SCRIPTS } from './redis-scripts';
-
-type RedisClient = Redis | Cluster;
+import { RedisSubscriber } from './redis-subscriber';
 
 /** The scripts of redis-scripts.ts as ioredis exposes them after `defineCommand`. */
 interface ScriptCommands {
@@ -43,17 +43,6 @@ interface ScriptCommands {
   loadStatusClear(loaded: string, channel: string, message: string): Promise<number>;
 }
 
-/** True for an ioredis `Redis` or `Cluster` instance, from any copy of ioredis. */
-export function isRedisClient(value: unknown): value is RedisClient {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as RedisClient).duplicate === 'function' &&
-    typeof (value as RedisClient).defineCommand === 'function' &&
-    typeof (value as RedisClient).status === 'string'
-  );
-}
-
 /**
  * Redis adapter. Commands go through the (owned or borrowed) client; notifications arrive on one
  * subscriber connection per store, always created (and closed) by us.
@@ -63,13 +52,8 @@ export class RedisLoadStore implements LoadStore {
   private readonly client: RedisClient;
   private readonly commands: ScriptCommands;
   private readonly ownsClient: boolean;
-  private subscriber: RedisClient | undefined;
-  private listener: StoreListener | undefined;
-  private subscribed = false;
-  private subscribing: Promise<void> | undefined;
-  private initialized = false;
-  private closing = false;
   private readonly logger = new Logger('LoadStatus');
+  private readonly subscriber: RedisSubscriber;
 
   constructor(
     source: string | RedisOptions | RedisClient,
@@ -104,41 +88,19 @@ export class RedisLoadStore implements LoadStore {
       this.client.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
     }
     this.commands = this.client as unknown as ScriptCommands;
+    this.subscriber = new RedisSubscriber(channel, this.logger);
   }
 
   get notificationsLive(): boolean {
-    return this.subscribed && this.subscriber?.status === 'ready';
+    return this.subscriber.live;
   }
 
   async init(listener: StoreListener): Promise<void> {
-    this.listener = listener;
-    // The subscriber exists from the start, even while Redis is down: ioredis keeps reconnecting
-    // it, and every 'ready' (re)subscribes, so a process that boots during an outage gets
-    // notifications as soon as Redis is back.
-    const subscriber: RedisClient = isCluster(this.client)
-      ? this.client.duplicate()
-      : (this.client).duplicate({ lazyConnect: false });
-    this.subscriber = subscriber;
-    subscriber.on('error', (error: unknown) =>
-      this.logger.debug(`redis subscriber error: ${errorText(error)}`),
-    );
-    subscriber.on('message', (channel: string, message: string) =>
-      this.onMessage(channel, message),
-    );
-    subscriber.on('close', () => {
-      this.subscribed = false;
-    });
-    subscriber.on('ready', () => {
-      this.ensureSubscribed().catch((error: unknown) =>
-        this.logger.warn(`subscribe failed: ${errorText(error)}`),
-      );
-    });
-    try {
-      if (this.ownsClient && this.client.status === 'wait') await this.client.connect();
-      await this.ensureSubscribed();
-    } finally {
-      this.initialized = true;
-    }
+    // The subscriber is created first, so it keeps trying even if Redis is down right now.
+    const subscribed = this.subscriber.start(this.client, listener);
+    subscribed.catch(() => undefined); // awaited below; rejections are reported there
+    if (this.ownsClient && this.client.status === 'wait') await this.client.connect();
+    await subscribed;
   }
 
   async flagTtl(user: StoreUser): Promise<number | undefined> {
@@ -248,15 +210,7 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
-    this.subscribed = false;
-    this.listener = undefined;
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    await Promise.all([
-      subscriber ? quit(subscriber) : undefined,
-      this.ownsClient ? quit(this.client) : undefined,
-    ]);
+    await Promise.all([this.subscriber.close(), this.ownsClient ? quit(this.client) : undefined]);
   }
 
   /**
@@ -268,57 +222,10 @@ export class RedisLoadStore implements LoadStore {
     const status = this.client.status;
     if (status !== 'ready' && status !== 'wait') throw new Error(`Redis connection is ${status}`);
   }
-
-  /**
-   * SUBSCRIBEs unless subscribed (or subscribing) already. Once `init` has returned, every
-   * successful subscribe tells the listener to re-check: notices may have been missed meanwhile.
-   */
-  private ensureSubscribed(): Promise<void> {
-    const subscriber = this.subscriber;
-    if (!subscriber || this.closing || this.subscribed) return Promise.resolve();
-    this.subscribing ??= (async () => {
-      try {
-        await subscriber.subscribe(this.channel);
-        if (this.closing) return;
-        this.subscribed = true;
-        if (this.initialized) this.listener?.resubscribed();
-      } finally {
-        this.subscribing = undefined;
-      }
-    })();
-    return this.subscribing;
-  }
-
-  private onMessage(channel: string, message: string): void {
-    if (channel !== this.channel) return;
-    const notice = decodeNotice(message);
-    if (notice) this.listener?.notice(notice);
-  }
-}
-
-function isCluster(client: RedisClient): client is Cluster {
-  return (
-    typeof (client as Cluster).nodes === 'function' &&
-    (client as { isCluster?: boolean }).isCluster === true
-  );
 }
 
 /** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */
 function ttlFromPttl(pttl: number): number | undefined {
   if (pttl === -2) return undefined;
   return pttl === -1 ? Number.MAX_SAFE_INTEGER : pttl;
-}
-
-/** QUIT politely; a connection that is already down is disconnected instead of waited on. */
-async function quit(client: RedisClient): Promise<void> {
-  if (client.status === 'end') return;
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
-  }
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
 }
