@@ -52,7 +52,9 @@ describe('cache-manager flag store', () => {
     await expect(compiling).rejects.toThrow(LoadStatusConfigError);
     await expect(
       Test.createTestingModule({ imports: [LoadStatusModule.forRoot({ cache: true })] }).compile(),
-    ).rejects.toThrow(/import CacheModule\.register\(\{ isGlobal: true \}\) from @nestjs\/cache-manager/);
+    ).rejects.toThrow(
+      /import CacheModule\.register\(\{ isGlobal: true \}\) from @nestjs\/cache-manager/,
+    );
   });
 
   it('rejects a cache that is not a cache-manager Cache', async () => {
