@@ -11,6 +11,8 @@ export interface UserKeys {
   readonly loaded: string;
   readonly lock: string;
   readonly fence: string;
+  /** Set while someone in another process waits: finish and release publish only then. */
+  readonly waiting: string;
 }
 
 export function encodeUserId(userId: string): string {
@@ -36,7 +38,13 @@ export class KeyBuilder {
   forUser(userId: string): UserKeys {
     const tag = encodeUserId(userId);
     const base = `${this.prefix}:{${tag}}`;
-    return { tag, loaded: `${base}:loaded`, lock: `${base}:lock`, fence: `${base}:fence` };
+    return {
+      tag,
+      loaded: `${base}:loaded`,
+      lock: `${base}:lock`,
+      fence: `${base}:fence`,
+      waiting: `${base}:waiting`,
+    };
   }
 }
 

@@ -3,6 +3,9 @@ import { LoadStatusCore } from './load-status.core';
 import { NoticeKind } from './keys';
 import { checkDurationMs } from './validation';
 
+/** Extra life of a "waiting" mark beyond the next re-check, for timers that fire late. */
+const MARK_SLACK_MS = 1_000;
+
 /** Options of {@link LoadStatusService.waitForLoad}. */
 export interface WaitForLoadOptions {
   /**
@@ -78,7 +81,9 @@ export class LoadStatusService {
     try {
       for (;;) {
         waiter.arm();
-        if ((await this.core.store.flagTtl(user.keys)) !== undefined) return true;
+        // Marks the user as waited on, so a load finishing in another process notifies us.
+        const watchMs = 2 * this.core.options.pollIntervalMs + MARK_SLACK_MS;
+        if ((await this.core.store.flagTtl(user.keys, watchMs)) !== undefined) return true;
         signal?.throwIfAborted();
         const remaining = deadline - performance.now();
         if (remaining <= 0) return false;

@@ -54,7 +54,14 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.locks.init(listener);
   }
 
-  async flagTtl(user: StoreUser): Promise<number | undefined> {
+  async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
+    const remaining = await this.cachedFlagTtl(user);
+    // Not loaded and asked to watch: mark the user as waited on in the lock store.
+    if (remaining === undefined && watchMs !== undefined) await this.locks.flagTtl(user, watchMs);
+    return remaining;
+  }
+
+  private async cachedFlagTtl(user: StoreUser): Promise<number | undefined> {
     const expiresAt = await this.cache.ttl(user.loaded);
     if (typeof expiresAt === 'number') {
       const left = expiresAt - this.now();

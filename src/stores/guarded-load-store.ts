@@ -49,8 +49,8 @@ export class GuardedLoadStore implements LoadStore {
     }
   }
 
-  flagTtl(user: StoreUser): Promise<number | undefined> {
-    return this.run('isLoaded', (s) => s.flagTtl(user));
+  flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
+    return this.run('isLoaded', (s) => s.flagTtl(user, watchMs));
   }
   setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
     return this.run('setLoaded', (s) => s.setLoaded(user, ttlMs));

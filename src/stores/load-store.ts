@@ -30,9 +30,10 @@ export interface LoadStore {
   readonly notificationsLive: boolean;
   /**
    * The flag's remaining lifetime in ms, or undefined when it is not set. A flag without expiry
-   * (set by hand) reports `Number.MAX_SAFE_INTEGER`.
+   * (set by hand) reports `Number.MAX_SAFE_INTEGER`. With `watchMs`, an unset flag also marks the
+   * user as waited on for that long, so a finish elsewhere publishes its notice.
    */
-  flagTtl(user: StoreUser): Promise<number | undefined>;
+  flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined>;
   setLoaded(user: StoreUser, ttlMs: number): Promise<void>;
   clearLoaded(user: StoreUser): Promise<void>;
   /**
@@ -71,4 +72,5 @@ export interface StoreUser {
   readonly loaded: string;
   readonly lock: string;
   readonly fence: string;
+  readonly waiting: string;
 }

@@ -44,11 +44,11 @@ export class NearCachedLoadStore implements LoadStore {
     });
   }
 
-  async flagTtl(user: StoreUser): Promise<number | undefined> {
+  async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
     const cached = this.inner.notificationsLive ? this.cache.remaining(user.tag) : undefined;
     if (cached !== undefined) return cached;
     const at = this.cache.snapshot();
-    const remaining = await this.inner.flagTtl(user);
+    const remaining = await this.inner.flagTtl(user, watchMs);
     if (remaining !== undefined) this.cache.fill(user.tag, remaining, at);
     return remaining;
   }

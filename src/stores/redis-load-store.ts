@@ -13,16 +13,24 @@ interface ScriptCommands {
     loaded: string,
     lock: string,
     fence: string,
+    waiting: string,
     token: string,
     leaseMs: number,
     fenceMs: number,
     checkFlag: string,
   ): Promise<[number, number]>;
   loadStatusExtend(lock: string, token: string, leaseMs: number): Promise<number>;
-  loadStatusRelease(lock: string, token: string, channel: string, message: string): Promise<number>;
+  loadStatusRelease(
+    lock: string,
+    waiting: string,
+    token: string,
+    channel: string,
+    message: string,
+  ): Promise<number>;
   loadStatusFinish(
     loaded: string,
     lock: string,
+    waiting: string,
     token: string,
     ttlMs: number,
     channel: string,
@@ -30,17 +38,20 @@ interface ScriptCommands {
   ): Promise<number>;
   loadStatusFinishLock(
     lock: string,
+    waiting: string,
     token: string,
     channel: string,
     message: string,
   ): Promise<number>;
   loadStatusSetLoaded(
     loaded: string,
+    waiting: string,
     ttlMs: number,
     channel: string,
     message: string,
   ): Promise<number>;
   loadStatusClear(loaded: string, channel: string, message: string): Promise<number>;
+  loadStatusWatch(loaded: string, waiting: string, watchMs: number): Promise<number>;
 }
 
 /**
@@ -103,15 +114,20 @@ export class RedisLoadStore implements LoadStore {
     await subscribed;
   }
 
-  async flagTtl(user: StoreUser): Promise<number | undefined> {
+  async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
     this.assertConnected();
-    return ttlFromPttl(await this.client.pttl(user.loaded));
+    const pttl =
+      watchMs === undefined
+        ? await this.client.pttl(user.loaded)
+        : await this.commands.loadStatusWatch(user.loaded, user.waiting, watchMs);
+    return ttlFromPttl(pttl);
   }
 
   async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
     this.assertConnected();
     await this.commands.loadStatusSetLoaded(
       user.loaded,
+      user.waiting,
       ttlMs,
       this.channel,
       encodeNotice(NoticeKind.Loaded, user.tag),
@@ -133,10 +149,12 @@ export class RedisLoadStore implements LoadStore {
     ttlMs: number,
     checkFlag: boolean,
   ): Promise<AcquireResult> {
+    this.assertConnected();
     const [state, value] = await this.commands.loadStatusAcquire(
       user.loaded,
       user.lock,
       user.fence,
+      user.waiting,
       token,
       ttlMs,
       FENCE_RETENTION_MS,
@@ -158,6 +176,7 @@ export class RedisLoadStore implements LoadStore {
     return (
       (await this.commands.loadStatusRelease(
         user.lock,
+        user.waiting,
         token,
         this.channel,
         encodeNotice(NoticeKind.Released, user.tag),
@@ -170,6 +189,7 @@ export class RedisLoadStore implements LoadStore {
     const owned = await this.commands.loadStatusFinish(
       user.loaded,
       user.lock,
+      user.waiting,
       token,
       loadedTtlMs,
       this.channel,
@@ -182,7 +202,13 @@ export class RedisLoadStore implements LoadStore {
     this.assertConnected();
     const message = encodeNotice(NoticeKind.Loaded, user.tag);
     return (
-      (await this.commands.loadStatusFinishLock(user.lock, token, this.channel, message)) === 1
+      (await this.commands.loadStatusFinishLock(
+        user.lock,
+        user.waiting,
+        token,
+        this.channel,
+        message,
+      )) === 1
     );
   }
 

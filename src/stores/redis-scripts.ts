@@ -5,14 +5,15 @@
 export const REDIS_SCRIPTS = {
   /**
    * Guarantees: one round trip that reports the flag, or takes the lock only if free (NX, with a
-   * lease) and returns a fencing token strictly greater than any earlier one for this user. The
-   * counter is seeded from the server clock (µs) when absent, so it keeps increasing after it
-   * expires or Redis restarts empty.
-   * KEYS: loaded, lock, fence. ARGV: token, leaseMs, fenceRetentionMs, checkFlag ('1'|'0').
+   * lease) and returns a fencing token strictly greater than any earlier one for this user, or
+   * marks the user as waited on (until the lease ends plus one lease) so the holder's finish or
+   * release publishes. The counter is seeded from the server clock (µs) when created and expires
+   * fenceRetentionMs later; re-seeding keeps it increasing after expiry or an empty restart.
+   * KEYS: loaded, lock, fence, waiting. ARGV: token, leaseMs, fenceRetentionMs, checkFlag.
    * Returns {2, flag pttl} loaded | {1, fence} acquired | {0, lock pttl} held.
    */
   loadStatusAcquire: {
-    numberOfKeys: 3,
+    numberOfKeys: 4,
     lua: `
 if ARGV[4] == '1' then
   local left = redis.call('PTTL', KEYS[1])
@@ -23,12 +24,13 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if fence == 1 then
     local t = redis.call('TIME')
     fence = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    redis.call('SET', KEYS[3], string.format('%d', fence))
+    redis.call('SET', KEYS[3], string.format('%d', fence), 'PX', ARGV[3])
   end
-  redis.call('PEXPIRE', KEYS[3], ARGV[3])
   return {1, fence}
 end
-return {0, redis.call('PTTL', KEYS[2])}`,
+local pttl = redis.call('PTTL', KEYS[2])
+redis.call('SET', KEYS[4], '1', 'PX', math.max(pttl, 0) + tonumber(ARGV[2]))
+return {0, pttl}`,
   },
   /** Guarantees: the lease is extended only while ARGV[1] owns the lock. KEYS: lock. ARGV: token, leaseMs. */
   loadStatusExtend: {
@@ -38,26 +40,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0`,
   },
   /**
-   * Guarantees: compare-token-and-delete; waiters are told to retry only when the lock was ours.
-   * KEYS: lock. ARGV: token, channel, message.
+   * Guarantees: compare-token-and-delete; waiters (if any are marked) are told to retry only
+   * when the lock was ours. KEYS: lock, waiting. ARGV: token, channel, message.
    */
   loadStatusRelease: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  if redis.call('DEL', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
   return 1
 end
 return 0`,
   },
   /**
    * Guarantees: in one atomic step, sets the flag with its TTL, deletes the lock only if ARGV[1]
-   * still owns it, and notifies waiters. KEYS: loaded, lock. ARGV: token, loadedTtlMs, channel,
-   * message. Returns 1 if the lock was still ours.
+   * still owns it, and notifies waiters if any are marked. KEYS: loaded, lock, waiting. ARGV:
+   * token, loadedTtlMs, channel, message. Returns 1 if the lock was still ours.
    */
   loadStatusFinish: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 local owned = 0
@@ -65,29 +67,44 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
   owned = 1
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return owned`,
   },
   /**
-   * Guarantees: the lock is deleted only if ARGV[1] owns it, and waiters hear the user is loaded
-   * (the flag lives in another store). KEYS: lock. ARGV: token, channel, message.
+   * Guarantees: the lock is deleted only if ARGV[1] owns it, and marked waiters hear the user is
+   * loaded (the flag lives in another store). KEYS: lock, waiting. ARGV: token, channel, message.
    */
   loadStatusFinishLock: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
 local owned = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   owned = 1
 end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+if redis.call('DEL', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return owned`,
   },
-  /** Guarantees: the flag is set and waiters are notified in one step. KEYS: loaded. ARGV: ttlMs, channel, message. */
+  /**
+   * Guarantees: reports the flag's PTTL and, while it is unset, marks the user as waited on for
+   * ARGV[1] ms. KEYS: loaded, waiting.
+   */
+  loadStatusWatch: {
+    numberOfKeys: 2,
+    lua: `
+local left = redis.call('PTTL', KEYS[1])
+if left == -2 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
+return left`,
+  },
+  /**
+   * Guarantees: the flag is set and every process is notified in one step (public `setLoaded`,
+   * always published). KEYS: loaded, waiting. ARGV: ttlMs, channel, message.
+   */
   loadStatusSetLoaded: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`,
   },

@@ -19,7 +19,7 @@ const userId = fc
 const keys = new KeyBuilder('prefix');
 const all = (id: string) => {
   const k = keys.forUser(id);
-  return [k.loaded, k.lock, k.fence];
+  return [k.loaded, k.lock, k.fence, k.waiting];
 };
 
 describe('keys', () => {
@@ -57,6 +57,7 @@ describe('keys', () => {
         const slot = calculateSlot(k.loaded);
         expect(calculateSlot(k.lock)).toBe(slot);
         expect(calculateSlot(k.fence)).toBe(slot);
+        expect(calculateSlot(k.waiting)).toBe(slot);
         // The slot is the tag's own: the hash tag is exactly the encoded id.
         expect(slot).toBe(calculateSlot(k.tag));
       }),

@@ -193,6 +193,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
 
   it('finishes atomically: the notice arrives only when the flag is set and the lock is free', async () => {
     expect((await h.a.acquire(user, 'owner', 5_000, true)).state).toBe('acquired');
+    expect((await h.b.acquire(user, 'waiter', 5_000, true)).state).toBe('held'); // b now waits
     const seen = h.recorderB.next(NoticeKind.Loaded).then(async (notice) => ({
       notice,
       loaded: await h.b.flagTtl(user).then((t) => t !== undefined),
@@ -216,6 +217,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     expect(await h.b.flagTtl(user).then((t) => t !== undefined)).toBe(false);
 
     await h.a.acquire(user, 'owner', 5_000, true);
+    expect((await h.b.acquire(user, 'waiter', 5_000, true)).state).toBe('held'); // b now waits
     const before = h.recorderB.notices.filter((n) => n.kind === NoticeKind.Released).length;
     expect(await h.b.release(user, 'not-owner')).toBe(false);
     const released = h.recorderB.next(NoticeKind.Released);
@@ -228,6 +230,35 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
 });
 
 describe('redis store specifics', () => {
+  it('publishes on finish and release only while someone waits', async () => {
+    const keys = new KeyBuilder(uniquePrefix('quiet'));
+    const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+    const other = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+    const heard: string[] = [];
+    await store.init({ notice() {}, resubscribed() {} });
+    await other.init({ notice: (n) => heard.push(n.kind), resubscribed() {} });
+    try {
+      const user = keys.forUser('u');
+      // Nobody waits: a lock cycle and a finish send no notice at all.
+      await store.acquire(user, 't1', 5_000, true);
+      await store.release(user, 't1');
+      await store.acquire(user, 't2', 5_000, true);
+      await store.finish(user, 't2', 5_000);
+      // Someone waits (a held acquire marks it): the release is published.
+      const user2 = keys.forUser('v');
+      await store.acquire(user2, 't3', 5_000, true);
+      expect((await other.acquire(user2, 'w', 5_000, true)).state).toBe('held');
+      await store.release(user2, 't3');
+      // A later notice flushes the channel, so we know the earlier ones would have arrived by now.
+      await store.clearLoaded(user2);
+      const deadline = Date.now() + 2_000;
+      while (!heard.includes(NoticeKind.Cleared) && Date.now() < deadline) await sleep(5);
+      expect(heard).toEqual([NoticeKind.Released, NoticeKind.Cleared]);
+    } finally {
+      await Promise.all([store.close(), other.close()]);
+    }
+  });
+
   it('keeps fencing tokens increasing after the counter is lost (expiry or a Redis restart)', async () => {
     const keys = new KeyBuilder(uniquePrefix('fence'));
     const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
