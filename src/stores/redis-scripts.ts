@@ -120,5 +120,5 @@ return 1`,
 
 export type ScriptName = keyof typeof REDIS_SCRIPTS;
 
-/** How long a user's fencing counter outlives its last acquire: 24 h. */
+/** How long a user's fencing counter lives after it is (re-)seeded: 24 h. */
 export const FENCE_RETENTION_MS = 86_400_000;
