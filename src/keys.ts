@@ -36,15 +36,42 @@ export class KeyBuilder {
   readonly pattern: string;
 
   forUser(userId: string): UserKeys {
-    const tag = encodeUserId(userId);
-    const base = `${this.prefix}:{${tag}}`;
-    return {
-      tag,
+    return new UserKeySet(this.prefix, encodeUserId(userId));
+  }
+}
+
+/** Key names are built on first use: a near-cache hit needs only the tag. */
+class UserKeySet implements UserKeys {
+  private cached: { loaded: string; lock: string; fence: string; waiting: string } | undefined;
+
+  constructor(
+    private readonly prefix: string,
+    readonly tag: string,
+  ) {}
+
+  get loaded(): string {
+    return this.names().loaded;
+  }
+  get lock(): string {
+    return this.names().lock;
+  }
+  get fence(): string {
+    return this.names().fence;
+  }
+  get waiting(): string {
+    return this.names().waiting;
+  }
+
+  private names(): { loaded: string; lock: string; fence: string; waiting: string } {
+    if (this.cached) return this.cached;
+    const base = `${this.prefix}:{${this.tag}}`;
+    this.cached = {
       loaded: `${base}:loaded`,
       lock: `${base}:lock`,
       fence: `${base}:fence`,
       waiting: `${base}:waiting`,
     };
+    return this.cached;
   }
 }
 

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { errorText, LoadStatusUnavailableError } from '../errors';
 import type { OnStoreError } from '../load-status.options';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import { CommandDeadlines } from './command-deadlines';
 import { MemoryLoadStore } from './memory-load-store';
 import type { LoadStatusEvents } from '../load-status.events';
 import type { NoticeKind } from '../keys';
@@ -16,13 +17,23 @@ export class GuardedLoadStore implements LoadStore {
   private readonly fallback = new MemoryLoadStore();
   private degraded = false;
   private readonly logger = new Logger('LoadStatus');
+  private readonly deadlines: CommandDeadlines;
 
   constructor(
     private readonly primary: LoadStore,
     private readonly policy: OnStoreError,
     private readonly commandTimeoutMs: number,
     private readonly events?: LoadStatusEvents,
-  ) {}
+  ) {
+    this.deadlines = new CommandDeadlines(
+      commandTimeoutMs,
+      (operation) =>
+        new LoadStatusUnavailableError(
+          operation,
+          new Error(`no reply within ${commandTimeoutMs} ms`),
+        ),
+    );
+  }
 
   get kind(): LoadStore['kind'] {
     return this.primary.kind;
@@ -105,6 +116,7 @@ export class GuardedLoadStore implements LoadStore {
   }
 
   async close(): Promise<void> {
+    this.deadlines.close();
     await Promise.all([this.primary.close(), this.fallback.close()]);
   }
 
@@ -139,21 +151,6 @@ export class GuardedLoadStore implements LoadStore {
   }
 
   private bounded<T>(operation: string, promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new LoadStatusUnavailableError(
-              operation,
-              new Error(`no reply within ${this.commandTimeoutMs} ms`),
-            ),
-          ),
-        this.commandTimeoutMs,
-      );
-    });
-    // A command that replies after its timeout must not surface as an unhandled rejection.
-    promise.catch(() => undefined);
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return this.deadlines.bound(operation, promise);
   }
 }

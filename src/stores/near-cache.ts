@@ -5,8 +5,16 @@
  * generation, and a reply is cached only if no invalidation happened while it was in flight, so
  * a clear that overtakes a read can never be undone by that read's reply.
  */
+/** A hit moves an entry to the most-recent end at most this often (cheap, still LRU in effect). */
+const RECENCY_REFRESH_MS = 1_000;
+
+interface Entry {
+  readonly expiresAt: number;
+  touchedAt: number;
+}
+
 export class NearCache {
-  private readonly entries = new Map<string, number>();
+  private readonly entries = new Map<string, Entry>();
   private generation = 0;
 
   constructor(
@@ -22,21 +30,29 @@ export class NearCache {
 
   /** Remaining ms of a live entry (refreshing its LRU position), or undefined. */
   remaining(tag: string): number | undefined {
-    const expiresAt = this.entries.get(tag);
-    if (expiresAt === undefined) return undefined;
-    const left = expiresAt - this.now();
-    this.entries.delete(tag);
-    if (left <= 0) return undefined;
-    this.entries.set(tag, expiresAt);
+    const entry = this.entries.get(tag);
+    if (entry === undefined) return undefined;
+    const now = this.now();
+    const left = entry.expiresAt - now;
+    if (left <= 0) {
+      this.entries.delete(tag);
+      return undefined;
+    }
+    if (now - entry.touchedAt >= RECENCY_REFRESH_MS) {
+      entry.touchedAt = now;
+      this.entries.delete(tag);
+      this.entries.set(tag, entry);
+    }
     return Math.floor(left);
   }
 
   fill(tag: string, remainingMs: number, at: { sentAt: number; generation: number }): void {
     if (at.generation !== this.generation) return;
     const expiresAt = at.sentAt + Math.min(remainingMs, this.maxAgeMs);
-    if (expiresAt <= this.now()) return;
+    const now = this.now();
+    if (expiresAt <= now) return;
     this.entries.delete(tag);
-    this.entries.set(tag, expiresAt);
+    this.entries.set(tag, { expiresAt, touchedAt: now });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);

@@ -79,13 +79,10 @@ export class RedisLoadStore implements LoadStore {
       // Loaded lazily: ioredis is an optional peer, needed only when Redis is configured.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Redis: RedisCtor } = require('ioredis') as typeof import('ioredis');
-      // Auto-pipelining: concurrent flights for different users (and the per-process flights of a
-      // stampede) leave in one write instead of one per command. A caller's options win.
-      const shared: RedisOptions = {
-        maxRetriesPerRequest: 1,
-        lazyConnect: true,
-        enableAutoPipelining: true,
-      };
+      // No auto-pipelining: measured (npm run bench), its deferral to the next tick costs more
+      // latency than batching saves, since a stampede is only a handful of round trips. Pass
+      // `enableAutoPipelining: true` in the options to opt in. A caller's options win.
+      const shared: RedisOptions = { maxRetriesPerRequest: 1, lazyConnect: true };
       this.client =
         typeof source === 'string'
           ? new RedisCtor(source, shared)

@@ -39,12 +39,13 @@ describe('NearCache', () => {
     expect(cache.remaining('u')).toBe(1_000);
   });
 
-  it('evicts the least recently used entry beyond maxEntries', () => {
+  it('evicts the least recently used entry beyond maxEntries (recency refreshed at most once a second)', () => {
     const cache = new NearCache(2, 60_000, now);
-    cache.fill('a', 1_000, cache.snapshot());
-    cache.fill('b', 1_000, cache.snapshot());
+    cache.fill('a', 10_000, cache.snapshot());
+    cache.fill('b', 10_000, cache.snapshot());
+    clock += 1_000; // recency is refreshed at most once a second per entry
     cache.remaining('a'); // a is now the most recently used
-    cache.fill('c', 1_000, cache.snapshot());
+    cache.fill('c', 10_000, cache.snapshot());
     expect(cache.remaining('b')).toBeUndefined();
     expect(cache.remaining('a')).toBeDefined();
     expect(cache.remaining('c')).toBeDefined();

@@ -1,0 +1,64 @@
+interface Pending {
+  readonly deadline: number;
+  readonly operation: string;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Bounds every in-flight store command by `timeoutMs` with one shared interval timer (running
+ * only while commands are in flight) instead of a timer, a race and a `finally` per command:
+ * cheaper on the hot path. A command rejects at most `timeoutMs + timeoutMs / 4` after it was sent;
+ * a reply that comes later is dropped.
+ */
+export class CommandDeadlines {
+  private readonly pending = new Set<Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tickMs: number;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly timeoutError: (operation: string) => Error,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tickMs = Math.max(5, Math.min(250, Math.floor(timeoutMs / 4)));
+  }
+
+  bound<T>(operation: string, command: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { deadline: this.now() + this.timeoutMs, operation, reject };
+      this.pending.add(entry);
+      this.timer ??= setInterval(() => this.sweep(), this.tickMs);
+      command.then(
+        (value) => {
+          if (this.pending.delete(entry)) resolve(value);
+        },
+        (error: unknown) => {
+          if (this.pending.delete(entry))
+            reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  /** Stops the timer; commands still in flight reject now. */
+  close(): void {
+    for (const entry of this.pending) entry.reject(this.timeoutError(entry.operation));
+    this.pending.clear();
+    this.stop();
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const entry of this.pending) {
+      if (entry.deadline > now) continue;
+      this.pending.delete(entry);
+      entry.reject(this.timeoutError(entry.operation));
+    }
+    if (this.pending.size === 0) this.stop();
+  }
+
+  private stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
