@@ -29,6 +29,8 @@ export class LoadStatusService {
   async isLoaded(userId: string): Promise<boolean> {
     const user = this.core.user(userId);
     this.core.assertOpen(user.id);
+    // Hot path: a near-cache hit answers without a round trip (or another async step).
+    if (this.core.nearCache?.cachedLoaded(user.keys.tag)) return true;
     return (await this.core.store.flagTtl(user.keys)) !== undefined;
   }
 

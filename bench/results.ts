@@ -1,0 +1,119 @@
+import type { StrategyId } from './protocol';
+import type { Measured } from './stats';
+
+export interface HotPathRow {
+  id: string;
+  label: string;
+  /** CPU placement of this process and Redis while measured (see placement.ts). */
+  placement: string;
+  checksPerSec: Measured;
+  p50Us: Measured;
+  p99Us: Measured;
+}
+
+export interface HotPathResult {
+  rows: HotPathRow[];
+  decorator: {
+    /** p50 and p99 of a decorated call on a loaded user minus those of the undecorated method. */
+    p50OverheadUs: Measured;
+    p99OverheadUs: Measured;
+    /** 1/throughput difference: mean cost added per call. */
+    meanOverheadUs: Measured;
+  };
+  /** Times the decorated method's body ran while it was measured (must be 0: the user is loaded). */
+  decoratedBodyRuns: number;
+  /** Events the `events$` subscriber of the "one subscriber" row received (0: a hit emits none). */
+  eventsSeen: number;
+}
+
+export interface LockCycleRow {
+  strategy: StrategyId;
+  /** e.g. "one events$ subscriber" for the library with a subscriber attached. */
+  variant?: string;
+  placement: string;
+  sequentialOpsPerSec: Measured;
+  concurrentOpsPerSec: Measured;
+}
+
+export interface StampedeRow {
+  strategy: StrategyId;
+  loadMs: number;
+  callers: number;
+  loaderRuns: Measured;
+  errors: Measured;
+  waiterExtraP50Ms: Measured;
+  waiterExtraP99Ms: Measured;
+  waiterExtraMaxMs: Measured;
+  redisCommands: Measured;
+  roundTrips: Measured;
+  wallMs: Measured;
+  /** Diagnostics: latest worker's barrier timer lateness; first loader start after the barrier. */
+  barrierLateMs: Measured;
+  loadStartMs: Measured;
+  /** Waiter end − end of the load it waited for (its own process's, else the first one). */
+  wakeAfterLoadP50Ms: Measured;
+  wakeAfterLoadP99Ms: Measured;
+  /** INFO commandstats delta of the median-commands repeat. */
+  commandBreakdown: Record<string, number>;
+  errorKinds: Record<string, number>;
+}
+
+export interface CrashRow {
+  strategy: StrategyId;
+  /** Kill → first load completed in another process; Infinity (null in JSON) = none within the cap. */
+  takeoverMs: Measured;
+  capMs: number;
+  survivorCallers: number;
+  survivorErrors: Measured;
+  stillWaitingAtCap: Measured;
+  newRequests: Measured;
+  newRequestErrors: Measured;
+  loaderRunsAfterKill: Measured;
+  errorKinds: Record<string, number>;
+  note?: string;
+}
+
+export interface ManyUsersRow {
+  strategy: StrategyId;
+  users: number;
+  callers: number;
+  loads: Measured;
+  errors: Measured;
+  totalMs: Measured;
+  callerP99Ms: Measured;
+  redisCommands: Measured;
+  roundTrips: Measured;
+  errorKinds: Record<string, number>;
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchResults {
+  meta: {
+    date: string;
+    command: string;
+    quick: boolean;
+    repeats: number;
+    node: string;
+    redis: string;
+    cpus: number;
+    cpuModel: string;
+    platform: string;
+    durationSec: number;
+    loadAverageAtStart: number[];
+    loadAverageAtEnd: number[];
+    pinning: string;
+    settings: Record<string, unknown>;
+  };
+  hotPath?: HotPathResult;
+  lockCycle?: LockCycleRow[];
+  stampede?: StampedeRow[];
+  crash?: CrashRow[];
+  manyUsers?: ManyUsersRow[];
+  targets?: TargetCheck[];
+  errors: string[];
+}

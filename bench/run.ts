@@ -1,0 +1,156 @@
+/**
+ * `npm run bench`: starts a private redis-server, runs the five scenarios of issue 4 for every
+ * strategy side by side, prints markdown tables (medians of the repeats, ratios against the
+ * reference pattern) and writes the same data to bench/results/latest.json.
+ *
+ * BENCH_QUICK=1: a one-minute smoke run (one repeat, short windows, crash cap 8 s).
+ */
+import 'reflect-metadata';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { RedisServer } from '../test/support/redis-server';
+import { CONFIG } from './config';
+import { Pinning } from './placement';
+import { WorkerPool } from './pool';
+import { STRATEGY_IDS } from './protocol';
+import { evaluateTargets, renderMarkdown } from './report';
+import type { BenchResults } from './results';
+import { crash } from './scenarios/crash';
+import { hotPath } from './scenarios/hot-path';
+import { lockCycle } from './scenarios/lock-cycle';
+import { manyUsers } from './scenarios/many-users';
+import { stampede } from './scenarios/stampede';
+import { REDLOCK_DURATION_MS } from './strategies/redlock';
+
+/** The whole run is abandoned (children killed) after this long. */
+const WATCHDOG_MS = 20 * 60_000;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const loadAtStart = loadavg();
+  if (loadAtStart[0] > 0.8)
+    log(
+      `bench: WARNING the 1-minute load average is ${loadAtStart[0].toFixed(2)}: something else is ` +
+        'using the CPUs, and the numbers will show it',
+    );
+  const server = await RedisServer.start();
+  const pinning = new Pinning(server.pid);
+  const pool = new WorkerPool(server.url);
+  const admin = new Redis(server.url);
+  const abandon = (why: string): void => {
+    log(`bench: ${why}; killing every child process`);
+    pool.killAll();
+    setTimeout(() => process.exit(1), 2_000).unref();
+    void server.stop().finally(() => process.exit(1));
+  };
+  process.once('SIGINT', () => abandon('interrupted'));
+  process.once('SIGTERM', () => abandon('terminated'));
+  const watchdog = setTimeout(
+    () => abandon(`still running after ${WATCHDOG_MS / 60_000} min`),
+    WATCHDOG_MS,
+  );
+  watchdog.unref();
+
+  const serverInfo = await admin.info('server');
+  const results: BenchResults = {
+    meta: {
+      date: new Date().toISOString(),
+      command: CONFIG.quick ? 'BENCH_QUICK=1 npm run bench' : 'npm run bench',
+      quick: CONFIG.quick,
+      repeats: CONFIG.repeats,
+      node: process.version,
+      redis: /redis_version:(\S+)/.exec(serverInfo)?.[1] ?? 'unknown',
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      platform: `${process.platform} ${process.arch}`,
+      durationSec: 0,
+      loadAverageAtStart: loadAtStart.map((x) => Number(x.toFixed(2))),
+      loadAverageAtEnd: [],
+      pinning: pinning.available
+        ? 'scenarios 1-2 pinned with taskset: cross-core = bench CPU 1 / Redis CPU 0, same-core = both CPU 0; scenarios 3-5 unpinned'
+        : 'unavailable (no taskset or 1 CPU): everything unpinned',
+      settings: {
+        ...CONFIG,
+        library:
+          'LoadStatusModule.forRoot({ redis: url, keyPrefix }) with default options (near-cache on, lockTtlMs 3000, waitTimeoutMs 15000)',
+        reference:
+          'GET flag; SET lock NX PX 30000; plain DEL; poll flag every 100 ms up to 5 s, then error; flag TTL 1 h',
+        redlock: `@sesamecare-oss/redlock, one client, default settings (retryCount 10, retryDelay 200 ms, retryJitter 100 ms), duration ${REDLOCK_DURATION_MS} ms`,
+        redisSemaphore:
+          'redis-semaphore Mutex defaults: lockTimeout 10 s, acquireTimeout 10 s, retryInterval 10 ms, refresh every 8 s',
+        asyncMutex: 'async-mutex Mutex per user in each process; flag in Redis',
+        ioredis: 'ioredis 6 with its default RESP3 for every client; no library needed protocol: 2',
+      },
+    },
+    errors: [],
+  };
+
+  const scenario = async <T>(name: string, body: () => Promise<T>): Promise<T | undefined> => {
+    const t = performance.now();
+    log(`bench: ${name}…`);
+    try {
+      const out = await body();
+      log(`bench: ${name} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      return out;
+    } catch (error) {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`bench: ${name} FAILED: ${message}`);
+      results.errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+  };
+
+  try {
+    results.hotPath = await scenario('1. hot path', () => hotPath(server.url, pinning, log));
+    results.lockCycle = await scenario('2. lock cycle', () => lockCycle(server.url, pinning, log));
+    pinning.release(); // workers inherit this process's CPU affinity
+    const workers = await pool.spawnMany(
+      Array.from({ length: CONFIG.stampede.processes }, (_, i) => `w${i + 1}`),
+      [...STRATEGY_IDS],
+    );
+    results.stampede = await scenario('3. stampede', () => stampede(admin, workers, log));
+    results.manyUsers = await scenario('5. many users', () => manyUsers(admin, workers, log));
+    results.crash = await scenario('4. crash', () => crash(pool, workers.slice(0, 3), log));
+  } catch (error) {
+    results.errors.push(error instanceof Error ? error.message : String(error));
+  } finally {
+    await pool.closeAll().catch(() => pool.killAll());
+    admin.disconnect();
+    await server.stop();
+    clearTimeout(watchdog);
+  }
+
+  results.meta.durationSec = (performance.now() - started) / 1000;
+  results.meta.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
+  try {
+    results.targets = evaluateTargets(results);
+  } catch (error) {
+    results.errors.push(`targets: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const markdown = renderMarkdown(results);
+  const dir = join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, 'latest.md'), markdown);
+  process.stdout.write(markdown);
+  log(`bench: wrote ${join(dir, 'latest.json')} (and latest.md)`);
+  return results.errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Nothing should be left, but never hang the terminal on a stray handle.
+    setTimeout(() => process.exit(code), 3_000).unref();
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
