@@ -7,6 +7,8 @@
  */
 /** A hit moves an entry to the most-recent end at most this often (cheap, still LRU in effect). */
 const RECENCY_REFRESH_MS = 1_000;
+/** Expired entries are swept after this many operations, so memory follows live users only. */
+const SWEEP_EVERY_OPERATIONS = 1_024;
 
 interface Entry {
   readonly expiresAt: number;
@@ -16,6 +18,7 @@ interface Entry {
 export class NearCache {
   private readonly entries = new Map<string, Entry>();
   private generation = 0;
+  private operations = 0;
 
   constructor(
     readonly maxEntries: number,
@@ -30,6 +33,7 @@ export class NearCache {
 
   /** Remaining ms of a live entry (refreshing its LRU position), or undefined. */
   remaining(tag: string): number | undefined {
+    if (++this.operations >= SWEEP_EVERY_OPERATIONS) this.sweep();
     const entry = this.entries.get(tag);
     if (entry === undefined) return undefined;
     const now = this.now();
@@ -47,6 +51,7 @@ export class NearCache {
   }
 
   fill(tag: string, remainingMs: number, at: { sentAt: number; generation: number }): void {
+    if (++this.operations >= SWEEP_EVERY_OPERATIONS) this.sweep();
     if (at.generation !== this.generation) return;
     const expiresAt = at.sentAt + Math.min(remainingMs, this.maxAgeMs);
     const now = this.now();
@@ -57,6 +62,13 @@ export class NearCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
+  }
+
+  /** Drops every expired entry. */
+  sweep(): void {
+    this.operations = 0;
+    const now = this.now();
+    for (const [tag, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(tag);
   }
 
   invalidate(tag: string): void {

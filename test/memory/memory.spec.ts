@@ -1,0 +1,117 @@
+import { Redis } from 'ioredis';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { LoadLockService } from '../../src';
+import { LoadStatusCore } from '../../src/load-status.core';
+import { startApp, type TestApp } from '../support/apps';
+import { sleep, uniquePrefix } from '../support/env';
+import { RedisServer } from '../support/redis-server';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const LOADED_TTL_MS = 1_500;
+const BATCH = 1_000;
+
+function heapAfterGc(): number {
+  for (let i = 0; i < 3; i++) gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Internal counts that must fall back to zero once nothing is in flight. */
+function liveState(t: TestApp) {
+  const core = t.app.get(LoadStatusCore);
+  const service: LoadLockService = t.app.get(LoadLockService);
+  const lock = service as unknown as {
+    flights: Map<unknown, unknown>;
+    held: Map<unknown, unknown>;
+  };
+  return {
+    waiters: core.waiters.size,
+    flights: lock.flights.size,
+    held: lock.held.size,
+    nearCache: core.nearCache?.cache.size ?? 0,
+  };
+}
+
+describe('memory after 100k distinct users were loaded and waited on', () => {
+  let server: RedisServer;
+  let inspect: Redis;
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    inspect = new Redis(server.url);
+    const options = {
+      redis: server.url,
+      keyPrefix: uniquePrefix('mem'),
+      loadedTtlMs: LOADED_TTL_MS,
+    };
+    [a, b] = await Promise.all([startApp(options), startApp(options)]);
+  });
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await inspect.quit();
+    await server.stop();
+  });
+
+  /** Each user requested by both apps at once: one loads, the other waits for it. */
+  async function round(prefix: string, users: number): Promise<{ loads: number; waits: number }> {
+    let loads = 0;
+    let waits = 0;
+    const loader = async () => {
+      loads++;
+      await new Promise((r) => setImmediate(r));
+    };
+    for (let start = 0; start < users; start += BATCH) {
+      const ids = Array.from(
+        { length: Math.min(BATCH, users - start) },
+        (_, i) => `${prefix}-${start + i}`,
+      );
+      const outcomes = await Promise.all(
+        ids.flatMap((id) => [a.lock.ensureLoaded(id, loader), b.lock.ensureLoaded(id, loader)]),
+      );
+      waits += outcomes.filter((o) => o.status === 'loaded-elsewhere').length;
+    }
+    return { loads, waits };
+  }
+
+  /** Lets every flag and near-cache entry expire, then uses the caches so their sweeps run. */
+  async function quiesce(): Promise<void> {
+    await sleep(LOADED_TTL_MS + 100);
+    await a.status.setLoaded('hot');
+    for (let i = 0; i < 2_100; i++) {
+      await a.status.isLoaded('hot');
+      await b.status.isLoaded('hot');
+    }
+  }
+
+  it('returns heap, waiters, flights, locks, near-cache entries and subscriptions to baseline', async () => {
+    await round('warm', 2_000);
+    await quiesce();
+    const baseline = heapAfterGc();
+    const subscriptionsBefore = await inspect.call(
+      'PUBSUB',
+      'NUMSUB',
+      `${a.app.get(LoadStatusCore).keys.channel}`,
+    );
+
+    const { loads, waits } = await round('user', 100_000);
+    expect(loads).toBe(100_000); // once per user across both apps
+    expect(waits).toBeGreaterThan(0); // and some callers really waited on the other app
+
+    await quiesce();
+    const after = heapAfterGc();
+    for (const t of [a, b])
+      expect(liveState(t)).toEqual({ waiters: 0, flights: 0, held: 0, nearCache: 1 });
+    expect(
+      await inspect.call('PUBSUB', 'NUMSUB', `${a.app.get(LoadStatusCore).keys.channel}`),
+    ).toEqual(subscriptionsBefore);
+    // 100k users retaining even 80 bytes each would add 8 MB.
+    const growthMb = (after - baseline) / 1024 / 1024;
+    process.stdout.write(
+      `memory: heap ${(baseline / 1048576).toFixed(1)} MB -> ${(after / 1048576).toFixed(1)} MB after 100k users (${waits} waits)\n`,
+    );
+    expect(growthMb).toBeLessThan(8);
+  }, 180_000);
+});
