@@ -4,6 +4,7 @@ import { elapsed, runLocked } from './locked-load';
 import type { LoadStatusCore } from './load-status.core';
 import type { OnWaitTimeout } from './load-status.options';
 import type { UserKeys } from './keys';
+import type { AcquireResult } from './stores/load-store';
 import type { WaitEndReason } from './load-status.events';
 import { NoticeKind } from './keys';
 
@@ -49,8 +50,11 @@ export interface FlightSettings {
 export interface FlightHost {
   readonly core: LoadStatusCore;
   nextToken(): string;
-  track(lock: HeldLoadLock, controller: AbortController): void;
-  untrack(lock: HeldLoadLock): void;
+  /** The store's acquire, tracked so shutdown can wait for it; a lock won while closing is given back. */
+  acquire(keys: UserKeys, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult>;
+  /** `lock` undefined: a loader running without the lock (`onWaitTimeout: 'run'`). */
+  track(lock: HeldLoadLock | undefined, controller: AbortController): void;
+  untrack(lock: HeldLoadLock | undefined, controller?: AbortController): void;
 }
 
 /**
@@ -81,7 +85,7 @@ export async function runFlight<T>(
       core.assertOpen(userId);
       waiter.arm();
       const token = host.nextToken();
-      const result = await core.store.acquire(keys, token, settings.lockTtlMs, true);
+      const result = await host.acquire(keys, token, settings.lockTtlMs, true);
       if (result.state === 'loaded') {
         return waited
           ? { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') }
@@ -134,12 +138,14 @@ async function onTimeout<T>(
     `waited ${waitedMs} ms for user ${JSON.stringify(userId)}; running the loader without the lock (onWaitTimeout: 'run')`,
   );
   const controller = new AbortController();
+  host.track(undefined, controller);
   const loadStarted = performance.now();
   const { events } = host.core;
   events.emit({ type: 'load-started', userId, fencingToken: undefined });
   let value: T;
   try {
     value = await loader({ userId, fencingToken: undefined, signal: controller.signal });
+    host.core.assertOpen(userId);
     await host.core.store.setLoaded(keys, settings.loadedTtlMs);
   } catch (error) {
     events.emit({
@@ -150,6 +156,8 @@ async function onTimeout<T>(
       error,
     });
     throw error;
+  } finally {
+    host.untrack(undefined, controller);
   }
   events.emit({
     type: 'load-succeeded',

@@ -18,6 +18,8 @@ import { LoadStatusCore } from './load-status.core';
 import { MIN_LOCK_TTL_MS, oneOf, type OnWaitTimeout } from './load-status.options';
 import { registerLoadLockService, unregisterLoadLockService } from './service-registry';
 import { checkDurationMs, describeValue } from './validation';
+import { decodeUserTag, type UserKeys } from './keys';
+import type { AcquireResult } from './stores/load-store';
 
 /** Per-call overrides of the module options for {@link LoadLockService.ensureLoaded}. */
 export interface EnsureLoadedOptions {
@@ -42,6 +44,10 @@ export class LoadLockService
 {
   private readonly flights = new Map<string, Promise<LoadOutcome<unknown>>>();
   private readonly held = new Map<HeldLoadLock, AbortController | undefined>();
+  /** Loaders running without the lock (`onWaitTimeout: 'run'`): shutdown aborts them too. */
+  private readonly unlocked = new Set<AbortController>();
+  /** Acquires in flight: shutdown waits for them, so no lock is won after it looked. */
+  private readonly acquiring = new Set<Promise<unknown>>();
   private sequence = 0;
   private readonly host: FlightHost;
 
@@ -49,8 +55,15 @@ export class LoadLockService
     this.host = {
       core,
       nextToken: () => this.nextToken(),
-      track: (lock, controller) => this.held.set(lock, controller),
-      untrack: (lock) => this.held.delete(lock),
+      acquire: (keys, token, ttlMs, checkFlag) => this.acquire(keys, token, ttlMs, checkFlag),
+      track: (lock, controller) => {
+        if (lock) this.held.set(lock, controller);
+        else this.unlocked.add(controller);
+      },
+      untrack: (lock, controller) => {
+        if (lock) this.held.delete(lock);
+        else if (controller) this.unlocked.delete(controller);
+      },
     };
   }
 
@@ -73,8 +86,9 @@ export class LoadLockService
     const ttl = ttlMs === undefined ? this.core.options.lockTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
     const token = this.nextToken();
-    const result = await this.core.store.acquire(user.keys, token, ttl, false);
+    const result = await this.acquire(user.keys, token, ttl, false);
     if (result.state !== 'acquired') return null;
+    this.forgetExpiredLocks();
     const lock = new HeldLoadLock(
       user.id,
       token,
@@ -132,6 +146,9 @@ export class LoadLockService
   async beforeApplicationShutdown(): Promise<void> {
     unregisterLoadLockService(this);
     this.core.beginShutdown();
+    // A lock won by an acquire already in flight is given back by `acquire` itself.
+    await Promise.allSettled([...this.acquiring]);
+    for (const controller of this.unlocked) controller.abort(new LoadStatusShutdownError());
     const locks = [...this.held];
     for (const [lock, controller] of locks)
       controller?.abort(new LoadStatusShutdownError(lock.userId));
@@ -180,6 +197,39 @@ export class LoadLockService
           ? o.onWaitTimeout
           : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
     };
+  }
+
+  /** The store's acquire; a lock won after shutdown began is released at once. */
+  private acquire(
+    keys: UserKeys,
+    token: string,
+    ttlMs: number,
+    checkFlag: boolean,
+  ): Promise<AcquireResult> {
+    const attempt = (async (): Promise<AcquireResult> => {
+      const result = await this.core.store.acquire(keys, token, ttlMs, checkFlag);
+      if (result.state !== 'acquired' || !this.core.isClosing) return result;
+      try {
+        await this.core.store.release(keys, token);
+      } catch (error) {
+        this.core.logger.warn(
+          `could not give back a lock won during shutdown: ${errorText(error)}`,
+        );
+      }
+      throw new LoadStatusShutdownError(decodeUserTag(keys.tag));
+    })();
+    this.acquiring.add(attempt);
+    const forget = (): void => void this.acquiring.delete(attempt);
+    attempt.then(forget, forget);
+    return attempt;
+  }
+
+  /** Locks from `acquireLoadLock` whose lease ran out without a release need no tracking. */
+  private forgetExpiredLocks(): void {
+    const now = performance.now();
+    for (const [lock, controller] of this.held) {
+      if (controller === undefined && lock.leaseEndsAt <= now) this.held.delete(lock);
+    }
   }
 
   private nextToken(): string {

@@ -19,6 +19,8 @@ export interface LoadLock {
 /** The {@link LoadLock} handed out by `LoadLockService`. */
 export class HeldLoadLock implements LoadLock {
   private released = false;
+  /** `performance.now()` when the lease runs out unless extended again. */
+  leaseEndsAt: number;
 
   constructor(
     readonly userId: string,
@@ -28,7 +30,9 @@ export class HeldLoadLock implements LoadLock {
     private readonly keys: UserKeys,
     private readonly core: LoadStatusCore,
     private readonly onReleased: (lock: HeldLoadLock) => void,
-  ) {}
+  ) {
+    this.leaseEndsAt = performance.now() + ttlMs;
+  }
 
   get isReleased(): boolean {
     return this.released;
@@ -37,7 +41,10 @@ export class HeldLoadLock implements LoadLock {
   async extend(ttlMs?: number): Promise<boolean> {
     const ttl = ttlMs === undefined ? this.ttlMs : checkDurationMs('ttlMs', ttlMs);
     if (this.released) return false;
-    return this.core.store.extend(this.keys, this.token, ttl);
+    const sentAt = performance.now();
+    const ours = await this.core.store.extend(this.keys, this.token, ttl);
+    if (ours) this.leaseEndsAt = sentAt + ttl;
+    return ours;
   }
 
   async release(): Promise<boolean> {

@@ -43,13 +43,17 @@ export async function runLocked<T>(
   if (core.isClosing || lock.isReleased) {
     // Shutdown released the lock already; another process loads instead.
     lock.settled();
-    throw new LoadStatusShutdownError(userId);
+    const error = new LoadStatusShutdownError(userId);
+    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
+    throw error;
   }
   let owned: boolean;
   try {
     owned = await core.store.finish(keys, token, settings.loadedTtlMs);
   } catch (error) {
     events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
+    // The finish may not have run: give the lock back so waiters need not sit out the lease.
+    await releaseQuietly(core, lock);
     throw error;
   } finally {
     lock.settled();

@@ -273,6 +273,27 @@ describe('ensureLoaded across two connections to one Redis', () => {
     }
   });
 
+  it('gives back a lock won by an acquire that was in flight when shutdown began', async () => {
+    const redis = inspector();
+    try {
+      const loader = jest.fn(() => Promise.resolve());
+      const loading = a.lock.ensureLoaded('racing', loader);
+      const manual = a.lock.acquireLoadLock('racing-manual', 60_000);
+      const settled = Promise.all([
+        expect(loading).rejects.toThrow(LoadStatusShutdownError),
+        expect(manual).rejects.toThrow(LoadStatusShutdownError),
+      ]);
+      await a.close(); // starts while both acquires are on the wire
+      await settled;
+      expect(loader).not.toHaveBeenCalled();
+      expect(await redis.exists(`${prefix}:{racing}:lock`, `${prefix}:{racing-manual}:lock`)).toBe(
+        0,
+      );
+    } finally {
+      await redis.quit();
+    }
+  });
+
   it('releases a held lock on close so the other process acquires at once', async () => {
     const held = await a.lock.acquireLoadLock('handover', 60_000);
     expect(held).not.toBeNull();
