@@ -18,7 +18,7 @@ export class MemoryLoadStore implements LoadStore {
   readonly notificationsLive = true;
   private readonly flags = new Map<string, number>();
   private readonly locks = new Map<string, Lock>();
-  /** One counter for all users: strictly increasing per user as well. */
+  /** One counter for all users: strictly increasing per user as well, never behind the clock. */
   private fence = 0;
   private writes = 0;
   private listener: StoreListener | undefined;
@@ -63,7 +63,10 @@ export class MemoryLoadStore implements LoadStore {
       });
     this.locks.set(user.tag, { token, expiresAt: this.now() + ttlMs });
     this.wrote();
-    return Promise.resolve({ state: 'acquired', fencingToken: ++this.fence });
+    // The process clock in µs, or one more than the last token: comparable with the Redis store's
+    // tokens (server clock in µs) when this store is the fail-open fallback.
+    this.fence = Math.max(this.fence + 1, Date.now() * 1000);
+    return Promise.resolve({ state: 'acquired', fencingToken: this.fence });
   }
 
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {

@@ -157,28 +157,29 @@ export class RedisLoadStore implements LoadStore {
       FENCE_RETENTION_MS,
       checkFlag ? '1' : '0',
     );
-    if (state === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
-    if (state === 1) return { state: 'acquired', fencingToken: Number(value) };
+    // Number(): a borrowed client may use `stringNumbers`, which turns every integer into a string.
+    const code = Number(state);
+    if (code === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
+    if (code === 1) return { state: 'acquired', fencingToken: Number(value) };
     // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
-    return { state: 'held', remainingMs: value >= 0 ? Number(value) : ttlMs };
+    return { state: 'held', remainingMs: Number(value) >= 0 ? Number(value) : ttlMs };
   }
 
   async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
     this.assertConnected();
-    return (await this.commands.loadStatusExtend(user.lock, token, ttlMs)) === 1;
+    return Number(await this.commands.loadStatusExtend(user.lock, token, ttlMs)) === 1;
   }
 
   async release(user: StoreUser, token: string): Promise<boolean> {
     this.assertConnected();
-    return (
-      (await this.commands.loadStatusRelease(
-        user.lock,
-        user.waiting,
-        token,
-        this.channel,
-        encodeNotice(NoticeKind.Released, user.tag),
-      )) === 1
+    const owned = await this.commands.loadStatusRelease(
+      user.lock,
+      user.waiting,
+      token,
+      this.channel,
+      encodeNotice(NoticeKind.Released, user.tag),
     );
+    return Number(owned) === 1;
   }
 
   async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
@@ -192,21 +193,20 @@ export class RedisLoadStore implements LoadStore {
       this.channel,
       encodeNotice(NoticeKind.Loaded, user.tag),
     );
-    return owned === 1;
+    return Number(owned) === 1;
   }
 
   async finishLock(user: StoreUser, token: string): Promise<boolean> {
     this.assertConnected();
     const message = encodeNotice(NoticeKind.Loaded, user.tag);
-    return (
-      (await this.commands.loadStatusFinishLock(
-        user.lock,
-        user.waiting,
-        token,
-        this.channel,
-        message,
-      )) === 1
+    const owned = await this.commands.loadStatusFinishLock(
+      user.lock,
+      user.waiting,
+      token,
+      this.channel,
+      message,
     );
+    return Number(owned) === 1;
   }
 
   async publish(kind: NoticeKind, user: StoreUser): Promise<void> {
@@ -248,7 +248,8 @@ export class RedisLoadStore implements LoadStore {
 }
 
 /** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */
-function ttlFromPttl(pttl: number): number | undefined {
+function ttlFromPttl(reply: number | string): number | undefined {
+  const pttl = Number(reply);
   if (pttl === -2) return undefined;
   return pttl === -1 ? Number.MAX_SAFE_INTEGER : pttl;
 }

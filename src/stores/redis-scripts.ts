@@ -6,9 +6,10 @@ export const REDIS_SCRIPTS = {
   /**
    * Guarantees: one round trip that reports the flag, or takes the lock only if free (NX, with a
    * lease) and returns a fencing token strictly greater than any earlier one for this user, or
-   * marks the user as waited on (until the lease ends plus one lease) so the holder's finish or
-   * release publishes. The counter is seeded from the server clock (µs) when created and expires
-   * fenceRetentionMs later; re-seeding keeps it increasing after expiry or an empty restart.
+   * marks the user as waited on (until the lease ends plus one lease; a mark is only ever
+   * lengthened) so the holder's finish or release publishes. The token is the server clock in µs,
+   * or the previous token + 1 if that is larger: it keeps increasing after the counter expires
+   * (fenceRetentionMs after its last use) or Redis restarts empty.
    * KEYS: loaded, lock, fence, waiting. ARGV: token, leaseMs, fenceRetentionMs, checkFlag.
    * Returns {2, flag pttl} loaded | {1, fence} acquired | {0, lock pttl} held.
    */
@@ -20,16 +21,16 @@ if ARGV[4] == '1' then
   if left ~= -2 then return {2, left} end
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local fence = redis.call('INCR', KEYS[3])
-  if fence == 1 then
-    local t = redis.call('TIME')
-    fence = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    redis.call('SET', KEYS[3], string.format('%d', fence), 'PX', ARGV[3])
-  end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local fence = tonumber(redis.call('GET', KEYS[3]) or '0') + 1
+  if fence < now then fence = now end
+  redis.call('SET', KEYS[3], string.format('%d', fence), 'PX', ARGV[3])
   return {1, fence}
 end
 local pttl = redis.call('PTTL', KEYS[2])
-redis.call('SET', KEYS[4], '1', 'PX', math.max(pttl, 0) + tonumber(ARGV[2]))
+local mark = math.max(pttl, 0) + tonumber(ARGV[2])
+if redis.call('PTTL', KEYS[4]) < mark then redis.call('SET', KEYS[4], '1', 'PX', mark) end
 return {0, pttl}`,
   },
   /** Guarantees: the lease is extended only while ARGV[1] owns the lock. KEYS: lock. ARGV: token, leaseMs. */
@@ -93,7 +94,9 @@ return owned`,
     numberOfKeys: 2,
     lua: `
 local left = redis.call('PTTL', KEYS[1])
-if left == -2 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
+if left == -2 and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+end
 return left`,
   },
   /**
@@ -120,5 +123,5 @@ return 1`,
 
 export type ScriptName = keyof typeof REDIS_SCRIPTS;
 
-/** How long a user's fencing counter lives after it is (re-)seeded: 24 h. */
+/** How long a user's fencing counter outlives its last acquire: 24 h. */
 export const FENCE_RETENTION_MS = 86_400_000;

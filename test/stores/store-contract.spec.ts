@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type { LoadStore, StoreListener, StoreNotice } from '../../src/stores/load-store';
 import KeyvRedis from '@keyv/redis';
@@ -175,6 +176,14 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
   });
 
+  it('issues fencing tokens that follow the clock in microseconds, so stores can be compared', async () => {
+    const before = Date.now() * 1000;
+    const r = await h.a.acquire(user, 'clock', 5_000, false);
+    if (r.state !== 'acquired') throw new Error(`expected to acquire, got ${r.state}`);
+    expect(r.fencingToken).toBeGreaterThanOrEqual(before - 1_000_000); // within a second of the test's clock
+    expect(r.fencingToken).toBeLessThanOrEqual(Date.now() * 1000 + 1_000_000);
+  });
+
   it('expires the loaded flag and the lock after their TTLs', async () => {
     await h.a.setLoaded(user, 60);
     expect(await h.b.flagTtl(user).then((t) => t !== undefined)).toBe(true);
@@ -278,6 +287,29 @@ describe('redis store specifics', () => {
     } finally {
       await redis.quit();
       await store.close();
+    }
+  });
+
+  it('reads replies right from a borrowed client with stringNumbers', async () => {
+    const client = new Redis(redisUrl(), { stringNumbers: true });
+    const keys = new KeyBuilder(uniquePrefix('strnum'));
+    const store = new RedisLoadStore(client, keys.channel, keys.pattern);
+    await store.init({ notice() {}, resubscribed() {} });
+    try {
+      const user = keys.forUser('u');
+      expect(await store.flagTtl(user)).toBeUndefined();
+      const first = await store.acquire(user, 'a', 5_000, true);
+      expect(first.state).toBe('acquired');
+      expect(typeof (first.state === 'acquired' && first.fencingToken)).toBe('number');
+      const second = await store.acquire(user, 'b', 5_000, true);
+      expect(second.state === 'held' && second.remainingMs).toBeLessThanOrEqual(5_000);
+      expect(await store.extend(user, 'a', 5_000)).toBe(true);
+      expect(await store.finish(user, 'a', 5_000)).toBe(true);
+      expect(await store.flagTtl(user)).toBeGreaterThan(4_000);
+      expect((await store.acquire(user, 'c', 5_000, true)).state).toBe('loaded');
+    } finally {
+      await store.close();
+      await client.quit();
     }
   });
 
