@@ -29,7 +29,8 @@ export class KeyBuilder {
 
   constructor(readonly prefix: string) {
     this.channel = `${prefix}:events`;
-    this.pattern = `${escapeGlob(prefix)}:*`;
+    // `{*}` keeps a prefix from matching another registration's keys (`app` vs `app:settings`).
+    this.pattern = `${escapeGlob(prefix)}:{*}:*`;
   }
 
   /** SCAN pattern matching every key of this prefix (and the channel name, which is no key). */

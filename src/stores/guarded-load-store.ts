@@ -18,6 +18,8 @@ export class GuardedLoadStore implements LoadStore {
   private degraded = false;
   private readonly logger = new Logger('LoadStatus');
   private readonly deadlines: CommandDeadlines;
+  /** Tokens of locks the fallback issued: they are extended and released there, not in Redis. */
+  private readonly fallbackTokens = new Set<string>();
 
   constructor(
     private readonly primary: LoadStore,
@@ -43,7 +45,7 @@ export class GuardedLoadStore implements LoadStore {
     return this.primary.notificationsLive;
   }
 
-  /** True while the last store command failed and fail-open served from memory. */
+  /** True while the last store command failed (fail-open serves calls from memory meanwhile). */
   get isDegraded(): boolean {
     return this.degraded;
   }
@@ -69,36 +71,45 @@ export class GuardedLoadStore implements LoadStore {
   clearLoaded(user: StoreUser): Promise<void> {
     return this.run('clearLoaded', (s) => s.clearLoaded(user));
   }
-  acquire(
+  async acquire(
     user: StoreUser,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
   ): Promise<AcquireResult> {
-    return this.run('acquire', (s) => s.acquire(user, token, ttlMs, checkFlag));
+    let servedByFallback = false;
+    const result = await this.run('acquire', (s) => {
+      servedByFallback = s === this.fallback;
+      return s.acquire(user, token, ttlMs, checkFlag);
+    });
+    if (servedByFallback && result.state === 'acquired') this.fallbackTokens.add(token);
+    return result;
   }
   /**
    * A lease taken in Redis cannot be extended by the fallback: while Redis is unreachable its
-   * state is unknown, so the error is thrown (the keep-alive retries) unless the lock was itself
-   * taken from the fallback during the outage.
+   * state is unknown, so the error is thrown (the keep-alive retries). A lock the fallback issued
+   * during an outage stays the fallback's, even after Redis is back.
    */
   async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
-    try {
-      return await this.run('extend', (s) => s.extend(user, token, ttlMs), false);
-    } catch (error) {
-      if (this.policy === 'fail-open' && (await this.fallback.extend(user, token, ttlMs)))
-        return true;
-      throw error;
-    }
+    if (this.fallbackTokens.has(token)) return this.fallback.extend(user, token, ttlMs);
+    return this.run('extend', (s) => s.extend(user, token, ttlMs), false);
   }
-  release(user: StoreUser, token: string): Promise<boolean> {
+  async release(user: StoreUser, token: string): Promise<boolean> {
+    if (this.fallbackTokens.delete(token)) return this.fallback.release(user, token);
     return this.run('release', (s) => s.release(user, token));
   }
-  finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
-    return this.run('finish', (s) => s.finish(user, token, loadedTtlMs));
+  async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+    if (!this.fallbackTokens.delete(token)) {
+      return this.run('finish', (s) => s.finish(user, token, loadedTtlMs));
+    }
+    // Loaded under a fallback lock: set the flag where the cluster sees it, if Redis answers now.
+    const owned = await this.fallback.finish(user, token, loadedTtlMs);
+    await this.run('setLoaded', (s) => s.setLoaded(user, loadedTtlMs)).catch(() => undefined);
+    return owned;
   }
 
-  finishLock(user: StoreUser, token: string): Promise<boolean> {
+  async finishLock(user: StoreUser, token: string): Promise<boolean> {
+    if (this.fallbackTokens.delete(token)) return this.fallback.finishLock(user, token);
     return this.run('finish', (s) => s.finishLock(user, token));
   }
   publish(kind: NoticeKind, user: StoreUser): Promise<void> {
@@ -135,16 +146,18 @@ export class GuardedLoadStore implements LoadStore {
       return result;
     } catch (error) {
       this.events?.emit({ type: 'store-error', operation, error });
-      if (this.policy === 'fail-closed' || !useFallback) {
-        throw error instanceof LoadStatusUnavailableError
-          ? error
-          : new LoadStatusUnavailableError(operation, error);
-      }
+      const serveHere = this.policy === 'fail-open' && useFallback;
       if (!this.degraded) {
         this.degraded = true;
         this.logger.warn(
-          `store error during ${operation} (${errorText(error)}); degrading to in-process coordination`,
+          `store error during ${operation} (${errorText(error)}); ` +
+            (serveHere ? 'degrading to in-process coordination' : 'calls fail until it answers'),
         );
+      }
+      if (!serveHere) {
+        throw error instanceof LoadStatusUnavailableError
+          ? error
+          : new LoadStatusUnavailableError(operation, error);
       }
       return command(this.fallback);
     }

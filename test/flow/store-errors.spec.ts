@@ -98,6 +98,41 @@ describe('a Redis stall while a loader runs (fail-open)', () => {
   });
 });
 
+describe('a lock the fail-open fallback issued, once Redis is back', () => {
+  it('stays the fallback lock: the loader keeps its lease and the flag reaches Redis', async () => {
+    const server = await RedisServer.start();
+    const prefix = uniquePrefix('back');
+    const t = await startApp({
+      redis: server.url,
+      keyPrefix: prefix,
+      lockTtlMs: 300,
+      commandTimeoutMs: 200,
+    });
+    try {
+      await server.kill();
+      let signal: AbortSignal | undefined;
+      const loading = t.lock.ensureLoaded('during-outage', async (ctx) => {
+        signal = ctx.signal;
+        await sleep(900); // three lease extensions, the later ones after Redis is back
+        return 'done';
+      });
+      await sleep(150);
+      await server.restart();
+      expect(await loading).toMatchObject({ status: 'loaded', value: 'done' });
+      expect(signal?.aborted).toBe(false);
+      const inspect = inspector(server.url);
+      try {
+        expect(await inspect.exists(`${prefix}:{during-outage}:loaded`)).toBe(1);
+      } finally {
+        await inspect.quit();
+      }
+    } finally {
+      await t.close();
+      await server.stop();
+    }
+  });
+});
+
 describe('notifications after the subscriber reconnects', () => {
   it('re-checks waiters after resubscribing, so a completion announced while disconnected is not missed', async () => {
     const prefix = uniquePrefix('resub');
