@@ -124,7 +124,8 @@ export async function runFlight<T>(
   }
 }
 
-async function onTimeout<T>(
+/** What a caller does after waiting `waitTimeoutMs` in vain: throw, or run the loader unlocked. */
+export async function onTimeout<T>(
   host: FlightHost,
   userId: string,
   keys: UserKeys,

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
 import {
+  onTimeout,
   runFlight,
   type FlightHost,
   type FlightSettings,
@@ -134,7 +135,7 @@ export class LoadLockService
     this.core.assertOpen(user.id);
     if (this.core.nearCache?.cachedLoaded(user.keys.tag)) return ALREADY_LOADED;
     const running = this.flights.get(user.id) as Promise<LoadOutcome<T>> | undefined;
-    if (running) return joined(await running);
+    if (running) return this.join(user.id, user.keys, running, loader, settings);
     const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() =>
       this.flights.delete(user.id),
     );
@@ -197,6 +198,31 @@ export class LoadLockService
           ? o.onWaitTimeout
           : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
     };
+  }
+
+  /**
+   * A caller sharing another call's flight in this process: it gets that flight's outcome (or
+   * error), but waits no longer than its own `waitTimeoutMs`, then applies its `onWaitTimeout`.
+   */
+  private async join<T>(
+    userId: string,
+    keys: UserKeys,
+    running: Promise<LoadOutcome<T>>,
+    loader: Loader<T>,
+    settings: FlightSettings,
+  ): Promise<LoadOutcome<T>> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, settings.waitTimeoutMs, undefined);
+    });
+    try {
+      const outcome = await Promise.race([running, expired]);
+      if (outcome !== undefined) return joined(outcome);
+    } finally {
+      clearTimeout(timer);
+    }
+    return onTimeout(this.host, userId, keys, loader, settings, started);
   }
 
   /** The store's acquire; a lock won after shutdown began is released at once. */

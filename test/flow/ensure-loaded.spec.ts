@@ -108,6 +108,31 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
     expect(await a.status.isLoaded('busy')).toBe(true);
   });
 
+  it('bounds a caller that joined a flight in this process by its own waitTimeoutMs', async () => {
+    a = await startApp(options());
+    const gate = deferred();
+    const first = a.lock.ensureLoaded('slow-join', async () => {
+      await gate.promise;
+      return 'first';
+    });
+    const started = performance.now();
+    await expect(
+      a.lock.ensureLoaded('slow-join', () => Promise.resolve('never'), { waitTimeoutMs: 100 }),
+    ).rejects.toThrow(LoadWaitTimeoutError);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+    const running = await a.lock.ensureLoaded(
+      'slow-join',
+      (ctx) => Promise.resolve(ctx.fencingToken),
+      {
+        waitTimeoutMs: 50,
+        onWaitTimeout: 'run',
+      },
+    );
+    expect(running).toMatchObject({ status: 'loaded', fencingToken: undefined });
+    gate.resolve();
+    expect(await first).toMatchObject({ status: 'loaded', value: 'first', shared: false });
+  });
+
   it('keeps the lease alive while a loader outlives lockTtlMs', async () => {
     a = await startApp(options());
     let runs = 0;
