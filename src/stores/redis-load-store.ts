@@ -108,6 +108,11 @@ export class RedisLoadStore implements LoadStore {
     const subscribed = this.subscriber.start(this.client, listener);
     subscribed.catch(() => undefined); // awaited below; rejections are reported there
     if (this.ownsClient && this.client.status === 'wait') await this.client.connect();
+    else if (this.client.status === 'connecting' || this.client.status === 'connect') {
+      // A borrowed client still connecting: wait for it (bounded by the caller), so the first
+      // commands are not failed fast as if Redis were down.
+      await whenReady(this.client);
+    }
     await subscribed;
   }
 
@@ -245,6 +250,21 @@ export class RedisLoadStore implements LoadStore {
     const status = this.client.status;
     if (status !== 'ready' && status !== 'wait') throw new Error(`Redis connection is ${status}`);
   }
+}
+
+function whenReady(client: RedisClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = (): void => {
+      client.off('ready', onReady);
+      reject(new Error('Redis connection ended before it was ready'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+  });
 }
 
 /** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */

@@ -86,6 +86,23 @@ describe('LoadStatusModule registration', () => {
     await app.close();
   });
 
+  it('waits for a borrowed client that is still connecting before its first command', async () => {
+    const client = new Redis(redisUrl()); // connecting, not ready yet
+    const app = await boot([
+      LoadStatusModule.forRoot({
+        redis: client,
+        keyPrefix: uniquePrefix(),
+        onStoreError: 'fail-closed',
+      }),
+    ]);
+    try {
+      expect(await app.get(LoadStatusService).isLoaded('first')).toBe(false);
+    } finally {
+      await app.close();
+      await client.quit();
+    }
+  });
+
   it('leaves a borrowed client open after shutdown', async () => {
     const client = new Redis(redisUrl());
     const app = await boot([
