@@ -65,7 +65,12 @@ export class LoadStatusCore implements StoreListener {
       }
     }
     if (options.cache !== undefined) {
-      store = new CacheFlagLoadStore(options.cache === true ? appCache() : options.cache, store);
+      store = new CacheFlagLoadStore(
+        options.cache === true ? appCache() : options.cache,
+        store,
+        options.onStoreError,
+        options.commandTimeoutMs,
+      );
     }
     const core = new LoadStatusCore(instanceId, events, options, store, nearCache);
     await store.init(core);

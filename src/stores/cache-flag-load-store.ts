@@ -1,4 +1,8 @@
+import { Logger } from '@nestjs/common';
+import { errorText, LoadStatusUnavailableError } from '../errors';
 import { NoticeKind } from '../keys';
+import type { OnStoreError } from '../load-status.options';
+import { CommandDeadlines } from './command-deadlines';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
 
 /**
@@ -36,11 +40,56 @@ export function isFlagCache(value: unknown): value is FlagCache {
 export class CacheFlagLoadStore implements LoadStore {
   readonly kind = 'cache-manager' as const;
 
+  private readonly deadlines: CommandDeadlines;
+  private readonly logger = new Logger('LoadStatus');
+  private failing = false;
+
   constructor(
     private readonly cache: FlagCache,
     private readonly locks: LoadStore,
+    /** Cache errors and timeouts follow the module's store-error policy too. */
+    private readonly policy: OnStoreError = 'fail-closed',
+    commandTimeoutMs = 1_000,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.deadlines = new CommandDeadlines(
+      commandTimeoutMs,
+      (operation) =>
+        new LoadStatusUnavailableError(
+          operation,
+          new Error(`no reply within ${commandTimeoutMs} ms`),
+        ),
+    );
+  }
+
+  /**
+   * One cache call, bounded by `commandTimeoutMs`. On failure, fail-closed throws
+   * `LoadStatusUnavailableError`; fail-open answers `otherwise` (a read: "not loaded", so the lock
+   * still coordinates the load; a write: skipped).
+   */
+  private async guard<T>(operation: string, call: () => Promise<T>, otherwise: T): Promise<T> {
+    try {
+      const result = await this.deadlines.bound(operation, call());
+      if (this.failing) {
+        this.failing = false;
+        this.logger.log('cache reachable again');
+      }
+      return result;
+    } catch (error) {
+      if (this.policy === 'fail-closed') {
+        throw error instanceof LoadStatusUnavailableError
+          ? error
+          : new LoadStatusUnavailableError(operation, error);
+      }
+      if (!this.failing) {
+        this.failing = true;
+        this.logger.warn(
+          `cache error during ${operation} (${errorText(error)}); flags read as not loaded meanwhile`,
+        );
+      }
+      return otherwise;
+    }
+  }
 
   get notificationsLive(): boolean {
     return this.locks.notificationsLive;
@@ -61,23 +110,34 @@ export class CacheFlagLoadStore implements LoadStore {
     return remaining;
   }
 
-  private async cachedFlagTtl(user: StoreUser): Promise<number | undefined> {
-    const expiresAt = await this.cache.ttl(user.loaded);
-    if (typeof expiresAt === 'number') {
-      const left = expiresAt - this.now();
-      return left > 0 ? left : undefined;
-    }
-    // No expiry recorded: either no entry, or one kept forever.
-    return (await this.cache.get(user.loaded)) === undefined ? undefined : Number.MAX_SAFE_INTEGER;
+  private cachedFlagTtl(user: StoreUser): Promise<number | undefined> {
+    return this.guard(
+      'isLoaded',
+      async () => {
+        const expiresAt = await this.cache.ttl(user.loaded);
+        if (typeof expiresAt === 'number') {
+          const left = expiresAt - this.now();
+          return left > 0 ? left : undefined;
+        }
+        // No expiry recorded: either no entry, or one kept forever.
+        const value = await this.cache.get(user.loaded);
+        return value === undefined ? undefined : Number.MAX_SAFE_INTEGER;
+      },
+      undefined,
+    );
+  }
+
+  private setFlag(user: StoreUser, ttlMs: number): Promise<unknown> {
+    return this.guard('setLoaded', () => this.cache.set(user.loaded, 1, ttlMs), undefined);
   }
 
   async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
-    await this.cache.set(user.loaded, 1, ttlMs);
+    await this.setFlag(user, ttlMs);
     await this.locks.publish(NoticeKind.Loaded, user);
   }
 
   async clearLoaded(user: StoreUser): Promise<void> {
-    await this.cache.del(user.loaded);
+    await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
     await this.locks.publish(NoticeKind.Cleared, user);
   }
 
@@ -109,7 +169,7 @@ export class CacheFlagLoadStore implements LoadStore {
   }
 
   async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
-    await this.cache.set(user.loaded, 1, loadedTtlMs);
+    await this.setFlag(user, loadedTtlMs);
     return this.locks.finishLock(user, token);
   }
 
@@ -132,6 +192,7 @@ export class CacheFlagLoadStore implements LoadStore {
 
   /** The cache is the app's: it is never closed here. */
   close(): Promise<void> {
+    this.deadlines.close();
     return this.locks.close();
   }
 }

@@ -102,4 +102,56 @@ describe('cache-manager flag store', () => {
       await Promise.all(caches.map((c) => c.disconnect()));
     }
   });
+
+  describe('a cache that stops answering', () => {
+    // A cache whose backend is down and queues every call: nothing ever settles.
+    const hanging = {
+      get: () => new Promise<never>(() => undefined),
+      set: () => new Promise<never>(() => undefined),
+      del: () => new Promise<never>(() => undefined),
+      ttl: () => new Promise<never>(() => undefined),
+    };
+
+    it('fails fast with LoadStatusUnavailableError under fail-closed', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          LoadStatusModule.forRoot({
+            cache: hanging,
+            onStoreError: 'fail-closed',
+            commandTimeoutMs: 100,
+          }),
+        ],
+      }).compile();
+      const app = await moduleRef.init();
+      try {
+        const started = performance.now();
+        await expect(app.get(LoadStatusService).isLoaded('u')).rejects.toThrow(
+          /unavailable during isLoaded/,
+        );
+        expect(performance.now() - started).toBeLessThan(1_000);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('reads flags as not loaded and still loads once under fail-open', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [LoadStatusModule.forRoot({ cache: hanging, commandTimeoutMs: 100 })],
+      }).compile();
+      moduleRef.useLogger(false);
+      const app = await moduleRef.init();
+      try {
+        let runs = 0;
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            app.get(LoadLockService).ensureLoaded('u', () => Promise.resolve(++runs)),
+          ),
+        );
+        expect(runs).toBe(1);
+        expect(outcomes.every((o) => o.status === 'loaded')).toBe(true);
+      } finally {
+        await app.close();
+      }
+    });
+  });
 });
