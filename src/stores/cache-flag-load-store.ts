@@ -52,14 +52,7 @@ export class CacheFlagLoadStore implements LoadStore {
     commandTimeoutMs = 1_000,
     private readonly now: () => number = Date.now,
   ) {
-    this.deadlines = new CommandDeadlines(
-      commandTimeoutMs,
-      (operation) =>
-        new LoadStatusUnavailableError(
-          operation,
-          new Error(`no reply within ${commandTimeoutMs} ms`),
-        ),
-    );
+    this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
   }
 
   /**

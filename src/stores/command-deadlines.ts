@@ -1,3 +1,5 @@
+import { LoadStatusUnavailableError } from '../errors';
+
 interface Pending {
   readonly deadline: number;
   readonly operation: string;
@@ -21,6 +23,15 @@ export class CommandDeadlines {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.tickMs = Math.max(5, Math.min(250, Math.floor(timeoutMs / 4)));
+  }
+
+  /** Deadlines whose timeout is a `LoadStatusUnavailableError` naming the operation. */
+  static forStore(timeoutMs: number): CommandDeadlines {
+    return new CommandDeadlines(
+      timeoutMs,
+      (operation) =>
+        new LoadStatusUnavailableError(operation, new Error(`no reply within ${timeoutMs} ms`)),
+    );
   }
 
   bound<T>(operation: string, command: Promise<T>): Promise<T> {

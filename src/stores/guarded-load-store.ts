@@ -27,14 +27,7 @@ export class GuardedLoadStore implements LoadStore {
     private readonly commandTimeoutMs: number,
     private readonly events?: LoadStatusEvents,
   ) {
-    this.deadlines = new CommandDeadlines(
-      commandTimeoutMs,
-      (operation) =>
-        new LoadStatusUnavailableError(
-          operation,
-          new Error(`no reply within ${commandTimeoutMs} ms`),
-        ),
-    );
+    this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
   }
 
   get kind(): LoadStore['kind'] {
