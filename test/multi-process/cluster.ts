@@ -523,7 +523,7 @@ export async function loaderRunsInRedis(
   return Object.fromEntries(Object.entries(raw).map(([user, n]) => [user, Number(n)]));
 }
 
-/** The design's key layout: `prefix:{encodedUser}:loaded|lock|fence`. */
+/** The design's key layout: `prefix:{encodedUser}:loaded|lock|fence|waiting`. */
 export function userKey(keyPrefix: string, userId: string, kind: 'loaded' | 'lock' | 'fence') {
   return `${keyPrefix}:{${encodeURIComponent(userId)}}:${kind}`;
 }
