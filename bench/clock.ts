@@ -1,23 +1,6 @@
-/** Wall-clock ms with sub-ms resolution, comparable across processes of one machine. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
+import { now, sleep } from '../test/support/clock';
 
-/** Resolves after `ms`; rejects with the signal's reason on abort (and clears its timer). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { now, sleep };
 
 /**
  * Waits until the wall clock reaches `at` with a timer (Node timers fire up to ~1 ms late). No

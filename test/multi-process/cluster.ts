@@ -20,6 +20,7 @@ import {
   type WorkerMessage,
   type WorkerModuleOptions,
 } from '../fixtures/load-worker.protocol';
+import { now, sleep as delay } from '../support/clock';
 import { redisUrl } from '../support/env';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -54,15 +55,9 @@ export interface StartOptions {
   runLogDir?: string;
 }
 
-/** Wall-clock ms, comparable with the workers' timestamps. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-/** Resolves after `ms` (for scheduled faults, never to wait for a state: use events for that). */
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
-}
+// Wall-clock ms (comparable with the workers' timestamps), and a sleep for scheduled faults —
+// never to wait for a state (use events for that).
+export { now, delay };
 
 /** Resolves at wall-clock time `at` (see {@link now}). */
 export function at(time: number): Promise<void> {
