@@ -4,6 +4,8 @@
  * `afterEach` that stops every worker of the test and fails the test if one did not shut down
  * cleanly or reported an unhandled rejection / uncaught exception.
  */
+import { Redis } from 'ioredis';
+import { redisUrl } from '../support/env';
 import { WorkerPool } from './cluster';
 
 export * from './cluster';
@@ -36,4 +38,17 @@ export function workerPool(): WorkerPool {
     if (problems.length > 0) throw new Error(problems.join('\n'));
   });
   return pool;
+}
+
+/**
+ * A connection for inspecting the run's Redis from one describe block, closed after it. It
+ * connects on its first command.
+ */
+export function suiteInspector(): Redis {
+  const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  afterAll(async () => {
+    if (redis.status === 'wait') redis.disconnect();
+    else await redis.quit();
+  });
+  return redis;
 }

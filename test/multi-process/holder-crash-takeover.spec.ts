@@ -4,11 +4,10 @@
  * SIGKILLed 100 ms into its load. The dead holder's lock is never released; the waiters learnt its
  * remaining lease when they tried the lock and take over the moment it runs out.
  */
-import type { Redis } from 'ioredis';
 import { DEFAULT_LOCK_TTL_MS } from '../../src';
-import { inspector, uniquePrefix } from '../support/env';
+import { uniquePrefix } from '../support/env';
 import { crashHolderMidLoad } from './crash-scenario';
-import { failures, loaderRunsInRedis, userKey, workerPool } from './harness';
+import { failures, loaderRunsInRedis, userKey, workerPool, suiteInspector } from './harness';
 
 /** Cross-process clock skew tolerated when ordering timestamps of different processes. */
 const SKEW_MS = 5;
@@ -17,14 +16,7 @@ const TAKEOVER_SLACK_MS = 250;
 
 describe('holder crash (default options)', () => {
   const pool = workerPool();
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = inspector();
-  });
-  afterAll(async () => {
-    await redis.quit();
-  });
+  const redis = suiteInspector();
 
   it('a holder SIGKILLed mid-load is replaced by exactly one loader within its lease + 250 ms, and no surviving caller sees an error', async () => {
     const keyPrefix = uniquePrefix('mp-crash-default');

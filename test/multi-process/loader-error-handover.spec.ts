@@ -4,8 +4,7 @@
  * process takes over within 50 ms of the failure — not after the lease (3 s), a poll interval
  * (100 ms) or the wait timeout (15 s).
  */
-import type { Redis } from 'ioredis';
-import { inspector, uniquePrefix } from '../support/env';
+import { uniquePrefix } from '../support/env';
 import {
   acquireSeen,
   callersOf,
@@ -14,6 +13,7 @@ import {
   loadsOf,
   userKey,
   workerPool,
+  suiteInspector,
 } from './harness';
 
 /** Cross-process clock skew tolerated when ordering timestamps of different processes. */
@@ -23,14 +23,7 @@ const HANDOVER_MS = 50;
 
 describe('loader error in the holder (default options)', () => {
   const pool = workerPool();
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = inspector();
-  });
-  afterAll(async () => {
-    await redis.quit();
-  });
+  const redis = suiteInspector();
 
   it('its callers get the error, and a waiter in another process takes over within 50 ms; exactly one successful load', async () => {
     const keyPrefix = uniquePrefix('mp-loader-error');

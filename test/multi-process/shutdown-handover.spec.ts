@@ -4,23 +4,23 @@
  * of waiting for the lease (3 s); the closing process's callers get LoadStatusShutdownError, its
  * loader's signal aborts, and the process exits by itself with code 0 (no open handles).
  */
-import type { Redis } from 'ioredis';
-import { inspector, uniquePrefix } from '../support/env';
-import { acquireSeen, callersOf, failures, loadsOf, userKey, workerPool } from './harness';
+import { uniquePrefix } from '../support/env';
+import {
+  acquireSeen,
+  callersOf,
+  failures,
+  loadsOf,
+  userKey,
+  workerPool,
+  suiteInspector,
+} from './harness';
 
 /** The issue's bound from the start of `app.close()` to the new loader's start. */
 const HANDOVER_MS = 50;
 
 describe('shutdown of the lock holder (default options)', () => {
   const pool = workerPool();
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = inspector();
-  });
-  afterAll(async () => {
-    await redis.quit();
-  });
+  const redis = suiteInspector();
 
   it('app.close() mid-load hands the lock to a waiting process within 50 ms, and the process exits with code 0 by itself', async () => {
     const keyPrefix = uniquePrefix('mp-shutdown');

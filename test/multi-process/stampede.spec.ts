@@ -6,8 +6,7 @@
  * Failure handovers with the issue's tight bounds have their own specs: loader-error-handover,
  * shutdown-handover, holder-crash-takeover, redis-outage-no-hang, chaos.
  */
-import type { Redis } from 'ioredis';
-import { inspector, sleep, uniquePrefix } from '../support/env';
+import { sleep, uniquePrefix } from '../support/env';
 import {
   callersOf,
   failures,
@@ -16,6 +15,7 @@ import {
   now,
   userKey,
   workerPool,
+  suiteInspector,
 } from './harness';
 
 /** Cross-process clock skew we tolerate when ordering timestamps of different processes. */
@@ -23,15 +23,7 @@ const SKEW_MS = 5;
 
 describe('load-once across processes (Redis)', () => {
   const pool = workerPool();
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = inspector();
-  });
-
-  afterAll(async () => {
-    await redis.quit();
-  });
+  const redis = suiteInspector();
 
   it('runs the loader once for 200 concurrent callers in 4 processes', async () => {
     const keyPrefix = uniquePrefix('mp-stampede');
