@@ -35,73 +35,33 @@ interface Harness {
   close(): Promise<void>;
 }
 
-const adapters: Array<[string, () => Promise<Harness>]> = [
-  [
-    'memory',
-    async () => {
-      const store = new MemoryLoadStore();
-      const recorder = new Recorder();
-      await store.init(recorder);
-      return {
-        a: store,
-        b: store,
-        recorderA: recorder,
-        recorderB: recorder,
-        keys: new KeyBuilder(uniquePrefix('mem')),
-        close: () => store.close(),
-      };
+/** One store seen by both sides: a single process (the memory-backed adapters). */
+async function oneProcess(
+  store: LoadStore,
+  keys: KeyBuilder,
+  after?: () => Promise<void>,
+): Promise<Harness> {
+  const recorder = new Recorder();
+  await store.init(recorder);
+  return {
+    a: store,
+    b: store,
+    recorderA: recorder,
+    recorderB: recorder,
+    keys,
+    close: async () => {
+      await store.close();
+      await after?.();
     },
-  ],
-  [
-    'redis',
-    async () => {
-      const keys = new KeyBuilder(uniquePrefix('redis'));
-      const a = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
-      const b = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
-      const recorderA = new Recorder();
-      const recorderB = new Recorder();
-      await Promise.all([a.init(recorderA), b.init(recorderB)]);
-      return {
-        a,
-        b,
-        recorderA,
-        recorderB,
-        keys,
-        close: async () => void (await Promise.all([a.close(), b.close()])),
-      };
-    },
-  ],
-];
+  };
+}
 
-/** cache-manager flags over in-memory Keyv (one process) or @keyv/redis (two connections). */
-async function cacheManagerHarness(flags: 'memory' | 'redis'): Promise<Harness> {
-  const keys = new KeyBuilder(uniquePrefix(`cm-${flags}`));
-  const makeCache = () =>
-    createCache({
-      stores: [new Keyv({ store: flags === 'redis' ? new KeyvRedis(redisUrl()) : new Map() })],
-    });
-  if (flags === 'memory') {
-    const cache = makeCache();
-    const store = new CacheFlagLoadStore(cache, new MemoryLoadStore());
-    const recorder = new Recorder();
-    await store.init(recorder);
-    return {
-      a: store,
-      b: store,
-      recorderA: recorder,
-      recorderB: recorder,
-      keys,
-      close: async () => {
-        await store.close();
-        await cache.disconnect();
-      },
-    };
-  }
-  const caches = [makeCache(), makeCache()];
-  const [a, b] = caches.map(
-    (cache) =>
-      new CacheFlagLoadStore(cache, new RedisLoadStore(redisUrl(), keys.channel, keys.pattern)),
-  );
+/** Two stores sharing Redis, like two processes, each with its own connections. */
+async function twoProcesses(
+  [a, b]: [LoadStore, LoadStore],
+  keys: KeyBuilder,
+  after?: () => Promise<void>,
+): Promise<Harness> {
   const recorderA = new Recorder();
   const recorderB = new Recorder();
   await Promise.all([a.init(recorderA), b.init(recorderB)]);
@@ -113,10 +73,47 @@ async function cacheManagerHarness(flags: 'memory' | 'redis'): Promise<Harness> 
     keys,
     close: async () => {
       await Promise.all([a.close(), b.close()]);
-      await Promise.all(caches.map((c) => c.disconnect()));
+      await after?.();
     },
   };
 }
+
+const redisStore = (keys: KeyBuilder) => new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+
+/** cache-manager flags over in-memory Keyv (one process) or @keyv/redis (two connections). */
+function cacheManagerHarness(flags: 'memory' | 'redis'): Promise<Harness> {
+  const keys = new KeyBuilder(uniquePrefix(`cm-${flags}`));
+  const makeCache = () =>
+    createCache({
+      stores: [new Keyv({ store: flags === 'redis' ? new KeyvRedis(redisUrl()) : new Map() })],
+    });
+  if (flags === 'memory') {
+    const cache = makeCache();
+    return oneProcess(new CacheFlagLoadStore(cache, new MemoryLoadStore()), keys, () =>
+      cache.disconnect(),
+    );
+  }
+  const caches = [makeCache(), makeCache()] as const;
+  return twoProcesses(
+    [
+      new CacheFlagLoadStore(caches[0], redisStore(keys)),
+      new CacheFlagLoadStore(caches[1], redisStore(keys)),
+    ],
+    keys,
+    async () => void (await Promise.all(caches.map((c) => c.disconnect()))),
+  );
+}
+
+const adapters: Array<[string, () => Promise<Harness>]> = [
+  ['memory', () => oneProcess(new MemoryLoadStore(), new KeyBuilder(uniquePrefix('mem')))],
+  [
+    'redis',
+    () => {
+      const keys = new KeyBuilder(uniquePrefix('redis'));
+      return twoProcesses([redisStore(keys), redisStore(keys)], keys);
+    },
+  ],
+];
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
 adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);
 
