@@ -1,6 +1,6 @@
 import { Mutex } from 'async-mutex';
 import { Redis } from 'ioredis';
-import { LOADED_TTL_MS, type FlowResult, type Strategy } from './types';
+import { checkLockLoad, type FlowResult, type Strategy } from './types';
 
 /**
  * `async-mutex`: an in-process lock per user, the floor for a lock cycle (no network at all). It
@@ -33,16 +33,12 @@ export class AsyncMutexStrategy implements Strategy {
   }
 
   async ensureLoaded(userId: string, loader: () => Promise<void>): Promise<FlowResult> {
-    if ((await this.redis.get(this.flagKey(userId))) !== null) return 'already-loaded';
-    const unlock = await this.mutex(userId).acquire();
-    try {
-      if ((await this.redis.get(this.flagKey(userId))) !== null) return 'waited';
-      await loader();
-      await this.redis.set(this.flagKey(userId), '1', 'PX', LOADED_TTL_MS);
-      return 'ran-loader';
-    } finally {
-      unlock();
-    }
+    return checkLockLoad(
+      this.redis,
+      this.flagKey(userId),
+      () => this.mutex(userId).acquire(),
+      loader,
+    );
   }
 
   async lockCycle(userId: string): Promise<void> {

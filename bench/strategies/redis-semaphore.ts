@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Mutex } from 'redis-semaphore';
-import { LOADED_TTL_MS, type FlowResult, type Strategy } from './types';
+import { checkLockLoad, type FlowResult, type Strategy } from './types';
 
 /**
  * `redis-semaphore` `Mutex` with its defaults: lockTimeout 10 s (auto-refreshed every 8 s while
@@ -26,17 +26,16 @@ export class RedisSemaphoreStrategy implements Strategy {
     loader: () => Promise<void>,
     signal: AbortSignal,
   ): Promise<FlowResult> {
-    if ((await this.redis.get(this.flagKey(userId))) !== null) return 'already-loaded';
-    const mutex = new Mutex(this.redis, `bench-sem:lock:${userId}`);
-    await mutex.acquire(signal);
-    try {
-      if ((await this.redis.get(this.flagKey(userId))) !== null) return 'waited';
-      await loader();
-      await this.redis.set(this.flagKey(userId), '1', 'PX', LOADED_TTL_MS);
-      return 'ran-loader';
-    } finally {
-      await mutex.release();
-    }
+    return checkLockLoad(
+      this.redis,
+      this.flagKey(userId),
+      async () => {
+        const mutex = new Mutex(this.redis, `bench-sem:lock:${userId}`);
+        await mutex.acquire(signal);
+        return () => mutex.release();
+      },
+      loader,
+    );
   }
 
   async lockCycle(userId: string): Promise<void> {

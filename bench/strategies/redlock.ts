@@ -1,6 +1,6 @@
 import { Redlock } from '@sesamecare-oss/redlock';
 import { Redis } from 'ioredis';
-import { LOADED_TTL_MS, type FlowResult, type Strategy } from './types';
+import { checkLockLoad, type FlowResult, type Strategy } from './types';
 
 /** Lock duration: the reference pattern's 30 s, as a user porting that pattern would keep it. */
 export const REDLOCK_DURATION_MS = 30_000;
@@ -32,16 +32,15 @@ export class RedlockStrategy implements Strategy {
   }
 
   async ensureLoaded(userId: string, loader: () => Promise<void>): Promise<FlowResult> {
-    if ((await this.redis.get(this.flagKey(userId))) !== null) return 'already-loaded';
-    const lock = await this.redlock.acquire([this.lockKey(userId)], REDLOCK_DURATION_MS);
-    try {
-      if ((await this.redis.get(this.flagKey(userId))) !== null) return 'waited';
-      await loader();
-      await this.redis.set(this.flagKey(userId), '1', 'PX', LOADED_TTL_MS);
-      return 'ran-loader';
-    } finally {
-      await lock.release();
-    }
+    return checkLockLoad(
+      this.redis,
+      this.flagKey(userId),
+      async () => {
+        const lock = await this.redlock.acquire([this.lockKey(userId)], REDLOCK_DURATION_MS);
+        return () => lock.release();
+      },
+      loader,
+    );
   }
 
   async lockCycle(userId: string): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { StrategyId } from '../protocol';
 
 /**
@@ -34,3 +35,26 @@ export class WaitTimedOutError extends Error {
 
 /** Flag TTL of every strategy: the reference pattern's 1 h. */
 export const LOADED_TTL_MS = 3_600_000;
+
+/**
+ * The "check flag → lock → re-check → load → set flag → release" flow the lock-library strategies
+ * share, so each differs only in its lock. `lock()` takes the user's lock and resolves to its
+ * release.
+ */
+export async function checkLockLoad(
+  redis: Redis,
+  flagKey: string,
+  lock: () => Promise<() => unknown>,
+  loader: () => Promise<void>,
+): Promise<FlowResult> {
+  if ((await redis.get(flagKey)) !== null) return 'already-loaded';
+  const release = await lock();
+  try {
+    if ((await redis.get(flagKey)) !== null) return 'waited';
+    await loader();
+    await redis.set(flagKey, '1', 'PX', LOADED_TTL_MS);
+    return 'ran-loader';
+  } finally {
+    await release();
+  }
+}
