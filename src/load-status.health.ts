@@ -55,7 +55,7 @@ export class LoadStatusHealthIndicator {
     }
     const pingMs = Math.round((performance.now() - started) * 100) / 100;
     const notifications = store.notificationsLive ? 'live' : 'down';
-    const degraded = (store as { isDegraded?: boolean }).isDegraded === true || !reachable;
+    const degraded = store.isDegraded || !reachable;
     const status = !reachable
       ? options.onStoreError === 'fail-closed'
         ? 'down'

@@ -89,7 +89,7 @@ export class CacheFlagLoadStore implements LoadStore {
   }
 
   get isDegraded(): boolean {
-    return (this.locks as { isDegraded?: boolean }).isDegraded === true;
+    return this.locks.isDegraded;
   }
 
   init(listener: StoreListener): Promise<void> {

@@ -26,6 +26,8 @@ export interface LoadStore {
   readonly kind: 'memory' | 'redis' | 'cache-manager';
   /** Connects and subscribes; resolves once notifications flow. */
   init(listener: StoreListener): Promise<void>;
+  /** True while the backing service fails and calls are served (or refused) by the error policy. */
+  readonly isDegraded: boolean;
   /** True while notifications are expected to arrive (no notice can have been missed). */
   readonly notificationsLive: boolean;
   /**

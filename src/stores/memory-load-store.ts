@@ -16,6 +16,7 @@ const SWEEP_EVERY_WRITES = 1024;
 export class MemoryLoadStore implements LoadStore {
   readonly kind = 'memory' as const;
   readonly notificationsLive = true;
+  readonly isDegraded = false;
   private readonly flags = new Map<string, number>();
   private readonly locks = new Map<string, Lock>();
   /** One counter for all users: strictly increasing per user as well, never behind the clock. */

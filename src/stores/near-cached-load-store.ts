@@ -116,7 +116,7 @@ export class NearCachedLoadStore implements LoadStore {
 
   /** True while the store behind the cache serves from its in-process fallback. */
   get isDegraded(): boolean {
-    return (this.inner as { isDegraded?: boolean }).isDegraded === true;
+    return this.inner.isDegraded;
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,8 @@ interface ScriptCommands {
  */
 export class RedisLoadStore implements LoadStore {
   readonly kind = 'redis' as const;
+  /** Failures surface as errors; `GuardedLoadStore` tracks degradation. */
+  readonly isDegraded = false;
   private readonly client: RedisClient;
   private readonly commands: ScriptCommands;
   private readonly ownsClient: boolean;
