@@ -24,7 +24,7 @@ export class GuardedLoadStore implements LoadStore {
   constructor(
     private readonly primary: LoadStore,
     private readonly policy: OnStoreError,
-    private readonly commandTimeoutMs: number,
+    commandTimeoutMs: number,
     private readonly events?: LoadStatusEvents,
   ) {
     this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);

@@ -119,11 +119,6 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve();
   }
 
-  /** Live entries, for tests and memory checks. */
-  get size(): { flags: number; locks: number } {
-    return { flags: this.flags.size, locks: this.locks.size };
-  }
-
   private takeLock(tag: string, token: string): boolean {
     const held = this.liveLock(tag);
     if (held?.token !== token) return false;
