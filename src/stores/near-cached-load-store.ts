@@ -28,7 +28,12 @@ export class NearCachedLoadStore implements LoadStore {
 
   /** True when the near-cache alone says the user is loaded (no round trip). */
   cachedLoaded(tag: string): boolean {
-    return this.inner.notificationsLive && this.cache.remaining(tag) !== undefined;
+    return this.hit(tag) !== undefined;
+  }
+
+  /** The cached remaining TTL, trusted only while notifications (and so invalidations) flow. */
+  private hit(tag: string): number | undefined {
+    return this.inner.notificationsLive ? this.cache.remaining(tag) : undefined;
   }
 
   init(listener: StoreListener): Promise<void> {
@@ -45,7 +50,7 @@ export class NearCachedLoadStore implements LoadStore {
   }
 
   async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
-    const cached = this.inner.notificationsLive ? this.cache.remaining(user.tag) : undefined;
+    const cached = this.hit(user.tag);
     if (cached !== undefined) return cached;
     const at = this.cache.snapshot();
     const remaining = await this.inner.flagTtl(user, watchMs);
@@ -59,10 +64,8 @@ export class NearCachedLoadStore implements LoadStore {
     ttlMs: number,
     checkFlag: boolean,
   ): Promise<AcquireResult> {
-    if (checkFlag && this.inner.notificationsLive) {
-      const cached = this.cache.remaining(user.tag);
-      if (cached !== undefined) return { state: 'loaded', remainingMs: cached };
-    }
+    const cached = checkFlag ? this.hit(user.tag) : undefined;
+    if (cached !== undefined) return { state: 'loaded', remainingMs: cached };
     const at = this.cache.snapshot();
     const result = await this.inner.acquire(user, token, ttlMs, checkFlag);
     if (result.state === 'loaded') this.cache.fill(user.tag, result.remainingMs, at);
