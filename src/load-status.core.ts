@@ -9,7 +9,7 @@ import { GuardedLoadStore } from './stores/guarded-load-store';
 import type { LoadStore, StoreListener, StoreNotice } from './stores/load-store';
 import { MemoryLoadStore } from './stores/memory-load-store';
 import { NearCachedLoadStore } from './stores/near-cached-load-store';
-import { RedisLoadStore } from './stores/redis-load-store';
+import { RedisLoadStore } from './stores/redis/redis-load-store';
 import { normalizeUserId } from './validation';
 import { WaiterRegistry } from './waiter';
 

@@ -1,4 +1,4 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { RedisSource } from './redis-source';
 import { LoadStatusConfigError } from './errors';
 import { checkDurationMs, describeValue } from './validation';
 import { isFlagCache, type FlagCache } from './stores/cache-flag-load-store';
@@ -11,12 +11,14 @@ export type OnStoreError = 'fail-open' | 'fail-closed';
 /** Options of {@link LoadStatusModule.forRoot}. Every field is optional. */
 export interface LoadStatusModuleOptions {
   /**
-   * Where flags and locks live. A URL (`redis://…`) or ioredis options make the module create and
-   * own its connections (closed on shutdown); an ioredis `Redis` or `Cluster` instance is borrowed
-   * (never closed). Absent: an in-memory store that coordinates one process only.
+   * Where flags and locks live. A URL (`redis://…`, `rediss://…`) or ioredis options make the
+   * module create and own its connections (closed on shutdown): a URL with ioredis when it is
+   * installed, else with node-redis. A client is borrowed (never closed): an ioredis `Redis` or
+   * `Cluster`, or a connected node-redis client from `createClient()`, `createCluster()` or
+   * `createSentinel()`. Absent: an in-memory store that coordinates one process only.
    * @default undefined (in-memory)
    */
-  redis?: string | RedisOptions | Redis | Cluster;
+  redis?: RedisSource;
   /**
    * Prefix of every Redis key and channel; use one per kind of data you load.
    * @default 'load-status'
@@ -105,7 +107,7 @@ export interface NearCacheOptions {
 
 /** Options after defaults were merged and validated. */
 export interface ResolvedLoadStatusOptions {
-  readonly redis: string | RedisOptions | Redis | Cluster | undefined;
+  readonly redis: RedisSource | undefined;
   readonly keyPrefix: string;
   readonly loadedTtlMs: number;
   readonly lockTtlMs: number;
@@ -183,7 +185,7 @@ export function resolveOptions(
   ) {
     throw new LoadStatusConfigError(
       'redis',
-      `expected a URL, ioredis options or an ioredis client, got ${describeValue(redis)}`,
+      `expected a URL, ioredis options, or an ioredis or node-redis client, got ${describeValue(redis)}`,
     );
   }
   if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {

@@ -6,7 +6,7 @@ import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { CacheFlagLoadStore } from '../../src/stores/cache-flag-load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
-import { RedisLoadStore } from '../../src/stores/redis-load-store';
+import { RedisLoadStore } from '../../src/stores/redis/redis-load-store';
 import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
 
 /** Records notices; `next(kind)` resolves with the next notice of that kind. */

@@ -1,18 +1,18 @@
 import type { Logger } from '@nestjs/common';
-import { errorText } from '../errors';
-import { decodeNotice } from '../keys';
-import type { StoreListener } from './load-store';
-import { isCluster, quit, type RedisClient } from './redis-client';
+import { errorText } from '../../errors';
+import { decodeNotice } from '../../keys';
+import type { StoreListener } from '../load-store';
+import type { NotificationConnection } from './redis-commands';
 
 /**
- * The one subscriber connection of a Redis store, always created (and closed) by us. It exists
- * from the start, even while Redis is down: ioredis keeps reconnecting it, and every 'ready'
+ * The one notification connection of a Redis store, always created (and closed) by us. It exists
+ * from the start, even while Redis is down: the client keeps reconnecting it, and every 'ready'
  * (re)subscribes, so a process that boots during an outage gets notifications once Redis is
  * back. After `start` has returned, every successful subscribe tells the listener to re-check:
  * notices may have been missed while it was down.
  */
 export class RedisSubscriber {
-  private connection: RedisClient | undefined;
+  private connection: NotificationConnection | undefined;
   private listener: StoreListener | undefined;
   private subscribed = false;
   private subscribing: Promise<void> | undefined;
@@ -26,31 +26,28 @@ export class RedisSubscriber {
 
   /** True while subscribed on a ready connection: no notice can have been missed. */
   get live(): boolean {
-    return this.subscribed && this.connection?.status === 'ready';
+    return this.subscribed && this.connection?.up === true;
   }
 
-  /** Opens the connection (a duplicate of `client`) and resolves once subscribed. */
-  async start(client: RedisClient, listener: StoreListener): Promise<void> {
+  /** Opens `connection` and resolves once subscribed. */
+  async start(connection: NotificationConnection, listener: StoreListener): Promise<void> {
     this.listener = listener;
-    const connection: RedisClient = isCluster(client)
-      ? client.duplicate()
-      : client.duplicate({ lazyConnect: false });
     this.connection = connection;
-    connection.on('error', (error: unknown) =>
-      this.logger.debug(`redis subscriber error: ${errorText(error)}`),
-    );
-    connection.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
-      const notice = decodeNotice(message);
-      if (notice) this.listener?.notice(notice);
-    });
-    connection.on('close', () => {
-      this.subscribed = false;
-    });
-    connection.on('ready', () => {
-      this.ensureSubscribed().catch((error: unknown) =>
-        this.logger.warn(`subscribe failed: ${errorText(error)}`),
-      );
+    connection.open({
+      message: (channel, message) => {
+        if (channel !== this.channel) return;
+        const notice = decodeNotice(message);
+        if (notice) this.listener?.notice(notice);
+      },
+      ready: () => {
+        this.ensureSubscribed().catch((error: unknown) =>
+          this.logger.warn(`subscribe failed: ${errorText(error)}`),
+        );
+      },
+      down: () => {
+        this.subscribed = false;
+      },
+      error: (error) => this.logger.debug(`redis subscriber error: ${errorText(error)}`),
     });
     try {
       await this.ensureSubscribed();
@@ -65,10 +62,10 @@ export class RedisSubscriber {
     this.listener = undefined;
     const connection = this.connection;
     this.connection = undefined;
-    if (connection) await quit(connection);
+    await connection?.close();
   }
 
-  /** SUBSCRIBEs unless subscribed (or subscribing) already. */
+  /** Subscribes unless subscribed (or subscribing) already. */
   private ensureSubscribed(): Promise<void> {
     const connection = this.connection;
     if (!connection || this.closing || this.subscribed) return Promise.resolve();

@@ -1,8 +1,19 @@
+import { createHash } from 'node:crypto';
+
+/** A Lua script and its SHA1, run by EVALSHA (EVAL when the server does not have it yet). */
+export interface LuaScript {
+  readonly name: string;
+  readonly numberOfKeys: number;
+  readonly lua: string;
+  readonly sha: string;
+}
+
 /**
- * Lua run by {@link RedisLoadStore} through ioredis `defineCommand` (EVALSHA, falling back to
- * EVAL). Every script touches only the keys of one user, which share a hash slot.
+ * Lua run by {@link RedisLoadStore}, by EVALSHA with an EVAL fallback on NOSCRIPT (never
+ * `defineCommand`, which would add methods to a client the app lent us). Every script touches
+ * only the keys of one user, which share a hash slot.
  */
-export const REDIS_SCRIPTS = {
+const SOURCES = {
   /**
    * Guarantees: one round trip that reports the flag, or takes the lock only if free (NX, with a
    * lease) and returns a fencing token strictly greater than any earlier one for this user, or
@@ -13,7 +24,7 @@ export const REDIS_SCRIPTS = {
    * KEYS: loaded, lock, fence, waiting. ARGV: token, leaseMs, fenceRetentionMs, checkFlag.
    * Returns {2, flag pttl} loaded | {1, fence} acquired | {0, lock pttl} held.
    */
-  loadStatusAcquire: {
+  acquire: {
     numberOfKeys: 4,
     lua: `
 if ARGV[4] == '1' then
@@ -34,7 +45,7 @@ if redis.call('PTTL', KEYS[4]) < mark then redis.call('SET', KEYS[4], '1', 'PX',
 return {0, pttl}`,
   },
   /** Guarantees: the lease is extended only while ARGV[1] owns the lock. KEYS: lock. ARGV: token, leaseMs. */
-  loadStatusExtend: {
+  extend: {
     numberOfKeys: 1,
     lua: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -44,7 +55,7 @@ return 0`,
    * Guarantees: compare-token-and-delete; waiters (if any are marked) are told to retry only
    * when the lock was ours. KEYS: lock, waiting. ARGV: token, channel, message.
    */
-  loadStatusRelease: {
+  release: {
     numberOfKeys: 2,
     lua: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -59,7 +70,7 @@ return 0`,
    * still owns it, and notifies waiters if any are marked. KEYS: loaded, lock, waiting. ARGV:
    * token, loadedTtlMs, channel, message. Returns 1 if the lock was still ours.
    */
-  loadStatusFinish: {
+  finish: {
     numberOfKeys: 3,
     lua: `
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
@@ -75,7 +86,7 @@ return owned`,
    * Guarantees: the lock is deleted only if ARGV[1] owns it, and marked waiters hear the user is
    * loaded (the flag lives in another store). KEYS: lock, waiting. ARGV: token, channel, message.
    */
-  loadStatusFinishLock: {
+  finishLock: {
     numberOfKeys: 2,
     lua: `
 local owned = 0
@@ -90,7 +101,7 @@ return owned`,
    * Guarantees: reports the flag's PTTL and, while it is unset, marks the user as waited on for
    * ARGV[1] ms. KEYS: loaded, waiting.
    */
-  loadStatusWatch: {
+  watch: {
     numberOfKeys: 2,
     lua: `
 local left = redis.call('PTTL', KEYS[1])
@@ -103,7 +114,7 @@ return left`,
    * Guarantees: the flag is set and every process is notified in one step (public `setLoaded`,
    * always published). KEYS: loaded, waiting. ARGV: ttlMs, channel, message.
    */
-  loadStatusSetLoaded: {
+  setLoaded: {
     numberOfKeys: 2,
     lua: `
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
@@ -112,7 +123,7 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`,
   },
   /** Guarantees: the flag is gone and every process hears of it. KEYS: loaded. ARGV: channel, message. */
-  loadStatusClear: {
+  clear: {
     numberOfKeys: 1,
     lua: `
 redis.call('DEL', KEYS[1])
@@ -121,7 +132,14 @@ return 1`,
   },
 } as const;
 
-export type ScriptName = keyof typeof REDIS_SCRIPTS;
+export type ScriptName = keyof typeof SOURCES;
+
+export const REDIS_SCRIPTS = Object.fromEntries(
+  Object.entries(SOURCES).map(([name, { numberOfKeys, lua }]) => [
+    name,
+    { name, numberOfKeys, lua, sha: createHash('sha1').update(lua).digest('hex') },
+  ]),
+) as Record<ScriptName, LuaScript>;
 
 /** How long a user's fencing counter outlives its last acquire: 24 h. */
 export const FENCE_RETENTION_MS = 86_400_000;

@@ -1,0 +1,185 @@
+import {
+  isNoScriptError,
+  type NotificationConnection,
+  type NotificationHandlers,
+  type RedisCommands,
+  type RedisTopology,
+} from './redis-commands';
+import type { LuaScript } from './redis-scripts';
+
+/** The part of an ioredis (5 or 6) `Redis` or `Cluster` this adapter uses. */
+export interface IoRedisLike {
+  readonly status: string;
+  readonly isCluster?: boolean;
+  readonly options?: { readonly sentinels?: unknown };
+  duplicate(...args: unknown[]): IoRedisLike;
+  connect(): Promise<void>;
+  evalsha(sha: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
+  eval(lua: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
+  pttl(key: string): Promise<unknown>;
+  publish(channel: string, message: string): Promise<unknown>;
+  ping(): Promise<unknown>;
+  unlink(...keys: string[]): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  scanStream(options: { match: string; count: number }): AsyncIterable<string[]>;
+  nodes?(role: 'master'): IoRedisLike[];
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** True for an ioredis `Redis` or `Cluster`, from any copy of ioredis 5 or 6. */
+export function isIoRedisClient(value: unknown): value is IoRedisLike {
+  const c = value as IoRedisLike;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof c.status === 'string' &&
+    typeof c.evalsha === 'function' &&
+    typeof c.duplicate === 'function' &&
+    typeof (value as { call?: unknown }).call === 'function'
+  );
+}
+
+function isIoCluster(client: IoRedisLike): boolean {
+  return client.isCluster === true && typeof client.nodes === 'function';
+}
+
+/** {@link RedisCommands} over an ioredis client. */
+export class IoRedisCommands implements RedisCommands {
+  readonly library = 'ioredis' as const;
+  readonly topology: RedisTopology;
+
+  constructor(
+    private readonly client: IoRedisLike,
+    /** True when the store created the client (and so closes it). */
+    private readonly owned: boolean,
+  ) {
+    this.topology = isIoCluster(client)
+      ? 'cluster'
+      : client.options?.sentinels
+        ? 'sentinel'
+        : 'standalone';
+  }
+
+  get writable(): boolean {
+    // 'wait': a lazy client that never connected yet connects on its first command.
+    const status = this.client.status;
+    return status === 'ready' || status === 'wait';
+  }
+
+  async connect(): Promise<void> {
+    const status = this.client.status;
+    if (this.owned && status === 'wait') await this.client.connect();
+    else if (status === 'connecting' || status === 'connect') await whenReady(this.client);
+  }
+
+  async evalScript(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<unknown> {
+    try {
+      return await this.client.evalsha(script.sha, script.numberOfKeys, ...keys, ...args);
+    } catch (error) {
+      if (!isNoScriptError(error)) throw error;
+      return this.client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+    }
+  }
+
+  pttl(key: string): Promise<unknown> {
+    return this.client.pttl(key);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.client.publish(channel, message);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async unlinkMatching(pattern: string): Promise<void> {
+    const nodes = isIoCluster(this.client) ? this.client.nodes!('master') : [this.client];
+    for (const node of nodes) {
+      for await (const batch of node.scanStream({ match: pattern, count: 500 })) {
+        // One UNLINK per key: in a Cluster, keys of different users live in different slots.
+        await Promise.all(batch.map((key) => node.unlink(key)));
+      }
+    }
+  }
+
+  notifications(): NotificationConnection {
+    return new IoRedisNotifications(this.client);
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await quit(this.client);
+  }
+}
+
+/** A duplicate of the client, subscribed; ioredis reconnects it and restores its subscriptions. */
+class IoRedisNotifications implements NotificationConnection {
+  private connection: IoRedisLike | undefined;
+
+  constructor(private readonly source: IoRedisLike) {}
+
+  get up(): boolean {
+    return this.connection?.status === 'ready';
+  }
+
+  open(handlers: NotificationHandlers): void {
+    const connection = isIoCluster(this.source)
+      ? this.source.duplicate()
+      : this.source.duplicate({ lazyConnect: false });
+    this.connection = connection;
+    connection.on('error', (error: unknown) => handlers.error(error));
+    connection.on('message', (channel: string, message: string) =>
+      handlers.message(channel, message),
+    );
+    connection.on('close', () => handlers.down());
+    connection.on('ready', () => handlers.ready());
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    // SUBSCRIBE is idempotent on the server, and its reply comes after every restored one.
+    await this.connection?.subscribe(channel);
+  }
+
+  async close(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) await quit(connection);
+  }
+}
+
+function whenReady(client: IoRedisLike): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = (): void => {
+      client.off('ready', onReady);
+      reject(new Error('Redis connection ended before it was ready'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+  });
+}
+
+/** QUIT politely; a connection that is already down is disconnected instead of waited on. */
+async function quit(client: IoRedisLike): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,337 @@
+import {
+  isNoScriptError,
+  type NotificationConnection,
+  type NotificationHandlers,
+  type RedisCommands,
+  type RedisTopology,
+} from './redis-commands';
+import type { LuaScript } from './redis-scripts';
+
+type Listener = (message: string, channel: string) => void;
+type EventListener = (...args: any[]) => void;
+
+/** What every node-redis (5 or 6) client kind has. */
+interface NodeRedisBase {
+  readonly isOpen: boolean;
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: Listener): Promise<unknown>;
+  unsubscribe(channel: string, listener: Listener): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): unknown;
+  on(event: string, listener: EventListener): unknown;
+  off(event: string, listener: EventListener): unknown;
+  once(event: string, listener: EventListener): unknown;
+}
+
+/** `createClient()`. */
+interface NodeRedisStandalone extends NodeRedisBase {
+  readonly isReady: boolean;
+  sendCommand(args: string[], options?: object): Promise<unknown>;
+  duplicate(): NodeRedisStandalone;
+}
+
+/** `createCluster()`: `isReady` only from 6.2. */
+interface NodeRedisCluster extends NodeRedisBase {
+  readonly isReady?: boolean;
+  readonly masters: readonly unknown[];
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean,
+    args: string[],
+    options?: object,
+  ): Promise<unknown>;
+  nodeClient(master: unknown): NodeRedisStandalone | Promise<NodeRedisStandalone>;
+  duplicate(): NodeRedisCluster;
+}
+
+/** `createSentinel()`: `duplicate` only from 6. */
+interface NodeRedisSentinel extends NodeRedisBase {
+  readonly isReady: boolean;
+  sendCommand(isReadonly: boolean, args: string[], options?: object): Promise<unknown>;
+  duplicate?(): NodeRedisSentinel;
+}
+
+type NodeRedisClientOfKind =
+  | { kind: 'standalone'; client: NodeRedisStandalone }
+  | { kind: 'cluster'; client: NodeRedisCluster }
+  | { kind: 'sentinel'; client: NodeRedisSentinel };
+
+/** A client pool cannot keep a script and what follows it on one connection. */
+export function isNodeRedisPool(value: unknown): boolean {
+  const c = value as { execute?: unknown; totalClients?: unknown };
+  return (
+    isNodeRedisClient(value) &&
+    typeof c.execute === 'function' &&
+    typeof c.totalClients === 'number'
+  );
+}
+
+/** True for any node-redis client kind, from any copy of `redis` / `@redis/client` 5 or 6. */
+export function isNodeRedisClient(value: unknown): boolean {
+  const c = value as { isOpen?: unknown; sendCommand?: unknown; evalSha?: unknown };
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof c.isOpen === 'boolean' &&
+    typeof c.sendCommand === 'function' &&
+    typeof c.evalSha === 'function'
+  );
+}
+
+/** Which kind of node-redis client `value` is; undefined for one this adapter cannot drive. */
+function kindOf(value: unknown): NodeRedisClientOfKind | undefined {
+  const c = value as Record<string, unknown>;
+  if (
+    typeof c.getSlotMaster === 'function' &&
+    typeof c.nodeClient === 'function' &&
+    Array.isArray(c.masters)
+  ) {
+    return { kind: 'cluster', client: value as NodeRedisCluster };
+  }
+  if (typeof c.getMasterNode === 'function' && typeof c.getSentinelNode === 'function') {
+    return { kind: 'sentinel', client: value as NodeRedisSentinel };
+  }
+  if (
+    typeof c.duplicate === 'function' &&
+    typeof c.subscribe === 'function' &&
+    typeof c.isReady === 'boolean'
+  ) {
+    return { kind: 'standalone', client: value as NodeRedisStandalone };
+  }
+  return undefined;
+}
+
+/** Replies as the server sent them, whatever type mapping the app configured on its client. */
+const RAW = { typeMapping: {} };
+
+/** {@link RedisCommands} over a node-redis client, cluster or sentinel. */
+export class NodeRedisCommands implements RedisCommands {
+  readonly library = 'node-redis' as const;
+  readonly topology: RedisTopology;
+  private readonly target: NodeRedisClientOfKind;
+
+  /** Throws (a plain Error, for the caller to word) for a client kind it cannot drive. */
+  constructor(
+    client: unknown,
+    /** True when the store created the client (and so closes it). */
+    private readonly owned: boolean,
+  ) {
+    const target = kindOf(client);
+    if (target === undefined) throw new Error('unsupported node-redis client kind');
+    this.target = target;
+    this.topology = target.kind;
+  }
+
+  get writable(): boolean {
+    const { client } = this.target;
+    // A v5 cluster has no isReady: its node clients queue while reconnecting, bounded by
+    // commandTimeoutMs like any reply.
+    return typeof client.isReady === 'boolean' ? client.isReady : client.isOpen;
+  }
+
+  /** True for a borrowed client that nobody connected: it would reject every command. */
+  get neverOpened(): boolean {
+    return !this.owned && !this.target.client.isOpen;
+  }
+
+  async connect(): Promise<void> {
+    const { client } = this.target;
+    if (this.owned && !client.isOpen) {
+      await client.connect();
+      return;
+    }
+    if (client.isOpen && typeof client.isReady === 'boolean' && !client.isReady) {
+      await whenReady(client);
+    }
+  }
+
+  evalScript(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<unknown> {
+    const rest = [String(script.numberOfKeys), ...keys, ...args];
+    return this.send(keys[0], ['EVALSHA', script.sha, ...rest]).catch((error: unknown) => {
+      if (!isNoScriptError(error)) throw error;
+      return this.send(keys[0], ['EVAL', script.lua, ...rest]);
+    });
+  }
+
+  pttl(key: string): Promise<unknown> {
+    return this.send(key, ['PTTL', key]);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.send(undefined, ['PUBLISH', channel, message]);
+  }
+
+  async ping(): Promise<void> {
+    await this.send(undefined, ['PING']);
+  }
+
+  async unlinkMatching(pattern: string): Promise<void> {
+    if (this.target.kind !== 'cluster') {
+      await unlinkOnNode((args) => this.send(args[1], args), pattern);
+      return;
+    }
+    const cluster = this.target.client;
+    for (const master of cluster.masters) {
+      // Straight to the node: v5 sends a cluster SCAN to a random node, v6 fakes the cursor.
+      const node = await cluster.nodeClient(master);
+      await unlinkOnNode((args) => node.sendCommand(args, RAW), pattern);
+    }
+  }
+
+  notifications(): NotificationConnection {
+    const { client } = this.target;
+    // A v5 Sentinel cannot be duplicated; it subscribes on a pub/sub connection of its own, so
+    // our subscription rides on it and is removed (our listener only) at close.
+    if (this.target.kind === 'sentinel' && typeof this.target.client.duplicate !== 'function') {
+      return new NodeRedisNotifications(client, false);
+    }
+    return new NodeRedisNotifications((client as NodeRedisStandalone).duplicate(), true);
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await closeClient(this.target.client);
+  }
+
+  private send(firstKey: string | undefined, args: string[]): Promise<unknown> {
+    const target = this.target;
+    switch (target.kind) {
+      case 'standalone':
+        return target.client.sendCommand(args, RAW);
+      case 'cluster':
+        return target.client.sendCommand(firstKey, false, args, RAW);
+      case 'sentinel':
+        return target.client.sendCommand(false, args, RAW);
+    }
+  }
+}
+
+async function unlinkOnNode(
+  send: (args: string[]) => Promise<unknown>,
+  pattern: string,
+): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = (await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '500'])) as [
+      string,
+      string[],
+    ];
+    cursor = String(next);
+    await Promise.all(keys.map((key) => send(['UNLINK', key])));
+  } while (cursor !== '0');
+}
+
+/**
+ * Notifications on a node-redis connection. node-redis restores subscriptions by itself after a
+ * reconnect (and a Sentinel moves them to the new master), so a repeated `subscribe` only syncs:
+ * a PING on the same connection answers after the restored subscriptions were confirmed.
+ */
+class NodeRedisNotifications implements NotificationConnection {
+  private readonly channels = new Set<string>();
+  private readonly listeners: Array<[string, EventListener]> = [];
+  private readonly listener: Listener;
+  private handlers: NotificationHandlers | undefined;
+
+  constructor(
+    private readonly connection: NodeRedisStandalone | NodeRedisCluster | NodeRedisSentinel,
+    /** True for a duplicate we created (connected and closed here); false for a borrowed one. */
+    private readonly ownsConnection: boolean,
+  ) {
+    this.listener = (message, channel) => this.handlers?.message(channel, message);
+  }
+
+  get up(): boolean {
+    const c = this.connection;
+    return typeof c.isReady === 'boolean' ? c.isReady : c.isOpen;
+  }
+
+  open(handlers: NotificationHandlers): void {
+    this.handlers = handlers;
+    const on = (event: string, listener: EventListener): void => {
+      this.connection.on(event, listener);
+      this.listeners.push([event, listener]);
+    };
+    on('error', (error: unknown) => handlers.error(error));
+    on('ready', () => handlers.ready());
+    on('reconnecting', () => handlers.down());
+    on('end', () => handlers.down());
+    // A Sentinel failover moves the subscription to the new master: notices may have been
+    // missed in between.
+    on('topology-change', (event: { type?: string }) => {
+      if (event?.type !== 'MASTER_CHANGE') return;
+      handlers.down();
+      handlers.ready();
+    });
+    if (this.ownsConnection) {
+      // Never settles while Redis is unreachable (it retries); errors arrive on 'error'.
+      this.connection.connect().catch((error: unknown) => handlers.error(error));
+    }
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    if (!this.channels.has(channel)) {
+      await this.connection.subscribe(channel, this.listener);
+      this.channels.add(channel);
+      return;
+    }
+    await this.sync();
+  }
+
+  async close(): Promise<void> {
+    for (const [event, listener] of this.listeners) this.connection.off(event, listener);
+    this.listeners.length = 0;
+    this.handlers = undefined;
+    if (this.ownsConnection) {
+      await closeClient(this.connection);
+      return;
+    }
+    await Promise.all(
+      [...this.channels].map((channel) =>
+        this.connection.unsubscribe(channel, this.listener).catch(() => undefined),
+      ),
+    );
+  }
+
+  /**
+   * A standalone connection carries its subscriptions itself, so a PING orders us after them. A
+   * cluster or sentinel keeps them on an internal pub/sub connection no command reaches.
+   */
+  private async sync(): Promise<void> {
+    const c = this.connection;
+    if (!('masters' in c) && !('getMasterNode' in c)) {
+      await (c as NodeRedisStandalone).sendCommand(['PING'], RAW);
+    }
+  }
+}
+
+function whenReady(client: NodeRedisBase): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = (): void => {
+      client.off('ready', onReady);
+      reject(new Error('Redis connection ended before it was ready'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+  });
+}
+
+/** Graceful close of a ready client; one that is down is destroyed instead of waited on. */
+async function closeClient(client: NodeRedisBase & { isReady?: boolean }): Promise<void> {
+  if (!client.isOpen) return;
+  if (client.isReady === false) {
+    await client.destroy();
+    return;
+  }
+  try {
+    await client.close();
+  } catch {
+    if (client.isOpen) await client.destroy();
+  }
+}

@@ -1,0 +1,65 @@
+import type { LuaScript } from './redis-scripts';
+
+/** Which library made the client. */
+export type RedisLibrary = 'ioredis' | 'node-redis';
+/** How the client reaches Redis. */
+export type RedisTopology = 'standalone' | 'sentinel' | 'cluster';
+
+/**
+ * What the Redis store sends, whichever client library and topology carries it: one adapter per
+ * library (`ioredis-commands.ts`, `node-redis-commands.ts`) behind this port, so nothing above
+ * it learns which client is in use. Arguments are strings (node-redis accepts nothing else).
+ */
+export interface RedisCommands {
+  readonly library: RedisLibrary;
+  readonly topology: RedisTopology;
+  /**
+   * False while the connection is known to be down: the store then fails at once (and the
+   * store-error policy applies) instead of letting the client queue the command until it
+   * reconnects.
+   */
+  readonly writable: boolean;
+  /** Connects a client the store created; waits for a borrowed client that is still connecting. */
+  connect(): Promise<void>;
+  /** EVALSHA, falling back to EVAL when the server does not know the script (NOSCRIPT). */
+  evalScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  pttl(key: string): Promise<unknown>;
+  publish(channel: string, message: string): Promise<void>;
+  ping(): Promise<void>;
+  /** UNLINKs every key matching `pattern`, on every master of a Cluster. */
+  unlinkMatching(pattern: string): Promise<void>;
+  /** The connection notifications arrive on; owned and closed by the store. */
+  notifications(): NotificationConnection;
+  /** Closes the client if the store created it; a borrowed client stays open. */
+  close(): Promise<void>;
+}
+
+/** What a {@link NotificationConnection} tells the subscriber. */
+export interface NotificationHandlers {
+  message(channel: string, message: string): void;
+  /** The connection is ready (again): make sure the subscription is in place. */
+  ready(): void;
+  /** The connection dropped: notices may be missed until the next `ready`. */
+  down(): void;
+  /** A connection error (the client retries by itself). */
+  error(error: unknown): void;
+}
+
+/** The dedicated connection (or subscription) that carries notices to this process. */
+export interface NotificationConnection {
+  /** True while the connection is up. */
+  readonly up: boolean;
+  /** Attaches the handlers and starts connecting; the client keeps retrying while Redis is down. */
+  open(handlers: NotificationHandlers): void;
+  /**
+   * Subscribes to `channel` (again, after a reconnect: idempotent) and resolves once the server
+   * has confirmed every subscription on this connection, restored ones included.
+   */
+  subscribe(channel: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** True for a server error reply saying the script is not cached (EVALSHA must become EVAL). */
+export function isNoScriptError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
