@@ -17,6 +17,12 @@ export type {
   OnStoreError,
   OnWaitTimeout,
 } from './load-status.options';
+export type {
+  IoRedisClient,
+  IoRedisConnectionOptions,
+  NodeRedisClient,
+  RedisSource,
+} from './redis-source';
 export { LoadStatusService } from './load-status.service';
 export type { WaitForLoadOptions } from './load-status.service';
 export { LoadLockService } from './load-lock.service';

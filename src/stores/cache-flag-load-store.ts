@@ -6,14 +6,15 @@ import { CommandDeadlines } from './command-deadlines';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
 
 /**
- * The part of a cache-manager 7 `Cache` this store uses; any object with these methods works.
- * TTLs are in ms; `ttl(key)` returns the expiry time (ms since the epoch), or undefined.
+ * The part of a cache-manager 6 or 7 `Cache` this store uses; any object with these methods
+ * works. TTLs are in ms; `ttl(key)` returns the expiry time (ms since the epoch). A miss is
+ * `undefined` (cache-manager 7) or `null` (cache-manager 6).
  */
 export interface FlagCache {
-  get<T>(key: string): Promise<T | undefined>;
+  get<T>(key: string): Promise<T | undefined | null>;
   set<T>(key: string, value: T, ttl?: number): Promise<T>;
   del(key: string): Promise<boolean>;
-  ttl(key: string): Promise<number | undefined>;
+  ttl(key: string): Promise<number | undefined | null>;
 }
 
 /** True for a cache-manager `Cache` (or anything shaped like one). */
@@ -114,7 +115,7 @@ export class CacheFlagLoadStore implements LoadStore {
         }
         // No expiry recorded: either no entry, or one kept forever.
         const value = await this.cache.get(user.loaded);
-        return value === undefined ? undefined : Number.MAX_SAFE_INTEGER;
+        return value === undefined || value === null ? undefined : Number.MAX_SAFE_INTEGER;
       },
       undefined,
     );

@@ -11,6 +11,7 @@ import {
 } from '../../src';
 import { LoadStatusCore } from '../../src/load-status.core';
 import { inspector, redisUrl, uniquePrefix } from '../support/env';
+import { createTestRedisClient, NODE_REDIS_FLAVOURS } from '../support/redis-clients';
 
 async function boot(imports: any[], providers: any[] = []) {
   const moduleRef = await Test.createTestingModule({ imports, providers }).compile();
@@ -113,6 +114,51 @@ describe('LoadStatusModule registration', () => {
     expect(client.status).toBe('ready');
     expect(await client.ping()).toBe('PONG');
     await client.quit();
+  });
+
+  it.each(NODE_REDIS_FLAVOURS)(
+    'forRootAsync() with a connected %s client borrows it: works, and leaves it open after shutdown',
+    async (flavour) => {
+      const client = await createTestRedisClient(flavour, redisUrl());
+      const raw = client.source as unknown as { isReady: boolean; sendCommand(a: string[]): any };
+      const app = await boot([
+        LoadStatusModule.forRootAsync({
+          useFactory: () => ({ redis: client.source, keyPrefix: uniquePrefix(flavour) }),
+        }),
+      ]);
+      expect(app.get(LoadStatusCore).store.kind).toBe('redis');
+      await exercise(app);
+      await app.close();
+      expect(raw.isReady).toBe(true);
+      expect(await raw.sendCommand(['PING'])).toBe('PONG');
+      await client.close();
+    },
+  );
+
+  it.each(NODE_REDIS_FLAVOURS)(
+    'fails the boot with LoadStatusConfigError for a %s client nobody connected',
+    async (flavour) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { createClient } = require(flavour === 'node-redis-5' ? 'redis5' : 'redis');
+      const client = createClient({ url: redisUrl() });
+      const attempt = boot([
+        LoadStatusModule.forRoot({ redis: client, keyPrefix: uniquePrefix() }),
+      ]);
+      await expect(attempt).rejects.toThrow(LoadStatusConfigError);
+      await expect(attempt).rejects.toThrow(
+        'Invalid load-status option "redis": the node-redis client is not connected; call await client.connect() before passing it.',
+      );
+      expect(client.isOpen).toBe(false);
+    },
+  );
+
+  it('fails the boot with LoadStatusConfigError for a node-redis client pool', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createClientPool } = require('redis');
+    const pool = createClientPool({ url: redisUrl() });
+    await expect(
+      boot([LoadStatusModule.forRoot({ redis: pool, keyPrefix: uniquePrefix() })]),
+    ).rejects.toThrow(/a node-redis client pool cannot run a script/);
   });
 
   it('forRootAsync() with useFactory, inject and imports', async () => {

@@ -22,6 +22,7 @@ import {
 } from '../fixtures/load-worker.protocol';
 import { now, sleep as delay } from '../support/clock';
 import { redisUrl } from '../support/env';
+import type { ClientFlavour } from '../support/redis-clients';
 
 const ROOT = resolve(__dirname, '..', '..');
 const WORKER_SCRIPT = join(ROOT, 'test', 'fixtures', 'load-worker.ts');
@@ -51,6 +52,8 @@ export interface StartOptions {
   /** Names are `${namePrefix}${index}`. @default 'w' */
   namePrefix?: string;
   redisUrl?: string;
+  /** @default 'ioredis-url' */
+  client?: ClientFlavour;
   /** Each worker appends its loader runs to `${runLogDir}/${name}.jsonl` (see {@link readRunLogs}). */
   runLogDir?: string;
 }
@@ -399,6 +402,7 @@ export class WorkerPool {
       const config: WorkerConfig = {
         name,
         redisUrl: options.redisUrl ?? redisUrl(),
+        client: options.client ?? 'ioredis-url',
         keyPrefix: options.keyPrefix,
         options: options.options ?? {},
         connectionName,

@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS, type OnStoreError } from '../../src';
 import type { CallerResult, RunReport } from '../fixtures/load-worker.protocol';
 import { inspector, uniquePrefix } from '../support/env';
+import { CLIENT_FLAVOURS } from '../support/redis-clients';
 import { RedisServer } from '../support/redis-server';
 import {
   acquireSeen,
@@ -46,7 +47,7 @@ interface OutageRun {
   wave2DoneAt: number;
 }
 
-describe('Redis killed mid-stampede, restarted 2 s later', () => {
+describe.each(CLIENT_FLAVOURS)('Redis killed mid-stampede, restarted 2 s later (%s)', (client) => {
   const pool = workerPool();
   let server: RedisServer;
   let redis: Redis;
@@ -147,7 +148,7 @@ describe('Redis killed mid-stampede, restarted 2 s later', () => {
 
   it('fail-open (default): every caller resolves within the documented bound, no unhandled rejection, and after the restart a new user loads exactly once again', async () => {
     const keyPrefix = uniquePrefix('mp-outage-open');
-    const workers = await pool.start(4, { keyPrefix, redisUrl: server.url }); // fail-open default
+    const workers = await pool.start(4, { keyPrefix, redisUrl: server.url, client }); // fail-open default
     const r = await outageMidStampede(workers, ['u', 'v']);
 
     const wave1 = callersOf(r.wave1);
@@ -176,6 +177,7 @@ describe('Redis killed mid-stampede, restarted 2 s later', () => {
     const workers = await pool.start(4, {
       keyPrefix,
       redisUrl: server.url,
+      client,
       options: { onStoreError: policy },
     });
     const r = await outageMidStampede(workers, ['u', 'v']);

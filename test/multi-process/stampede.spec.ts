@@ -7,6 +7,7 @@
  * shutdown-handover, holder-crash-takeover, redis-outage-no-hang, chaos.
  */
 import { sleep, uniquePrefix } from '../support/env';
+import { CLIENT_FLAVOURS } from '../support/redis-clients';
 import {
   callersOf,
   failures,
@@ -21,14 +22,14 @@ import {
 /** Cross-process clock skew we tolerate when ordering timestamps of different processes. */
 const SKEW_MS = 5;
 
-describe('load-once across processes (Redis)', () => {
+describe.each(CLIENT_FLAVOURS)('load-once across processes (Redis, %s)', (client) => {
   const pool = workerPool();
   const redis = suiteInspector();
 
   it('runs the loader once for 200 concurrent callers in 4 processes', async () => {
     const keyPrefix = uniquePrefix('mp-stampede');
     const user = 'cold-user';
-    const workers = await pool.start(4, { keyPrefix });
+    const workers = await pool.start(4, { keyPrefix, client });
 
     const reports = await pool.runTogether(workers, {
       userIds: [user],
@@ -65,7 +66,7 @@ describe('load-once across processes (Redis)', () => {
   it('loads each of many users once across processes', async () => {
     const keyPrefix = uniquePrefix('mp-many');
     const users = Array.from({ length: 20 }, (_, i) => `user-${i}`);
-    const workers = await pool.start(4, { keyPrefix });
+    const workers = await pool.start(4, { keyPrefix, client });
 
     const reports = await pool.runTogether(workers, {
       userIds: users,
@@ -100,6 +101,11 @@ describe('load-once across processes (Redis)', () => {
     const flags = await redis.exists(...users.map((u) => userKey(keyPrefix, u, 'loaded')));
     expect(flags).toBe(users.length);
   });
+});
+
+describe('load-once across processes (Redis): failures', () => {
+  const pool = workerPool();
+  const redis = suiteInspector();
 
   it('a loader error reaches its callers, frees the lock at once, leaves the flag unset, and the next call loads', async () => {
     const keyPrefix = uniquePrefix('mp-fail');

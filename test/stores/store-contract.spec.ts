@@ -3,11 +3,17 @@ import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type { LoadStore, StoreListener, StoreNotice } from '../../src/stores/load-store';
 import KeyvRedis from '@keyv/redis';
 import { createCache } from 'cache-manager';
+import { createCache as createCache6 } from 'cache-manager6';
 import { Keyv } from 'keyv';
 import { CacheFlagLoadStore } from '../../src/stores/cache-flag-load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
 import { RedisLoadStore } from '../../src/stores/redis/redis-load-store';
 import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
+import {
+  createTestRedisClient,
+  NODE_REDIS_FLAVOURS,
+  type ClientFlavour,
+} from '../support/redis-clients';
 
 /** Records notices; `next(kind)` resolves with the next notice of that kind. */
 class Recorder implements StoreListener {
@@ -80,11 +86,14 @@ async function twoProcesses(
 
 const redisStore = (keys: KeyBuilder) => new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
 
-/** cache-manager flags over in-memory Keyv (one process) or @keyv/redis (two connections). */
-function cacheManagerHarness(flags: 'memory' | 'redis'): Promise<Harness> {
-  const keys = new KeyBuilder(uniquePrefix(`cm-${flags}`));
+/**
+ * cache-manager flags over in-memory Keyv (one process) or @keyv/redis (two connections), with
+ * cache-manager 7, or 6 (whose misses are null).
+ */
+function cacheManagerHarness(flags: 'memory' | 'redis', major: 6 | 7 = 7): Promise<Harness> {
+  const keys = new KeyBuilder(uniquePrefix(`cm${major}-${flags}`));
   const makeCache = () =>
-    createCache({
+    (major === 6 ? createCache6 : createCache)({
       stores: [new Keyv({ store: flags === 'redis' ? new KeyvRedis(redisUrl()) : new Map() })],
     });
   if (flags === 'memory') {
@@ -114,8 +123,28 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
     },
   ],
 ];
+/** Two stores over two borrowed node-redis clients (v5 speaks RESP2 by default, v6 RESP3). */
+async function nodeRedisHarness(flavour: ClientFlavour): Promise<Harness> {
+  const keys = new KeyBuilder(uniquePrefix(flavour));
+  const clients = await Promise.all([
+    createTestRedisClient(flavour, redisUrl()),
+    createTestRedisClient(flavour, redisUrl()),
+  ]);
+  return twoProcesses(
+    [
+      new RedisLoadStore(clients[0].source, keys.channel, keys.pattern),
+      new RedisLoadStore(clients[1].source, keys.channel, keys.pattern),
+    ],
+    keys,
+    async () => void (await Promise.all(clients.map((c) => c.close()))),
+  );
+}
+for (const flavour of NODE_REDIS_FLAVOURS) {
+  adapters.push([`redis (borrowed ${flavour} client)`, () => nodeRedisHarness(flavour)]);
+}
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
 adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);
+adapters.push(['cache-manager 6 (in-memory Keyv)', () => cacheManagerHarness('memory', 6)]);
 
 describe.each(adapters)('store contract: %s', (_name, create) => {
   let h: Harness;
@@ -324,5 +353,49 @@ describe('redis store specifics', () => {
       .split('\n').length;
     expect(clientsAfter).toBe(String(clientsBefore).trim().split('\n').length - 1);
     await client.quit();
+  });
+});
+
+describe.each(NODE_REDIS_FLAVOURS)('redis store on a borrowed %s client', (flavour) => {
+  it('runs the flow over the protocol that major speaks by default (v5 RESP2, v6 RESP3)', async () => {
+    const client = await createTestRedisClient(flavour, redisUrl());
+    const raw = client.source as unknown as { sendCommand(args: string[]): Promise<unknown> };
+    const keys = new KeyBuilder(uniquePrefix(`resp-${flavour}`));
+    const store = new RedisLoadStore(client.source, keys.channel, keys.pattern);
+    await store.init({ notice() {}, resubscribed() {} });
+    try {
+      const resp = /resp=(\d)/.exec(String(await raw.sendCommand(['CLIENT', 'INFO'])))?.[1];
+      expect(resp).toBe(flavour === 'node-redis-5' ? '2' : '3');
+      const user = keys.forUser('u');
+      const first = await store.acquire(user, 'a', 5_000, true);
+      expect(first.state === 'acquired' && typeof first.fencingToken).toBe('number');
+      expect(await store.finish(user, 'a', 5_000)).toBe(true);
+      expect(await store.flagTtl(user)).toBeGreaterThan(4_000);
+      expect((await store.acquire(user, 'b', 5_000, true)).state).toBe('loaded');
+    } finally {
+      await store.close();
+      await client.close();
+    }
+  });
+
+  it('leaves the borrowed client open on close and closes its own subscriber', async () => {
+    const client = await createTestRedisClient(flavour, redisUrl());
+    const raw = client.source as unknown as {
+      isReady: boolean;
+      sendCommand(args: string[]): Promise<unknown>;
+    };
+    const connections = async () =>
+      String(await raw.sendCommand(['CLIENT', 'LIST']))
+        .trim()
+        .split('\n').length;
+    const keys = new KeyBuilder(uniquePrefix(`borrow-${flavour}`));
+    const store = new RedisLoadStore(client.source, keys.channel, keys.pattern);
+    await store.init({ notice() {}, resubscribed() {} });
+    const before = await connections();
+    await store.close();
+    expect(raw.isReady).toBe(true);
+    expect(await raw.sendCommand(['PING'])).toBe('PONG');
+    expect(await connections()).toBe(before - 1);
+    await client.close();
   });
 });
