@@ -1,0 +1,461 @@
+/**
+ * The compatibility matrix (no Jest): the packed tarball installed, as a user installs it, into a
+ * fresh app per row — strict peer resolution (no --force, no --legacy-peer-deps), a strict type
+ * check of the shipped declarations (`skipLibCheck: false`) in an app that has only the row's
+ * client library, a boot, and a two-process stampede through `@WithUserLoadLock()` in which the
+ * loader must run once. `npm run test:compat` runs every row (test/compat/run.ts); the Jest
+ * package spec runs one representative row inside `npm test`.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '..', '..');
+
+export type NestMajor = 10 | 11 | 12;
+/** How the row's app hands Redis to the module. */
+export type RowClient =
+  | 'ioredis-url'
+  | 'ioredis-client'
+  | 'node-redis-client'
+  | 'node-redis-url'
+  /** `cache: true` with `@keyv/redis` flags and a URL for the locks: neither client installed. */
+  | 'cache-manager';
+
+export interface MatrixRow {
+  name: string;
+  nest: NestMajor;
+  client: RowClient;
+  /** The client library's major (ioredis 5/6, redis 5/6) or cache-manager's (6/7). */
+  libraryMajor: number;
+  /** `"type": "module"` and `module: nodenext`. */
+  esm?: boolean;
+}
+
+/** Every row `npm run test:compat` runs. */
+export const MATRIX: readonly MatrixRow[] = [
+  ...([10, 11, 12] as const).flatMap((nest): MatrixRow[] => [
+    { name: `nest${nest}-ioredis5`, nest, client: 'ioredis-url', libraryMajor: 5 },
+    { name: `nest${nest}-ioredis6`, nest, client: 'ioredis-client', libraryMajor: 6 },
+    { name: `nest${nest}-redis5`, nest, client: 'node-redis-client', libraryMajor: 5 },
+    { name: `nest${nest}-redis6`, nest, client: 'node-redis-url', libraryMajor: 6 },
+  ]),
+  { name: 'nest10-cache-manager6', nest: 10, client: 'cache-manager', libraryMajor: 6 },
+  { name: 'nest11-cache-manager7', nest: 11, client: 'cache-manager', libraryMajor: 7 },
+  { name: 'nest12-cache-manager7', nest: 12, client: 'cache-manager', libraryMajor: 7 },
+  { name: 'nest12-ioredis6-esm', nest: 12, client: 'ioredis-client', libraryMajor: 6, esm: true },
+  { name: 'nest10-redis5-esm', nest: 10, client: 'node-redis-client', libraryMajor: 5, esm: true },
+];
+
+/** The row `npm test` runs: the newest of everything, as an ES module app. */
+export const REPRESENTATIVE_ROW = 'nest12-ioredis6-esm';
+
+export interface RowResult {
+  row: MatrixRow;
+  ok: boolean;
+  /** Versions npm actually installed, by package. */
+  installed: Record<string, string>;
+  /** Loader runs across both processes (must be 1). */
+  loaderRuns?: number;
+  callers?: number;
+  seconds: { install: number; typecheck: number; run: number; total: number };
+  error?: string;
+}
+
+/** Dependencies of a row's app, as a user would write them. */
+function dependenciesOf(row: MatrixRow): Record<string, string> {
+  const deps: Record<string, string> = {
+    '@nestjs/common': `^${row.nest}.0.0`,
+    '@nestjs/core': `^${row.nest}.0.0`,
+    'reflect-metadata': '^0.2.2',
+    rxjs: '^7.8.1',
+  };
+  switch (row.client) {
+    case 'ioredis-url':
+    case 'ioredis-client':
+      deps.ioredis = `^${row.libraryMajor}.0.0`;
+      break;
+    case 'node-redis-client':
+    case 'node-redis-url':
+      deps.redis = `^${row.libraryMajor}.0.0`;
+      break;
+    case 'cache-manager':
+      deps['cache-manager'] = `^${row.libraryMajor}.0.0`;
+      deps['@nestjs/cache-manager'] = row.nest === 12 ? '^12.0.0' : '^3.0.0';
+      deps.keyv = '^5.6.0';
+      deps['@keyv/redis'] = '^5.1.6';
+      // @nestjs/cache-manager's own declarations import `cacheable` without depending on it: a
+      // strict (skipLibCheck: false) app needs it installed, whatever this package does.
+      deps.cacheable = '^2.0.0';
+      break;
+  }
+  return deps;
+}
+
+/** The part of the app that differs per client: how `redis` (and `cache`) are given. */
+function redisModule(row: MatrixRow): string {
+  switch (row.client) {
+    case 'ioredis-url':
+    case 'node-redis-url':
+      return `import type { LoadStatusModuleOptions } from 'nestjs-load-status';
+export const extraImports: unknown[] = [];
+export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
+  return { options: { redis: url }, close: async () => undefined };
+}
+`;
+    case 'ioredis-client':
+      return `import { Redis } from 'ioredis';
+import type { LoadStatusModuleOptions } from 'nestjs-load-status';
+export const extraImports: unknown[] = [];
+export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
+  const client = new Redis(url);
+  return { options: { redis: client }, close: async () => void (await client.quit()) };
+}
+`;
+    case 'node-redis-client':
+      return `import { createClient } from 'redis';
+import type { LoadStatusModuleOptions } from 'nestjs-load-status';
+export const extraImports: unknown[] = [];
+export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  return { options: { redis: client }, close: async () => void (await client.close()) };
+}
+`;
+    case 'cache-manager':
+      return `import { CacheModule } from '@nestjs/cache-manager';
+import KeyvRedis from '@keyv/redis';
+import type { LoadStatusModuleOptions } from 'nestjs-load-status';
+export let extraImports: unknown[] = [];
+export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
+  extraImports = [CacheModule.register({ isGlobal: true, stores: [new KeyvRedis(url)] })];
+  return { options: { cache: true, redis: url }, close: async () => undefined };
+}
+`;
+  }
+}
+
+/** The app: boots, says ready, fires 20 concurrent decorated calls on "go", reports, closes. */
+function mainModule(row: MatrixRow): string {
+  const js = row.esm ? '.js' : '';
+  return `import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  LoadLockService,
+  LoadStatusModule,
+  WithUserLoadLock,
+  type LoadOutcome,
+} from 'nestjs-load-status';
+import { extraImports, redisOptions } from './redis${js}';
+
+@Injectable()
+class UserLoader {
+  runs = 0;
+  @WithUserLoadLock({ loadedTtlMs: 60_000 })
+  async load(userId: string): Promise<string> {
+    this.runs++;
+    await new Promise((r) => setTimeout(r, 300));
+    return 'data of ' + userId;
+  }
+}
+
+async function main(): Promise<void> {
+  const redis = await redisOptions(process.env.REDIS_URL!);
+  @Module({
+    imports: [
+      ...(extraImports as []),
+      LoadStatusModule.forRoot({ keyPrefix: process.env.KEY_PREFIX, ...redis.options }),
+    ],
+    providers: [UserLoader],
+  })
+  class AppModule {}
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  const loader = app.get(UserLoader);
+  const locks = app.get(LoadLockService);
+  process.stdout.write('ready\\n');
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  process.stdin.destroy();
+  const calls = await Promise.allSettled(Array.from({ length: 20 }, () => loader.load('cold-user')));
+  const typed: LoadOutcome<number> = await locks.ensureLoaded('typed-' + process.pid, async (ctx) => ctx.fencingToken ?? 0);
+  const failed = calls.filter((c) => c.status === 'rejected').map((c) => String((c as PromiseRejectedResult).reason));
+  process.stdout.write(JSON.stringify({ runs: loader.runs, callers: calls.length, failed, typed: typed.status }) + '\\n');
+  await app.close();
+  await redis.close();
+}
+main().catch((error: unknown) => {
+  process.stderr.write('app failed: ' + String(error instanceof Error ? error.stack : error) + '\\n');
+  process.exit(1);
+});
+`;
+}
+
+function tsconfigOf(row: MatrixRow): object {
+  return {
+    compilerOptions: {
+      target: 'ES2022',
+      module: row.esm ? 'nodenext' : 'commonjs',
+      moduleResolution: row.esm ? 'nodenext' : 'node10',
+      strict: true,
+      // The shipped declarations must type-check in full, with only this row's libraries.
+      skipLibCheck: false,
+      esModuleInterop: true,
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      outDir: 'dist',
+      types: ['node'],
+    },
+    include: ['src'],
+  };
+}
+
+/** Packs the package once (runs its prepack build) and returns the tarball's path. */
+export async function packTarball(
+  dir: string,
+): Promise<{ tarball: string; files: string[]; size: number }> {
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], {
+    cwd: ROOT,
+    maxBuffer: 16 << 20,
+  });
+  const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{
+    filename: string;
+    size: number;
+    files: Array<{ path: string }>;
+  }>;
+  return {
+    tarball: join(dir, info.filename),
+    files: info.files.map((f) => f.path),
+    size: info.size,
+  };
+}
+
+const since = (t: number): number => Math.round((performance.now() - t) / 100) / 10;
+
+/** Builds, installs, type-checks and runs one row in `workDir`; never throws. */
+export async function runRow(
+  row: MatrixRow,
+  tarball: string,
+  redisUrl: string,
+  workDir: string,
+): Promise<RowResult> {
+  const started = performance.now();
+  const seconds = { install: 0, typecheck: 0, run: 0, total: 0 };
+  const result: RowResult = { row, ok: false, installed: {}, seconds };
+  const app = join(workDir, row.name);
+  try {
+    mkdirSync(join(app, 'src'), { recursive: true });
+    const versions = (
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+        devDependencies: Record<string, string>;
+      }
+    ).devDependencies;
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify(
+        {
+          name: `compat-${row.name}`,
+          private: true,
+          ...(row.esm ? { type: 'module' } : {}),
+          dependencies: { 'nestjs-load-status': `file:${tarball}`, ...dependenciesOf(row) },
+          devDependencies: {
+            typescript: versions.typescript,
+            '@types/node': versions['@types/node'],
+          },
+        },
+        null,
+        2,
+      ),
+    );
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfigOf(row), null, 2));
+    writeFileSync(join(app, 'src', 'redis.ts'), redisModule(row));
+    writeFileSync(join(app, 'src', 'main.ts'), mainModule(row));
+
+    let t = performance.now();
+    // Strict peer resolution, as a user's `npm install` does it: an ERESOLVE fails the row.
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'],
+      {
+        cwd: app,
+        maxBuffer: 16 << 20,
+      },
+    );
+    seconds.install = since(t);
+    result.installed = installedVersions(app, row);
+
+    t = performance.now();
+    await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], {
+      cwd: app,
+      maxBuffer: 16 << 20,
+    });
+    seconds.typecheck = since(t);
+
+    t = performance.now();
+    const stampede = await twoProcessStampede(app, redisUrl, row);
+    seconds.run = since(t);
+    result.loaderRuns = stampede.runs;
+    result.callers = stampede.callers;
+    if (stampede.failed.length > 0)
+      throw new Error(`callers failed: ${stampede.failed.join('; ')}`);
+    if (stampede.runs !== 1)
+      throw new Error(`the loader ran ${stampede.runs} times, expected once`);
+    if (stampede.typed.some((s) => s !== 'loaded'))
+      throw new Error(`ensureLoaded returned ${stampede.typed.join(', ')}`);
+    result.ok = true;
+  } catch (error) {
+    result.error = describeError(error);
+  } finally {
+    seconds.total = since(started);
+  }
+  return result;
+}
+
+function describeError(error: unknown): string {
+  const e = error as { message?: string; stdout?: string; stderr?: string };
+  return [e.message ?? String(error), e.stdout, e.stderr]
+    .filter((part) => part && part.trim())
+    .join('\n')
+    .slice(0, 4_000);
+}
+
+function installedVersions(app: string, row: MatrixRow): Record<string, string> {
+  const names = ['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata', 'typescript'];
+  names.push(...Object.keys(dependenciesOf(row)).filter((n) => !names.includes(n)));
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    try {
+      const pkg = JSON.parse(
+        readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8'),
+      ) as { version: string };
+      out[name] = pkg.version;
+    } catch {
+      // not installed (shown as missing)
+    }
+  }
+  return out;
+}
+
+interface AppReport {
+  runs: number;
+  callers: number;
+  failed: string[];
+  typed: string;
+}
+
+/** Two app processes on one Redis: both boot, then both fire their calls at once. */
+async function twoProcessStampede(
+  app: string,
+  redisUrl: string,
+  row: MatrixRow,
+): Promise<{ runs: number; callers: number; failed: string[]; typed: string[] }> {
+  const env = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    KEY_PREFIX: `compat-${row.name}-${process.pid}`,
+  };
+  const children = [0, 1].map(() =>
+    spawn(process.execPath, ['dist/main.js'], { cwd: app, env, stdio: ['pipe', 'pipe', 'pipe'] }),
+  );
+  try {
+    const outputs = children.map((child) => collect(child));
+    await Promise.all(outputs.map((o) => o.line((l) => l === 'ready', 30_000)));
+    for (const child of children) child.stdin.write('go\n');
+    const reports = await Promise.all(
+      outputs.map(
+        async (o) => JSON.parse(await o.line((l) => l.startsWith('{'), 30_000)) as AppReport,
+      ),
+    );
+    // Each process must exit by itself after app.close(): nothing left open.
+    const exits = await Promise.all(outputs.map((o) => o.exit(10_000)));
+    exits.forEach((code, i) => {
+      if (code !== 0) throw new Error(`app process ${i} exited with ${code}: ${outputs[i].text()}`);
+    });
+    return {
+      runs: reports.reduce((n, r) => n + r.runs, 0),
+      callers: reports.reduce((n, r) => n + r.callers, 0),
+      failed: reports.flatMap((r) => r.failed),
+      typed: reports.map((r) => r.typed),
+    };
+  } finally {
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+function collect(child: ChildProcess) {
+  let text = '';
+  const waiters = new Set<() => void>();
+  const changed = () => waiters.forEach((w) => w());
+  child.stdout!.on('data', (chunk: Buffer) => ((text += chunk.toString()), changed()));
+  child.stderr!.on('data', (chunk: Buffer) => ((text += chunk.toString()), changed()));
+  let exitCode: number | string | undefined;
+  child.once('exit', (code, signal) => ((exitCode = code ?? signal ?? undefined), changed()));
+  const until = <T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> =>
+    new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(test);
+        reject(new Error(`app: no ${what} within ${timeoutMs} ms; output:\n${text}`));
+      }, timeoutMs);
+      const test = () => {
+        const value = check();
+        if (value === undefined) {
+          if (exitCode !== undefined && what !== 'exit') {
+            clearTimeout(timer);
+            waiters.delete(test);
+            reject(new Error(`app exited (${exitCode}) before ${what}; output:\n${text}`));
+          }
+          return;
+        }
+        clearTimeout(timer);
+        waiters.delete(test);
+        resolvePromise(value);
+      };
+      waiters.add(test);
+      test();
+    });
+  return {
+    text: () => text,
+    line: (match: (line: string) => boolean, timeoutMs: number) =>
+      until(
+        () =>
+          text
+            .split('\n')
+            .find((l) => match(l.trim()))
+            ?.trim(),
+        timeoutMs,
+        'expected line',
+      ),
+    exit: (timeoutMs: number) => until(() => exitCode, timeoutMs, 'exit'),
+  };
+}
+
+/** A temp dir for one matrix run; remove it with the returned function. */
+export function workDirectory(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'load-status-compat-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The matrix as a Markdown table. */
+export function matrixTable(results: RowResult[]): string {
+  const lines = [
+    '| row | Nest | client | installed | module | result | loader runs | install / tsc / run s |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const v = r.installed;
+    const library =
+      r.row.client === 'cache-manager'
+        ? `cache-manager ${v['cache-manager'] ?? '?'} + @nestjs/cache-manager ${v['@nestjs/cache-manager'] ?? '?'}`
+        : r.row.client.startsWith('ioredis')
+          ? `ioredis ${v.ioredis ?? '?'}`
+          : `redis ${v.redis ?? '?'}`;
+    lines.push(
+      `| ${r.row.name} | ${v['@nestjs/core'] ?? '?'} | ${r.row.client} | ${library}, rxjs ${v.rxjs ?? '?'} | ${r.row.esm ? 'ESM' : 'CJS'} | ${r.ok ? 'pass' : 'FAIL'} | ${r.loaderRuns ?? '–'} | ${r.seconds.install} / ${r.seconds.typecheck} / ${r.seconds.run} |`,
+    );
+  }
+  return lines.join('\n');
+}
