@@ -97,6 +97,27 @@ export class LoadLeaseLostError extends LoadStatusError {
   }
 }
 
+/**
+ * Thrown by `LoadStatusHealthIndicator.isHealthyOrThrow()` when the store is down. It carries
+ * what @nestjs/terminus 10 and 11 look for in their own `HealthCheckError` (`isHealthCheckError`,
+ * `causes`), so they report the indicator as down without this package importing terminus.
+ */
+export class LoadStatusHealthCheckError extends LoadStatusError {
+  /** Read by @nestjs/terminus to tell a health failure from a crash. */
+  readonly isHealthCheckError = true;
+
+  constructor(
+    key: string,
+    reason: string | undefined,
+    /** The indicator's result, reported by terminus under `error` and `details`. */
+    readonly causes: Record<string, unknown>,
+  ) {
+    super(
+      `Health check "${key}" failed: the load-status store is down (${reason ?? 'unreachable'}).`,
+    );
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') {
     return value.length > 40

@@ -32,7 +32,7 @@ export type { LoadContext, LoadOutcome, Loader } from './load-flow';
 export { LoadStatusEvents } from './load-status.events';
 export { LoadStatusHealthIndicator } from './load-status.health';
 export type { FlagCache } from './stores/cache-flag-load-store';
-export type { LoadStatusHealthResult } from './load-status.health';
+export type { LoadStatusHealthResult, LoadStatusLegacyHealthResult } from './load-status.health';
 export type {
   LoadStatusEvent,
   LoadStatusEventBase,
@@ -45,6 +45,7 @@ export {
   InvalidUserIdError,
   LoadLeaseLostError,
   LoadStatusConfigError,
+  LoadStatusHealthCheckError,
   LoadStatusError,
   LoadStatusModuleMissingError,
   LoadStatusShutdownError,

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { errorText } from './errors';
+import { errorText, LoadStatusHealthCheckError } from './errors';
 import { LoadStatusCore } from './load-status.core';
 
 /** The shape `@nestjs/terminus` expects from an indicator (kept here so terminus stays optional). */
@@ -40,6 +40,11 @@ export type LoadStatusHealthResult<Key extends string = string> = Record<
 export class LoadStatusHealthIndicator {
   constructor(@Inject(LoadStatusCore) private readonly core: LoadStatusCore) {}
 
+  /**
+   * The health as @nestjs/terminus 12 reads it: `up`, `degraded` or `down`, never thrown. (On
+   * terminus 10 and 11 use {@link isHealthyOrThrow}: they know no `degraded`, and 10 reads only
+   * thrown errors.)
+   */
   async isHealthy<const Key extends string = 'load-status'>(
     key: Key = 'load-status' as Key,
   ): Promise<LoadStatusHealthResult<Key>> {
@@ -74,4 +79,30 @@ export class LoadStatusHealthIndicator {
     };
     return { [key]: details } as LoadStatusHealthResult<Key>;
   }
+
+  /**
+   * The health as @nestjs/terminus 10 and 11 read it: `up` (a degraded store shows as up, with
+   * `degraded: true` or `notifications: 'down'` in the details), or, when down, a thrown
+   * {@link LoadStatusHealthCheckError} (terminus recognises it as its own `HealthCheckError`).
+   *
+   * ```ts
+   * check() { return this.health.check([() => this.loadStatusHealth.isHealthyOrThrow()]); }
+   * ```
+   */
+  async isHealthyOrThrow<const Key extends string = 'load-status'>(
+    key: Key = 'load-status' as Key,
+  ): Promise<LoadStatusLegacyHealthResult<Key>> {
+    const details = (await this.isHealthy(key))[key];
+    if (details.status === 'down') {
+      const causes = { [key]: { ...details, status: 'down' } } as LoadStatusLegacyHealthResult<Key>;
+      throw new LoadStatusHealthCheckError(key, details.error, causes);
+    }
+    return { [key]: { ...details, status: 'up' } } as LoadStatusLegacyHealthResult<Key>;
+  }
 }
+
+/** {@link LoadStatusHealthResult} with the two statuses terminus 10 and 11 know. */
+export type LoadStatusLegacyHealthResult<Key extends string = string> = Record<
+  Key,
+  Omit<LoadStatusHealthResult<Key>[Key], 'status'> & { status: 'up' | 'down' }
+>;

@@ -33,12 +33,18 @@ export interface MatrixRow {
   libraryMajor: number;
   /** `"type": "module"` and `module: nodenext`. */
   esm?: boolean;
+  /**
+   * Also runs the health indicator under the row's @nestjs/terminus major: `isHealthyOrThrow()`
+   * on 10 and 11, `isHealthy()` on 12, up (this app) and down (a second app, fail-closed, whose
+   * Redis is unreachable).
+   */
+  health?: boolean;
 }
 
 /** Every row `npm run test:compat` runs. */
 export const MATRIX: readonly MatrixRow[] = [
   ...([10, 11, 12] as const).flatMap((nest): MatrixRow[] => [
-    { name: `nest${nest}-ioredis5`, nest, client: 'ioredis-url', libraryMajor: 5 },
+    { name: `nest${nest}-ioredis5`, nest, client: 'ioredis-url', libraryMajor: 5, health: true },
     { name: `nest${nest}-ioredis6`, nest, client: 'ioredis-client', libraryMajor: 6 },
     { name: `nest${nest}-redis5`, nest, client: 'node-redis-client', libraryMajor: 5 },
     { name: `nest${nest}-redis6`, nest, client: 'node-redis-url', libraryMajor: 6 },
@@ -61,6 +67,8 @@ export interface RowResult {
   /** Loader runs across both processes (must be 1). */
   loaderRuns?: number;
   callers?: number;
+  /** Rows with `health`: what terminus said of the up app and of the down one. */
+  health?: string;
   seconds: { install: number; typecheck: number; run: number; total: number };
   error?: string;
 }
@@ -73,6 +81,7 @@ function dependenciesOf(row: MatrixRow): Record<string, string> {
     'reflect-metadata': '^0.2.2',
     rxjs: '^7.8.1',
   };
+  if (row.health) deps['@nestjs/terminus'] = `^${row.nest}.0.0`;
   switch (row.client) {
     case 'ioredis-url':
     case 'ioredis-client':
@@ -139,6 +148,59 @@ export async function redisOptions(url: string): Promise<{ options: LoadStatusMo
   }
 }
 
+/**
+ * The health part of the app (rows with `health`): terminus reports this app up, and a second
+ * app whose Redis is unreachable, under fail-closed, down.
+ */
+function healthModule(row: MatrixRow): string {
+  if (!row.health) {
+    return `export const healthImports: unknown[] = [];
+export async function checkHealth(_app: unknown): Promise<Record<string, string>> {
+  return {};
+}
+`;
+  }
+  const indicatorCall = row.nest === 12 ? 'isHealthy()' : 'isHealthyOrThrow()';
+  return `import { Module, type INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { LoadStatusHealthIndicator, LoadStatusModule } from 'nestjs-load-status';
+
+export const healthImports: unknown[] = [TerminusModule];
+
+async function status(app: INestApplicationContext): Promise<string> {
+  const indicator = app.get(LoadStatusHealthIndicator);
+  try {
+    return (await app.get(HealthCheckService).check([() => indicator.${indicatorCall}])).status;
+  } catch (error) {
+    // terminus throws a ServiceUnavailableException carrying its result when a check is down.
+    return (error as { getResponse?: () => { status?: string } }).getResponse?.().status ?? String(error);
+  }
+}
+
+export async function checkHealth(app: INestApplicationContext): Promise<Record<string, string>> {
+  @Module({
+    imports: [
+      TerminusModule,
+      LoadStatusModule.forRoot({
+        redis: 'redis://127.0.0.1:1',
+        onStoreError: 'fail-closed',
+        commandTimeoutMs: 200,
+        keyPrefix: 'compat-health-down',
+      }),
+    ],
+  })
+  class DownModule {}
+  const down = await NestFactory.createApplicationContext(DownModule, { logger: false });
+  try {
+    return { healthUp: await status(app), healthDown: await status(down) };
+  } finally {
+    await down.close();
+  }
+}
+`;
+}
+
 /** The app: boots, says ready, fires 20 concurrent decorated calls on "go", reports, closes. */
 function mainModule(row: MatrixRow): string {
   const js = row.esm ? '.js' : '';
@@ -152,6 +214,7 @@ import {
   type LoadOutcome,
 } from 'nestjs-load-status';
 import { extraImports, redisOptions } from './redis${js}';
+import { checkHealth, healthImports } from './health${js}';
 
 @Injectable()
 class UserLoader {
@@ -169,6 +232,7 @@ async function main(): Promise<void> {
   @Module({
     imports: [
       ...(extraImports as []),
+      ...(healthImports as []),
       LoadStatusModule.forRoot({ keyPrefix: process.env.KEY_PREFIX, ...redis.options }),
     ],
     providers: [UserLoader],
@@ -183,7 +247,8 @@ async function main(): Promise<void> {
   const calls = await Promise.allSettled(Array.from({ length: 20 }, () => loader.load('cold-user')));
   const typed: LoadOutcome<number> = await locks.ensureLoaded('typed-' + process.pid, async (ctx) => ctx.fencingToken ?? 0);
   const failed = calls.filter((c) => c.status === 'rejected').map((c) => String((c as PromiseRejectedResult).reason));
-  process.stdout.write(JSON.stringify({ runs: loader.runs, callers: calls.length, failed, typed: typed.status }) + '\\n');
+  const health = await checkHealth(app);
+  process.stdout.write(JSON.stringify({ runs: loader.runs, callers: calls.length, failed, typed: typed.status, ...health }) + '\\n');
   await app.close();
   await redis.close();
 }
@@ -272,6 +337,7 @@ export async function runRow(
     );
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfigOf(row), null, 2));
     writeFileSync(join(app, 'src', 'redis.ts'), redisModule(row));
+    writeFileSync(join(app, 'src', 'health.ts'), healthModule(row));
     writeFileSync(join(app, 'src', 'main.ts'), mainModule(row));
 
     let t = performance.now();
@@ -305,6 +371,11 @@ export async function runRow(
       throw new Error(`the loader ran ${stampede.runs} times, expected once`);
     if (stampede.typed.some((s) => s !== 'loaded'))
       throw new Error(`ensureLoaded returned ${stampede.typed.join(', ')}`);
+    if (row.health) {
+      const health = stampede.health.join(', ');
+      if (health !== 'ok/error, ok/error') throw new Error(`health (up/down) was ${health}`);
+      result.health = stampede.health[0];
+    }
     result.ok = true;
   } catch (error) {
     result.error = describeError(error);
@@ -324,6 +395,7 @@ function describeError(error: unknown): string {
 
 function installedVersions(app: string, row: MatrixRow): Record<string, string> {
   const names = ['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata', 'typescript'];
+  if (row.health) names.push('@nestjs/terminus');
   names.push(...Object.keys(dependenciesOf(row)).filter((n) => !names.includes(n)));
   const out: Record<string, string> = {};
   for (const name of names) {
@@ -344,6 +416,8 @@ interface AppReport {
   callers: number;
   failed: string[];
   typed: string;
+  healthUp?: string;
+  healthDown?: string;
 }
 
 /** Two app processes on one Redis: both boot, then both fire their calls at once. */
@@ -351,7 +425,7 @@ async function twoProcessStampede(
   app: string,
   redisUrl: string,
   row: MatrixRow,
-): Promise<{ runs: number; callers: number; failed: string[]; typed: string[] }> {
+): Promise<{ runs: number; callers: number; failed: string[]; typed: string[]; health: string[] }> {
   const env = {
     ...process.env,
     REDIS_URL: redisUrl,
@@ -379,6 +453,7 @@ async function twoProcessStampede(
       callers: reports.reduce((n, r) => n + r.callers, 0),
       failed: reports.flatMap((r) => r.failed),
       typed: reports.map((r) => r.typed),
+      health: reports.map((r) => `${r.healthUp}/${r.healthDown}`),
     };
   } finally {
     for (const child of children)
@@ -442,8 +517,8 @@ export function workDirectory(): { dir: string; remove(): void } {
 /** The matrix as a Markdown table. */
 export function matrixTable(results: RowResult[]): string {
   const lines = [
-    '| row | Nest | client | installed | module | result | loader runs | install / tsc / run s |',
-    '|---|---|---|---|---|---|---|---|',
+    '| row | Nest | client | installed | module | result | loader runs | terminus up/down | install / tsc / run s |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const v = r.installed;
@@ -454,7 +529,7 @@ export function matrixTable(results: RowResult[]): string {
           ? `ioredis ${v.ioredis ?? '?'}`
           : `redis ${v.redis ?? '?'}`;
     lines.push(
-      `| ${r.row.name} | ${v['@nestjs/core'] ?? '?'} | ${r.row.client} | ${library}, rxjs ${v.rxjs ?? '?'} | ${r.row.esm ? 'ESM' : 'CJS'} | ${r.ok ? 'pass' : 'FAIL'} | ${r.loaderRuns ?? '–'} | ${r.seconds.install} / ${r.seconds.typecheck} / ${r.seconds.run} |`,
+      `| ${r.row.name} | ${v['@nestjs/core'] ?? '?'} | ${r.row.client} | ${library}, rxjs ${v.rxjs ?? '?'} | ${r.row.esm ? 'ESM' : 'CJS'} | ${r.ok ? 'pass' : 'FAIL'} | ${r.loaderRuns ?? '–'} | ${r.health ? `${r.installed['@nestjs/terminus']}: ${r.health}` : '–'} | ${r.seconds.install} / ${r.seconds.typecheck} / ${r.seconds.run} |`,
     );
   }
   return lines.join('\n');

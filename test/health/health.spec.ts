@@ -4,6 +4,7 @@ import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminu
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import {
+  LoadStatusHealthCheckError,
   LoadStatusHealthIndicator,
   LoadStatusModule,
   type LoadStatusModuleOptions,
@@ -112,5 +113,62 @@ describe('LoadStatusHealthIndicator with @nestjs/terminus', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 50));
     }
     expect(status).toBe(200);
+  });
+});
+
+/** `isHealthyOrThrow()` speaks what terminus 10 and 11 read; the compat matrix runs it on both. */
+describe('LoadStatusHealthIndicator.isHealthyOrThrow (terminus 10 and 11)', () => {
+  let server: RedisServer;
+  let app: INestApplication | undefined;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(() => server.stop());
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await server.restart().catch(() => undefined);
+  });
+
+  it('reports up while Redis answers', async () => {
+    app = await boot({ redis: server.url, keyPrefix: uniquePrefix('legacy') });
+    const result = await app.get(LoadStatusHealthIndicator).isHealthyOrThrow('ls');
+    expect(result.ls).toMatchObject({ status: 'up', reachable: true, degraded: false });
+  });
+
+  it('reports a degraded store (fail-open, Redis down) as up, with degraded: true', async () => {
+    app = await boot({
+      redis: server.url,
+      keyPrefix: uniquePrefix('legacy'),
+      commandTimeoutMs: 200,
+    });
+    await server.kill();
+    const result = await app.get(LoadStatusHealthIndicator).isHealthyOrThrow();
+    expect(result['load-status']).toMatchObject({ status: 'up', reachable: false, degraded: true });
+  });
+
+  it('throws what terminus reads as its HealthCheckError when down (fail-closed, Redis down)', async () => {
+    app = await boot({
+      redis: server.url,
+      keyPrefix: uniquePrefix('legacy'),
+      onStoreError: 'fail-closed',
+      commandTimeoutMs: 200,
+    });
+    await server.kill();
+    const error: unknown = await app
+      .get(LoadStatusHealthIndicator)
+      .isHealthyOrThrow('ls')
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(LoadStatusHealthCheckError);
+    expect(error).toMatchObject({
+      isHealthCheckError: true,
+      causes: { ls: { status: 'down', reachable: false, onStoreError: 'fail-closed' } },
+    });
+    expect((error as Error).message).toMatch(
+      /^Health check "ls" failed: the load-status store is down \(/,
+    );
   });
 });
