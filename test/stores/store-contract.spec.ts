@@ -10,10 +10,15 @@ import { MemoryLoadStore } from '../../src/stores/memory-load-store';
 import { RedisLoadStore } from '../../src/stores/redis/redis-load-store';
 import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
 import {
+  CLUSTER_FLAVOURS,
   createTestRedisClient,
+  createTopologyClient,
   NODE_REDIS_FLAVOURS,
+  SENTINEL_FLAVOURS,
   type ClientFlavour,
+  type TopologyFlavour,
 } from '../support/redis-clients';
+import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-topologies';
 
 /** Records notices; `next(kind)` resolves with the next notice of that kind. */
 class Recorder implements StoreListener {
@@ -141,6 +146,36 @@ async function nodeRedisHarness(flavour: ClientFlavour): Promise<Harness> {
 }
 for (const flavour of NODE_REDIS_FLAVOURS) {
   adapters.push([`redis (borrowed ${flavour} client)`, () => nodeRedisHarness(flavour)]);
+}
+
+// One Cluster and one Sentinel group for the whole file, started on first use.
+let cluster: Promise<RedisClusterTopology> | undefined;
+let sentinel: Promise<RedisSentinelTopology> | undefined;
+afterAll(async () => {
+  await Promise.all([cluster?.then((c) => c.stop()), sentinel?.then((s) => s.stop())]);
+});
+
+/** Two stores over two clients of a real Cluster or Sentinel group. */
+async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
+  const nodes = CLUSTER_FLAVOURS.includes(flavour)
+    ? (await (cluster ??= RedisClusterTopology.start())).startupNodes
+    : (await (sentinel ??= RedisSentinelTopology.start())).sentinelAddresses;
+  const keys = new KeyBuilder(uniquePrefix(flavour));
+  const clients = await Promise.all([
+    createTopologyClient(flavour, nodes),
+    createTopologyClient(flavour, nodes),
+  ]);
+  return twoProcesses(
+    [
+      new RedisLoadStore(clients[0].source, keys.channel, keys.pattern),
+      new RedisLoadStore(clients[1].source, keys.channel, keys.pattern),
+    ],
+    keys,
+    async () => void (await Promise.all(clients.map((c) => c.close()))),
+  );
+}
+for (const flavour of [...CLUSTER_FLAVOURS, ...SENTINEL_FLAVOURS]) {
+  adapters.push([`redis (${flavour})`, () => topologyHarness(flavour)]);
 }
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
 adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);

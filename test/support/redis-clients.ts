@@ -62,3 +62,72 @@ export async function createTestRedisClient(
     },
   };
 }
+
+/** Clients of a Redis Cluster or a Sentinel group, as apps hand them to the module. */
+export type TopologyFlavour =
+  | 'ioredis-cluster'
+  | 'node-redis-5-cluster'
+  | 'node-redis-6-cluster'
+  | 'ioredis-sentinel-options'
+  | 'node-redis-5-sentinel'
+  | 'node-redis-6-sentinel';
+
+export const CLUSTER_FLAVOURS: readonly TopologyFlavour[] = [
+  'ioredis-cluster',
+  'node-redis-5-cluster',
+  'node-redis-6-cluster',
+];
+export const SENTINEL_FLAVOURS: readonly TopologyFlavour[] = [
+  'ioredis-sentinel-options',
+  'node-redis-5-sentinel',
+  'node-redis-6-sentinel',
+];
+
+interface NodeRedisTopologyClient {
+  isOpen: boolean;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): unknown;
+}
+
+/**
+ * A client of `flavour` for a topology: `startupNodes` of a Cluster, or the sentinels of a group
+ * monitoring `masterName`. ioredis Sentinel is given as options (the module creates the client).
+ */
+export async function createTopologyClient(
+  flavour: TopologyFlavour,
+  nodes: ReadonlyArray<{ host: string; port: number }>,
+  masterName = 'mymaster',
+): Promise<TestRedisClient> {
+  if (flavour === 'ioredis-cluster') {
+    const { Cluster } = await import('ioredis');
+    const cluster = new Cluster([...nodes], { redisOptions: { maxRetriesPerRequest: 1 } });
+    cluster.on('error', () => undefined);
+    return {
+      source: cluster as unknown as RedisSource,
+      close: async () => void (await cluster.quit().catch(() => cluster.disconnect())),
+    };
+  }
+  if (flavour === 'ioredis-sentinel-options') {
+    return { source: { sentinels: [...nodes], name: masterName }, close: () => Promise.resolve() };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const library = require(flavour.startsWith('node-redis-5') ? 'redis5' : 'redis') as {
+    createCluster(options: object): NodeRedisTopologyClient;
+    createSentinel(options: object): NodeRedisTopologyClient;
+  };
+  const client = flavour.endsWith('-cluster')
+    ? library.createCluster({
+        rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+      })
+    : library.createSentinel({ name: masterName, sentinelRootNodes: [...nodes] });
+  client.on('error', () => undefined);
+  await client.connect();
+  return {
+    source: client as unknown as RedisSource,
+    close: async () => {
+      if (client.isOpen) await client.close().catch(() => client.destroy());
+    },
+  };
+}

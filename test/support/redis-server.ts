@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,13 +34,30 @@ export async function freePort(): Promise<number> {
  */
 export class RedisServer {
   private child: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'load-status-redis-'));
+  /** Its working directory (cluster and sentinel config files live here). */
+  readonly dir = mkdtempSync(join(tmpdir(), 'load-status-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** Further `redis-server` arguments (cluster, replication, TLS, ACL, sentinel). */
+    private readonly extraArgs: (server: RedisServer) => string[],
+    /** A config file to start from (the sentinel's), written into `dir` before each start. */
+    private readonly configFile?: (server: RedisServer) => string,
+  ) {}
 
-  static async start(): Promise<RedisServer> {
+  static async start(
+    options: {
+      port?: number;
+      args?: (server: RedisServer) => string[];
+      configFile?: (server: RedisServer) => string;
+    } = {},
+  ): Promise<RedisServer> {
     if (!hasRedisServerBinary()) throw new Error(NO_REDIS_MESSAGE);
-    const server = new RedisServer(await freePort());
+    const server = new RedisServer(
+      options.port ?? (await freePort()),
+      options.args ?? (() => []),
+      options.configFile,
+    );
     await server.restart();
     return server;
   }
@@ -56,9 +73,16 @@ export class RedisServer {
   /** Starts (again) on the same port and resolves once it answers PING. */
   async restart(): Promise<void> {
     if (this.child) throw new Error('redis-server is already running');
+    const config = this.configFile?.(this);
+    let configPath: string[] = [];
+    if (config !== undefined) {
+      configPath = [join(this.dir, 'redis.conf')];
+      writeFileSync(configPath[0], config);
+    }
     const child = spawn(
       'redis-server',
       [
+        ...configPath,
         '--port',
         String(this.port),
         '--bind',
@@ -74,6 +98,7 @@ export class RedisServer {
         // DEBUG SLEEP lets tests stall the server without losing its state.
         '--enable-debug-command',
         'local',
+        ...this.extraArgs(this),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

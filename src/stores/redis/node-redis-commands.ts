@@ -234,6 +234,8 @@ class NodeRedisNotifications implements NotificationConnection {
   private readonly listeners: Array<[string, EventListener]> = [];
   private readonly listener: Listener;
   private handlers: NotificationHandlers | undefined;
+  /** Settles once a duplicate we opened first connected (a cluster cannot subscribe before). */
+  private connected: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly connection: NodeRedisStandalone | NodeRedisCluster | NodeRedisSentinel,
@@ -267,11 +269,13 @@ class NodeRedisNotifications implements NotificationConnection {
     });
     if (this.ownsConnection) {
       // Never settles while Redis is unreachable (it retries); errors arrive on 'error'.
-      this.connection.connect().catch((error: unknown) => handlers.error(error));
+      this.connected = this.connection.connect();
+      this.connected.catch((error: unknown) => handlers.error(error));
     }
   }
 
   async subscribe(channel: string): Promise<void> {
+    await this.connected;
     if (!this.channels.has(channel)) {
       await this.connection.subscribe(channel, this.listener);
       this.channels.add(channel);

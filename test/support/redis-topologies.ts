@@ -1,0 +1,306 @@
+/**
+ * Real Redis topologies for the suites, on free loopback ports, torn down after: a Redis Cluster
+ * (masters with replicas, made by `redis-cli --cluster create`) and a Sentinel group (a master,
+ * replicas, sentinels). Start one per suite (`beforeAll`) and share it between its specs; helpers
+ * find a user's master, kill it and wait for the promotion.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import calculateSlot from 'cluster-key-slot';
+import { freePort, RedisServer } from './redis-server';
+import { sleep } from './clock';
+
+const run = promisify(execFile);
+
+/** One command through `redis-cli`, its reply as text. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 });
+  return stdout.trim();
+}
+
+/** Polls `check` until it holds; fails with `what` after `timeoutMs`. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function infoField(info: string, field: string): string | undefined {
+  return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+}
+
+export interface ClusterOptions {
+  masters?: number;
+  replicasPerMaster?: number;
+  /** `cluster-node-timeout`: how soon a dead master is failed over. @default 1000 */
+  nodeTimeoutMs?: number;
+}
+
+/** A local Redis Cluster. */
+export class RedisClusterTopology {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  static async start(options: ClusterOptions = {}): Promise<RedisClusterTopology> {
+    const masters = options.masters ?? 3;
+    const replicas = options.replicasPerMaster ?? 1;
+    const nodeTimeoutMs = options.nodeTimeoutMs ?? 1_000;
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < masters * (1 + replicas); i++) {
+        const busPort = await freePort();
+        nodes.push(
+          await RedisServer.start({
+            args: () => [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              'nodes.conf',
+              '--cluster-node-timeout',
+              String(nodeTimeoutMs),
+              '--cluster-port',
+              String(busPort),
+              // A replica whose master died long ago still takes over (tests kill masters often).
+              '--cluster-replica-validity-factor',
+              '0',
+            ],
+          }),
+        );
+      }
+      await run(
+        'redis-cli',
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((n) => `127.0.0.1:${n.port}`),
+          '--cluster-replicas',
+          String(replicas),
+          '--cluster-yes',
+        ],
+        { timeout: 60_000 },
+      );
+      const cluster = new RedisClusterTopology(nodes);
+      await cluster.waitUntilHealthy();
+      return cluster;
+    } catch (error) {
+      await Promise.all(nodes.map((n) => n.stop()));
+      throw error;
+    }
+  }
+
+  /** Addresses to give a cluster client. */
+  get startupNodes(): Array<{ host: string; port: number }> {
+    return this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  }
+
+  /** Nodes that are running. */
+  get running(): RedisServer[] {
+    return this.nodes.filter((n) => n.pid !== undefined);
+  }
+
+  /** Every slot assigned, every running node agreeing the cluster is ok, every replica in sync. */
+  async waitUntilHealthy(timeoutMs = 30_000): Promise<void> {
+    await until(
+      'the cluster to be healthy',
+      async () => {
+        for (const node of this.running) {
+          const info = await redisCli(node.port, 'CLUSTER', 'INFO');
+          if (infoField(info, 'cluster_state') !== 'ok') return false;
+          if (infoField(info, 'cluster_slots_ok') !== '16384') return false;
+          const replication = await redisCli(node.port, 'INFO', 'replication');
+          if (infoField(replication, 'role') === 'slave') {
+            if (infoField(replication, 'master_link_status') !== 'up') return false;
+          }
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** The port of the master that serves `key`'s slot, as a running node sees the cluster. */
+  async masterPortOf(key: string): Promise<number> {
+    const slot = calculateSlot(key);
+    const probe = this.running[0];
+    const slots = await redisCli(probe.port, '--json', 'CLUSTER', 'SLOTS');
+    const ranges = JSON.parse(slots) as Array<[number, number, [string, number, ...unknown[]]]>;
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+    if (!range) throw new Error(`no master serves slot ${slot}`);
+    return range[2][1];
+  }
+
+  /** The ports of the masters, as a running node sees the cluster. */
+  async masterPorts(): Promise<number[]> {
+    const nodes = await redisCli(this.running[0].port, 'CLUSTER', 'NODES');
+    return nodes
+      .split('\n')
+      .filter((line) => /\bmaster\b/.test(line) && !/\bfail\b/.test(line))
+      .map((line) => Number(/:(\d+)@/.exec(line)![1]));
+  }
+
+  node(port: number): RedisServer {
+    const node = this.nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`no node on port ${port}`);
+    return node;
+  }
+
+  /**
+   * SIGKILLs the master serving `key` and waits until a replica took its slots over and the
+   * cluster is ok again. Resolves with the dead master's port (restart it with `node(port)`).
+   */
+  async failOverMasterOf(key: string): Promise<{ killedPort: number; newMasterPort: number }> {
+    const killedPort = await this.masterPortOf(key);
+    await this.node(killedPort).kill();
+    let newMasterPort = killedPort;
+    await until('a replica to take over', async () => {
+      newMasterPort = await this.masterPortOf(key);
+      return newMasterPort !== killedPort;
+    });
+    await until('the cluster to be ok after the failover', async () => {
+      for (const node of this.running) {
+        const info = await redisCli(node.port, 'CLUSTER', 'INFO');
+        if (infoField(info, 'cluster_state') !== 'ok') return false;
+      }
+      return true;
+    });
+    return { killedPort, newMasterPort };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}
+
+export interface SentinelOptions {
+  replicas?: number;
+  sentinels?: number;
+  /** `down-after-milliseconds`: how soon a dead master is noticed. @default 1000 */
+  downAfterMs?: number;
+}
+
+/** A local Sentinel group monitoring one master (`mymaster`). */
+export class RedisSentinelTopology {
+  static readonly masterName = 'mymaster';
+
+  private constructor(
+    readonly dataNodes: RedisServer[],
+    readonly sentinels: RedisServer[],
+  ) {}
+
+  static async start(options: SentinelOptions = {}): Promise<RedisSentinelTopology> {
+    const replicas = options.replicas ?? 2;
+    const sentinelCount = options.sentinels ?? 3;
+    const downAfterMs = options.downAfterMs ?? 1_000;
+    const dataNodes: RedisServer[] = [];
+    const sentinels: RedisServer[] = [];
+    try {
+      const master = await RedisServer.start();
+      dataNodes.push(master);
+      for (let i = 0; i < replicas; i++) {
+        dataNodes.push(
+          await RedisServer.start({
+            args: () => ['--replicaof', '127.0.0.1', String(master.port)],
+          }),
+        );
+      }
+      const quorum = Math.floor(sentinelCount / 2) + 1;
+      for (let i = 0; i < sentinelCount; i++) {
+        sentinels.push(
+          await RedisServer.start({
+            // Sentinel rewrites its config file, so it lives in the server's own directory.
+            configFile: (s) =>
+              [
+                `port ${s.port}`,
+                'bind 127.0.0.1',
+                `dir ${s.dir}`,
+                `sentinel monitor ${RedisSentinelTopology.masterName} 127.0.0.1 ${master.port} ${quorum}`,
+                `sentinel down-after-milliseconds ${RedisSentinelTopology.masterName} ${downAfterMs}`,
+                `sentinel failover-timeout ${RedisSentinelTopology.masterName} 5000`,
+                `sentinel parallel-syncs ${RedisSentinelTopology.masterName} 1`,
+                '',
+              ].join('\n'),
+            args: () => ['--sentinel'],
+          }),
+        );
+      }
+      const group = new RedisSentinelTopology(dataNodes, sentinels);
+      await group.waitUntilHealthy(replicas, sentinelCount);
+      return group;
+    } catch (error) {
+      await Promise.all([...dataNodes, ...sentinels].map((n) => n.stop()));
+      throw error;
+    }
+  }
+
+  /** Addresses to give a Sentinel client. */
+  get sentinelAddresses(): Array<{ host: string; port: number }> {
+    return this.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  }
+
+  /** The master's port, as the first running sentinel reports it. */
+  async masterPort(): Promise<number> {
+    const sentinel = this.sentinels.find((s) => s.pid !== undefined)!;
+    const reply = await redisCli(
+      sentinel.port,
+      'SENTINEL',
+      'get-master-addr-by-name',
+      RedisSentinelTopology.masterName,
+    );
+    return Number(reply.split('\n')[1]);
+  }
+
+  /** Every sentinel knows the master, its replicas and the other sentinels. */
+  async waitUntilHealthy(
+    replicas: number,
+    sentinelCount: number,
+    timeoutMs = 30_000,
+  ): Promise<void> {
+    await until(
+      'the sentinel group to be healthy',
+      async () => {
+        for (const sentinel of this.sentinels) {
+          const fields = (
+            await redisCli(sentinel.port, 'SENTINEL', 'MASTER', RedisSentinelTopology.masterName)
+          ).split('\n');
+          const get = (name: string) => fields[fields.indexOf(name) + 1];
+          if (Number(get('num-slaves')) < replicas) return false;
+          if (Number(get('num-other-sentinels')) < sentinelCount - 1) return false;
+          if (/s_down|o_down/.test(get('flags'))) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  }
+
+  node(port: number): RedisServer {
+    const node = this.dataNodes.find((n) => n.port === port);
+    if (!node) throw new Error(`no data node on port ${port}`);
+    return node;
+  }
+
+  /** SIGKILLs the master and waits until the sentinels promoted a replica. */
+  async failOver(): Promise<{ killedPort: number; newMasterPort: number }> {
+    const killedPort = await this.masterPort();
+    await this.node(killedPort).kill();
+    let newMasterPort = killedPort;
+    await until('the sentinels to promote a replica', async () => {
+      newMasterPort = await this.masterPort();
+      if (newMasterPort === killedPort) return false;
+      const role = await redisCli(newMasterPort, 'ROLE');
+      return role.startsWith('master');
+    });
+    return { killedPort, newMasterPort };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.sentinels, ...this.dataNodes].map((n) => n.stop()));
+  }
+}
