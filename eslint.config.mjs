@@ -2,6 +2,7 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import jest from 'eslint-plugin-jest';
 
 export default tseslint.config(
   {
@@ -35,6 +36,23 @@ export default tseslint.config(
         'error',
         { allowThrowingAny: true, allowThrowingUnknown: true },
       ],
+    },
+  },
+  {
+    // A test that cannot fail is worse than none: no focused or disabled tests, and no expect
+    // that runs only on some paths.
+    files: ['test/**/*.spec.ts'],
+    plugins: { jest },
+    rules: {
+      'jest/no-focused-tests': 'error',
+      'jest/no-disabled-tests': 'error',
+      'jest/no-conditional-expect': 'error',
+      'jest/expect-expect': [
+        'error',
+        { assertFunctionNames: ['expect', 'expect*', 'assert*', 'check*'] },
+      ],
+      'jest/valid-title': 'error',
+      'jest/no-identical-title': 'error',
     },
   },
   {

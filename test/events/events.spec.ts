@@ -102,9 +102,24 @@ describe('LoadStatusEvents', () => {
     expect(released?.type === 'lock-released' && released.owned).toBe(false);
   });
 
-  it('emits nothing when nobody subscribes, and completes the stream on shutdown', async () => {
+  it('builds and emits no event while nobody subscribes, and completes the stream on shutdown', async () => {
     const events = a.app.get(LoadStatusEvents);
     expect(events.active).toBe(false);
+    // The stream's subject is the only way out: while nobody listens, a whole load (lock,
+    // load, finish, release) must not reach it at all.
+    const subject = (events as unknown as { subject: { next(e: unknown): void } }).subject;
+    const next = jest.spyOn(subject, 'next');
+    await a.lock.ensureLoaded('quiet', () => Promise.resolve(1));
+    const lock = await a.lock.acquireLoadLock('quiet-lock');
+    await lock!.release();
+    expect(next).not.toHaveBeenCalled();
+    const seen: string[] = [];
+    const subscription = events.events$.subscribe((e) => seen.push(e.type));
+    await a.lock.ensureLoaded('heard', () => Promise.resolve(1));
+    subscription.unsubscribe();
+    expect(next).toHaveBeenCalled();
+    expect(seen).toContain('load-succeeded');
+    next.mockRestore();
     let completed = false;
     events.events$.subscribe({ complete: () => (completed = true) });
     await a.close();

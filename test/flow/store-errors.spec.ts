@@ -50,6 +50,10 @@ describe('store errors (Redis down)', () => {
     );
     expect(runs).toBe(1);
     expect(outcomes.every((o) => o.status === 'loaded')).toBe(true);
+    // Not just single-flight: later calls during the outage find the flag the fallback kept.
+    expect(await t.lock.ensureLoaded('u', loader)).toEqual({ status: 'already-loaded' });
+    expect(await t.status.isLoaded('u')).toBe(true);
+    expect(runs).toBe(1);
     await redis.restart();
     // Recovery is automatic: once the client has reconnected, flags land in Redis again.
     const inspect = inspector(redis.url);

@@ -57,11 +57,11 @@ describe('holder crash (default options)', () => {
     expect(r.takeoverMs!).toBeLessThan(r.leaseLeftMs + TAKEOVER_SLACK_MS);
 
     // The loading process's callers got its value; the others were woken by its notification.
-    for (const c of r.callers) {
-      if (c.pid === takeover.pid) expect(c.status).toBe('loaded');
-      else expect(c.status).toBe('loaded-elsewhere');
-      expect(c.end - takeover.end!).toBeLessThan(1_000);
-    }
+    expect(r.callers.length).toBeGreaterThan(0);
+    expect(r.callers.map((c) => c.status)).toEqual(
+      r.callers.map((c) => (c.pid === takeover.pid ? 'loaded' : 'loaded-elsewhere')),
+    );
+    expect(Math.max(...r.callers.map((c) => c.end - takeover.end!))).toBeLessThan(1_000);
     expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
     expect(await redis.exists(userKey(keyPrefix, user, 'lock'))).toBe(0);
     console.log(

@@ -49,12 +49,11 @@ describe.each(CLIENT_FLAVOURS)('load-once across processes (Redis, %s)', (client
     expect(Math.max(...callers.map((c) => c.start))).toBeLessThan(load.end!);
     // The callers in the loading process shared its run and got its value; the others waited
     // for it (resolving to undefined), and were woken by the notification, not the lease (3 s).
-    for (const c of callers) {
-      if (c.pid === load.pid) expect(c.value).toEqual({ loadedBy: load.pid, userId: user });
-      else expect(c.value).toBeUndefined();
-      expect(c.end).toBeGreaterThanOrEqual(load.end! - SKEW_MS);
-      expect(c.end - load.end!).toBeLessThan(1_000);
-    }
+    expect(callers.map((c) => c.value)).toEqual(
+      callers.map((c) => (c.pid === load.pid ? { loadedBy: load.pid, userId: user } : undefined)),
+    );
+    expect(Math.min(...callers.map((c) => c.end - load.end!))).toBeGreaterThanOrEqual(-SKEW_MS);
+    expect(Math.max(...callers.map((c) => c.end - load.end!))).toBeLessThan(1_000);
     expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
     expect(await redis.exists(userKey(keyPrefix, user, 'lock'))).toBe(0);
 
@@ -89,14 +88,15 @@ describe.each(CLIENT_FLAVOURS)('load-once across processes (Redis, %s)', (client
       expect(typeof load.fencingToken).toBe('number');
       // Only the loading process reports 'loaded' for this user; the rest waited or found it done.
       const mine = callers.filter((c) => c.userId === user);
-      for (const c of mine) {
-        if (c.pid === load.pid) {
-          expect(c.status).toBe('loaded');
-          expect(c.value).toEqual({ loadedBy: load.pid, userId: user });
-        } else {
-          expect(['loaded-elsewhere', 'already-loaded']).toContain(c.status);
-        }
-      }
+      expect(mine).toHaveLength(4 * 10);
+      const loading = mine.filter((c) => c.pid === load.pid);
+      expect(loading.map((c) => [c.status, c.value])).toEqual(
+        loading.map(() => ['loaded', { loadedBy: load.pid, userId: user }]),
+      );
+      const others = mine.filter((c) => c.pid !== load.pid);
+      expect(
+        others.filter((c) => !['loaded-elsewhere', 'already-loaded'].includes(c.status!)),
+      ).toEqual([]);
     }
     const flags = await redis.exists(...users.map((u) => userKey(keyPrefix, u, 'loaded')));
     expect(flags).toBe(users.length);
