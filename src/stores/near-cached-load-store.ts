@@ -46,6 +46,7 @@ export class NearCachedLoadStore implements LoadStore {
         this.cache.flush();
         listener.resubscribed();
       },
+      channelDown: () => listener.channelDown(),
     });
   }
 

@@ -56,11 +56,26 @@ describe('waitForLoad across two connections to one Redis', () => {
   });
 
   it('ignores a clear and keeps waiting for the set', async () => {
+    let settledAt: number | undefined;
     const waiting = b.status.waitForLoad('u3', { timeoutMs: 10_000 });
-    await a.status.clearLoaded('u3');
-    await sleep(30);
+    void waiting.finally(() => (settledAt = performance.now()));
+    await sleep(20);
+    await a.status.clearLoaded('u3'); // notifies every process: 'cleared', not 'loaded'
+    await sleep(50);
+    expect(settledAt).toBeUndefined();
+    const setAt = performance.now();
     await a.status.setLoaded('u3');
     expect(await waiting).toBe(true);
+    expect(settledAt).toBeGreaterThanOrEqual(setAt);
+  });
+
+  it('is not ended by a lock released without loading: it times out false', async () => {
+    const waiting = b.status.waitForLoad('u4', { timeoutMs: 300 });
+    await sleep(20);
+    const lock = await a.lock.acquireLoadLock('u4');
+    expect(await lock!.release()).toBe(true); // notifies 'released' to whoever waits
+    expect(await waiting).toBe(false);
+    expect(await b.status.isLoaded('u4')).toBe(false);
   });
 
   it('ends with LoadStatusShutdownError when its module shuts down', async () => {

@@ -535,13 +535,18 @@ export function userKey(keyPrefix: string, userId: string, kind: 'loaded' | 'loc
 export function readRunLogs(dir: string): LoadRecord[] {
   const runs = new Map<string, LoadRecord>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
-    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    const lines = text.split('\n');
+    for (const [index, line] of lines.entries()) {
       if (!line.trim()) continue;
       let entry: RunLogEntry;
       try {
         entry = JSON.parse(line) as RunLogEntry;
       } catch {
-        continue; // a line cut short by a SIGKILL
+        // Only the last line of a file may be cut short (by a SIGKILL mid-write); anything else
+        // is a broken log, and a checker that skipped it would judge a history it never saw.
+        if (index === lines.length - 1) continue;
+        throw new Error(`run log ${file} line ${index + 1} is not JSON: ${line.slice(0, 200)}`);
       }
       if (entry.event === 'start') runs.set(entry.record.id, { ...entry.record });
       else {

@@ -4,6 +4,7 @@ import { NearCache } from '../../src/stores/near-cache';
 import { startApp, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix } from '../support/env';
 import { RedisServer } from '../support/redis-server';
+import { cutOffSubscribers } from '../support/subscribers';
 
 describe('NearCache', () => {
   let clock = 0;
@@ -125,6 +126,31 @@ describe('near-cache with Redis', () => {
     while (near.cache.size > 0 && performance.now() < deadline) await sleep(10);
     expect(near.cache.size).toBe(0);
     expect(near.notificationsLive).toBe(true);
+  });
+
+  it('is bypassed while the notification channel is down: a clear it cannot hear of is seen at once', async () => {
+    const core = a.app.get(LoadStatusCore);
+    const flag = `${core.options.keyPrefix}:{stale}:loaded`;
+    await a.status.setLoaded('stale');
+    expect(await a.status.isLoaded('stale')).toBe(true); // cached now
+    const restore = await cutOffSubscribers(inspect);
+    try {
+      const deadline = performance.now() + 2_000;
+      while (core.store.notificationsLive && performance.now() < deadline) await sleep(5);
+      expect(core.store.notificationsLive).toBe(false);
+      // A clear whose notice nobody can receive (as if it were lost with the connection).
+      expect(await inspect.del(flag)).toBe(1);
+      expect(await a.status.isLoaded('stale')).toBe(false);
+      expect(await a.lock.ensureLoaded('stale', () => Promise.resolve('again'))).toMatchObject({
+        status: 'loaded',
+        value: 'again',
+      });
+    } finally {
+      await restore();
+    }
+    const deadline = performance.now() + 5_000;
+    while (!core.store.notificationsLive && performance.now() < deadline) await sleep(10);
+    expect(core.store.notificationsLive).toBe(true);
   });
 
   it('can be turned off', async () => {

@@ -1,6 +1,11 @@
 import { Redis } from 'ioredis';
 import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
-import type { LoadStore, StoreListener, StoreNotice } from '../../src/stores/load-store';
+import type {
+  AcquireResult,
+  LoadStore,
+  StoreListener,
+  StoreNotice,
+} from '../../src/stores/load-store';
 import KeyvRedis from '@keyv/redis';
 import { createCache } from 'cache-manager';
 import { createCache as createCache6 } from 'cache-manager6';
@@ -31,10 +36,14 @@ class Recorder implements StoreListener {
     );
   }
   resubscribed(): void {}
+  channelDown(): void {}
   next(kind: string): Promise<StoreNotice> {
     return new Promise((resolve) => this.waiting.push({ kind, resolve }));
   }
 }
+
+/** A listener that ignores everything. */
+const quiet = (): StoreListener => ({ notice() {}, resubscribed() {}, channelDown() {} });
 
 interface Harness {
   /** Two stores that share state, like two processes (the memory store is one process: the same instance). */
@@ -305,8 +314,8 @@ describe('redis store specifics', () => {
     const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
     const other = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
     const heard: string[] = [];
-    await store.init({ notice() {}, resubscribed() {} });
-    await other.init({ notice: (n) => heard.push(n.kind), resubscribed() {} });
+    await store.init(quiet());
+    await other.init({ notice: (n) => heard.push(n.kind), resubscribed() {}, channelDown() {} });
     try {
       const user = keys.forUser('u');
       // Nobody waits: a lock cycle and a finish send no notice at all.
@@ -332,7 +341,7 @@ describe('redis store specifics', () => {
   it('keeps fencing tokens increasing after the counter is lost (expiry or a Redis restart)', async () => {
     const keys = new KeyBuilder(uniquePrefix('fence'));
     const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
-    await store.init({ notice() {}, resubscribed() {} });
+    await store.init(quiet());
     const redis = inspector();
     try {
       const user = keys.forUser('u');
@@ -351,11 +360,31 @@ describe('redis store specifics', () => {
     }
   });
 
+  it('keeps fencing tokens increasing past a counter that is ahead of the clock', async () => {
+    // A counter left by a server whose clock ran ahead (or a clock stepped back): the next token
+    // must still be greater than it, not the clock's smaller value.
+    const keys = new KeyBuilder(uniquePrefix('fence-ahead'));
+    const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+    await store.init(quiet());
+    const redis = inspector();
+    try {
+      const user = keys.forUser('u');
+      const ahead = Date.now() * 1000 + 3_600_000_000; // an hour ahead, in µs
+      await redis.set(user.fence, String(ahead), 'PX', 60_000);
+      const next = await store.acquire(user, 'a', 5_000, false);
+      if (next.state !== 'acquired') throw new Error(`expected to acquire, got ${next.state}`);
+      expect(next.fencingToken).toBe(ahead + 1);
+    } finally {
+      await redis.quit();
+      await store.close();
+    }
+  });
+
   it('reads replies right from a borrowed client with stringNumbers', async () => {
     const client = new Redis(redisUrl(), { stringNumbers: true });
     const keys = new KeyBuilder(uniquePrefix('strnum'));
     const store = new RedisLoadStore(client, keys.channel, keys.pattern);
-    await store.init({ notice() {}, resubscribed() {} });
+    await store.init(quiet());
     try {
       const user = keys.forUser('u');
       expect(await store.flagTtl(user)).toBeUndefined();
@@ -378,7 +407,7 @@ describe('redis store specifics', () => {
     const client = inspector();
     const keys = new KeyBuilder(uniquePrefix('borrow'));
     const store = new RedisLoadStore(client, keys.channel, keys.pattern);
-    await store.init({ notice() {}, resubscribed() {} });
+    await store.init(quiet());
     const clientsBefore = await client.client('LIST');
     await store.close();
     expect(client.status).toBe('ready');
@@ -391,13 +420,43 @@ describe('redis store specifics', () => {
   });
 });
 
+describe('cache-manager store specifics', () => {
+  it('re-checks the flag after winning the lock: a load that finished in between is not run again', async () => {
+    const cache = createCache({ stores: [new Keyv({ store: new Map() })] });
+    const keys = new KeyBuilder(uniquePrefix('cm-recheck'));
+    const user = keys.forUser('u');
+    /** Another process finishes (flag written, lock released) between our flag read and our lock. */
+    class FinishedMeanwhile extends MemoryLoadStore {
+      override async acquire(
+        u: UserKeys,
+        token: string,
+        ttlMs: number,
+        checkFlag: boolean,
+      ): Promise<AcquireResult> {
+        await cache.set(user.loaded, 1, 60_000);
+        return super.acquire(u, token, ttlMs, checkFlag);
+      }
+    }
+    const store = new CacheFlagLoadStore(cache, new FinishedMeanwhile());
+    await store.init(quiet());
+    try {
+      expect((await store.acquire(user, 'late', 5_000, true)).state).toBe('loaded');
+      // The lock it took for a moment was given back at once.
+      expect((await store.acquire(user, 'next', 5_000, false)).state).toBe('acquired');
+    } finally {
+      await store.close();
+      await cache.disconnect();
+    }
+  });
+});
+
 describe.each(NODE_REDIS_FLAVOURS)('redis store on a borrowed %s client', (flavour) => {
   it('runs the flow over the protocol that major speaks by default (v5 RESP2, v6 RESP3)', async () => {
     const client = await createTestRedisClient(flavour, redisUrl());
     const raw = client.source as unknown as { sendCommand(args: string[]): Promise<unknown> };
     const keys = new KeyBuilder(uniquePrefix(`resp-${flavour}`));
     const store = new RedisLoadStore(client.source, keys.channel, keys.pattern);
-    await store.init({ notice() {}, resubscribed() {} });
+    await store.init(quiet());
     try {
       const resp = /resp=(\d)/.exec(String(await raw.sendCommand(['CLIENT', 'INFO'])))?.[1];
       expect(resp).toBe(flavour === 'node-redis-5' ? '2' : '3');
@@ -425,7 +484,7 @@ describe.each(NODE_REDIS_FLAVOURS)('redis store on a borrowed %s client', (flavo
         .split('\n').length;
     const keys = new KeyBuilder(uniquePrefix(`borrow-${flavour}`));
     const store = new RedisLoadStore(client.source, keys.channel, keys.pattern);
-    await store.init({ notice() {}, resubscribed() {} });
+    await store.init(quiet());
     const before = await connections();
     await store.close();
     expect(raw.isReady).toBe(true);
