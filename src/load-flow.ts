@@ -98,7 +98,7 @@ export async function runFlight<T>(
           events.emit({ type: 'takeover', userId, fencingToken: result.fencingToken, waitedMs });
         }
         waited = false;
-        return await runLocked(host, userId, keys, token, result.fencingToken, loader, settings);
+        return await runLocked(host, userId, keys, token, result, loader, settings);
       }
       const remaining = deadline - performance.now();
       if (remaining <= 0) {

@@ -94,6 +94,7 @@ export class LoadLockService
       user.id,
       token,
       result.fencingToken,
+      result.incarnation,
       ttl,
       user.keys,
       this.core,
@@ -104,6 +105,8 @@ export class LoadLockService
       type: 'lock-acquired',
       userId: user.id,
       fencingToken: result.fencingToken,
+      incarnation: result.incarnation,
+      leaseMs: ttl,
     });
     return lock;
   }

@@ -26,6 +26,8 @@ export class HeldLoadLock implements LoadLock {
     readonly userId: string,
     readonly token: string,
     readonly fencingToken: number,
+    /** The lock state that granted it (see `AcquireResult`); reported in events. */
+    readonly incarnation: string,
     readonly ttlMs: number,
     private readonly keys: UserKeys,
     private readonly core: LoadStatusCore,
@@ -43,7 +45,18 @@ export class HeldLoadLock implements LoadLock {
     if (this.released) return false;
     const sentAt = performance.now();
     const ours = await this.core.store.extend(this.keys, this.token, ttl);
-    if (ours) this.leaseEndsAt = sentAt + ttl;
+    if (ours) {
+      this.leaseEndsAt = sentAt + ttl;
+      const { events } = this.core;
+      if (events.active) {
+        events.emit({
+          type: 'lease-extended',
+          userId: this.userId,
+          fencingToken: this.fencingToken,
+          leaseEndsInMs: Math.floor(this.leaseEndsAt - performance.now()),
+        });
+      }
+    }
     return ours;
   }
 

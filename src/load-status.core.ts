@@ -51,13 +51,14 @@ export class LoadStatusCore implements StoreListener {
     let store: LoadStore;
     let nearCache: NearCachedLoadStore | undefined;
     if (options.redis === undefined) {
-      store = new MemoryLoadStore();
+      store = new MemoryLoadStore(`memory:${instanceId}`);
     } else {
       store = new GuardedLoadStore(
         new RedisLoadStore(options.redis, keys.channel, keys.pattern),
         options.onStoreError,
         options.commandTimeoutMs,
         events,
+        instanceId,
       );
       if (options.nearCache) {
         const { maxEntries, maxAgeMs } = options.nearCache;

@@ -49,7 +49,28 @@ export type LoadStatusEvent = LoadStatusEventBase &
         readonly reason: WaitEndReason;
         readonly waitedMs: number;
       }
-    | { readonly type: 'lock-acquired'; readonly userId: string; readonly fencingToken: number }
+    | {
+        readonly type: 'lock-acquired';
+        readonly userId: string;
+        readonly fencingToken: number;
+        /**
+         * The lock state that granted the lease: `redis:<lineage>` (one continuous Redis state;
+         * it changes when Redis lost the user's lock state, after a restart without persistence
+         * or a failover to a replica that never had it), `memory:<instance>` (the in-memory
+         * store) or `fallback:<instance>` (fail-open's in-process fallback).
+         */
+        readonly incarnation: string;
+        /** The lease it was taken with, in ms. */
+        readonly leaseMs: number;
+      }
+    /** A held lease was renewed (by the loader's keep-alive, or `LoadLock.extend`). */
+    | {
+        readonly type: 'lease-extended';
+        readonly userId: string;
+        readonly fencingToken: number;
+        /** How long the lease now lasts, from this event on (a lower bound), in ms. */
+        readonly leaseEndsInMs: number;
+      }
     | {
         readonly type: 'lock-released';
         readonly userId: string;

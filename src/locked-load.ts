@@ -14,18 +14,32 @@ export async function runLocked<T>(
   userId: string,
   keys: UserKeys,
   token: string,
-  fencingToken: number,
+  grant: { readonly fencingToken: number; readonly incarnation: string },
   loader: Loader<T>,
   settings: FlightSettings,
 ): Promise<LoadOutcome<T>> {
   const { core } = host;
+  const { fencingToken, incarnation } = grant;
   const controller = new AbortController();
-  const lock = new HeldLoadLock(userId, token, fencingToken, settings.lockTtlMs, keys, core, (l) =>
-    host.untrack(l),
+  const lock = new HeldLoadLock(
+    userId,
+    token,
+    fencingToken,
+    incarnation,
+    settings.lockTtlMs,
+    keys,
+    core,
+    (l) => host.untrack(l),
   );
   host.track(lock, controller);
   const { events } = core;
-  events.emit({ type: 'lock-acquired', userId, fencingToken });
+  events.emit({
+    type: 'lock-acquired',
+    userId,
+    fencingToken,
+    incarnation,
+    leaseMs: settings.lockTtlMs,
+  });
   const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
   const started = performance.now();
   core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);

@@ -14,7 +14,7 @@ import type { NoticeKind } from '../keys';
  * on every call, so recovery is automatic.
  */
 export class GuardedLoadStore implements LoadStore {
-  private readonly fallback = new MemoryLoadStore();
+  private readonly fallback: MemoryLoadStore;
   private degraded = false;
   private readonly logger = new Logger('LoadStatus');
   private readonly deadlines: CommandDeadlines;
@@ -26,8 +26,11 @@ export class GuardedLoadStore implements LoadStore {
     private readonly policy: OnStoreError,
     commandTimeoutMs: number,
     private readonly events?: LoadStatusEvents,
+    /** Names the fallback's leases (`fallback:<instanceId>`). */
+    instanceId = 'unknown',
   ) {
     this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
+    this.fallback = new MemoryLoadStore(`fallback:${instanceId}`);
   }
 
   get kind(): LoadStore['kind'] {

@@ -3,7 +3,16 @@ import type { NoticeKind } from '../keys';
 /** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
 export type AcquireResult =
   | { readonly state: 'loaded'; readonly remainingMs: number }
-  | { readonly state: 'acquired'; readonly fencingToken: number }
+  | {
+      readonly state: 'acquired';
+      readonly fencingToken: number;
+      /**
+       * The lock state that granted the lease: leases with the same incarnation come from one
+       * continuous state (one Redis lineage, or one process's memory store); a new one means
+       * the state before it was lost.
+       */
+      readonly incarnation: string;
+    }
   | { readonly state: 'held'; readonly remainingMs: number };
 
 /** A notification seen on the store's channel, for the user with encoded id `tag`. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { NoticeKind } from '../keys';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
 
@@ -24,7 +25,11 @@ export class MemoryLoadStore implements LoadStore {
   private writes = 0;
   private listener: StoreListener | undefined;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    /** Reported as the `incarnation` of every lease this store grants. */
+    private readonly incarnation = `memory:${randomUUID()}`,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   init(listener: StoreListener): Promise<void> {
     this.listener = listener;
@@ -67,7 +72,11 @@ export class MemoryLoadStore implements LoadStore {
     // The process clock in µs, or one more than the last token: comparable with the Redis store's
     // tokens (server clock in µs) when this store is the fail-open fallback.
     this.fence = Math.max(this.fence + 1, Date.now() * 1000);
-    return Promise.resolve({ state: 'acquired', fencingToken: this.fence });
+    return Promise.resolve({
+      state: 'acquired',
+      fencingToken: this.fence,
+      incarnation: this.incarnation,
+    });
   }
 
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {

@@ -234,16 +234,19 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     expect(await h.b.release(user, 'fresh')).toBe(true);
   });
 
-  it('hands out strictly increasing fencing tokens', async () => {
+  it('hands out strictly increasing fencing tokens, all from one incarnation of the lock state', async () => {
     const tokens: number[] = [];
+    const incarnations = new Set<string>();
     for (let i = 0; i < 20; i++) {
       const store = i % 2 ? h.a : h.b;
       const r = await store.acquire(user, `t${i}`, 5_000, false);
       if (r.state !== 'acquired') throw new Error(`expected to acquire, got ${r.state}`);
       tokens.push(r.fencingToken);
+      incarnations.add(r.incarnation);
       expect(await store.release(user, `t${i}`)).toBe(true);
     }
     for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
+    expect(incarnations.size).toBe(1);
   });
 
   it('issues fencing tokens that follow the clock in microseconds, so stores can be compared', async () => {
@@ -353,6 +356,10 @@ describe('redis store specifics', () => {
       if (first.state !== 'acquired' || second.state !== 'acquired')
         throw new Error('expected both to acquire');
       expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+      // The lock state was lost: the lease says so, with a new incarnation.
+      expect(first.incarnation).toMatch(/^redis:\d+$/);
+      expect(second.incarnation).toMatch(/^redis:\d+$/);
+      expect(second.incarnation).not.toBe(first.incarnation);
       expect(await redis.pttl(user.fence)).toBeGreaterThan(0);
     } finally {
       await redis.quit();

@@ -78,15 +78,17 @@ export class RedisLoadStore implements LoadStore {
     checkFlag: boolean,
   ): Promise<AcquireResult> {
     this.assertConnected();
-    const [state, value] = (await this.redis.evalScript(
+    const [state, value, lineage] = (await this.redis.evalScript(
       S.acquire,
       [user.loaded, user.lock, user.fence, user.waiting],
       [token, String(ttlMs), FENCE_RETENTION_S, checkFlag ? '1' : '0'],
-    )) as [number | string, number | string];
+    )) as [number | string, number | string, string | undefined];
     // Number(): a borrowed client may use `stringNumbers`, which turns every integer into a string.
     const code = Number(state);
     if (code === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
-    if (code === 1) return { state: 'acquired', fencingToken: Number(value) };
+    if (code === 1) {
+      return { state: 'acquired', fencingToken: Number(value), incarnation: `redis:${lineage}` };
+    }
     // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
     return { state: 'held', remainingMs: Number(value) >= 0 ? Number(value) : ttlMs };
   }

@@ -20,9 +20,11 @@ const SOURCES = {
    * marks the user as waited on (until the lease ends plus one lease; a mark is only ever
    * lengthened) so the holder's finish or release publishes. The token is the server clock in µs,
    * or the previous token + 1 if that is larger: it keeps increasing after the counter expires
-   * (fenceRetentionMs after its last use) or Redis restarts empty.
+   * (fenceRetentionMs after its last use) or Redis restarts empty. The counter also keeps its
+   * lineage, the server time when it was created (`<fence>:<lineage>`): leases of one lineage
+   * were granted from one continuous lock state; a new lineage means that state was lost.
    * KEYS: loaded, lock, fence, waiting. ARGV: token, leaseMs, fenceRetentionMs, checkFlag.
-   * Returns {2, flag pttl} loaded | {1, fence} acquired | {0, lock pttl} held.
+   * Returns {2, flag pttl} loaded | {1, fence, lineage} acquired | {0, lock pttl} held.
    */
   acquire: {
     numberOfKeys: 4,
@@ -34,10 +36,22 @@ end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local fence = tonumber(redis.call('GET', KEYS[3]) or '0') + 1
+  local last = redis.call('GET', KEYS[3])
+  local fence, lineage = 0, nil
+  if last then
+    local colon = string.find(last, ':', 1, true)
+    if colon then
+      fence = tonumber(string.sub(last, 1, colon - 1))
+      lineage = string.sub(last, colon + 1)
+    else
+      fence = tonumber(last)
+    end
+  end
+  lineage = lineage or string.format('%d', now)
+  fence = fence + 1
   if fence < now then fence = now end
-  redis.call('SET', KEYS[3], string.format('%d', fence), 'PX', ARGV[3])
-  return {1, fence}
+  redis.call('SET', KEYS[3], string.format('%d', fence) .. ':' .. lineage, 'PX', ARGV[3])
+  return {1, fence, lineage}
 end
 local pttl = redis.call('PTTL', KEYS[2])
 local mark = math.max(pttl, 0) + tonumber(ARGV[2])
