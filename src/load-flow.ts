@@ -85,6 +85,8 @@ export async function runFlight<T>(
       core.assertOpen(userId);
       waiter.arm();
       const token = host.nextToken();
+      // The lease runs from this moment at the latest (the server grants it after it is sent).
+      const sentAt = performance.now();
       const result = await host.acquire(keys, token, settings.lockTtlMs, true);
       if (result.state === 'loaded') {
         return waited
@@ -98,7 +100,7 @@ export async function runFlight<T>(
           events.emit({ type: 'takeover', userId, fencingToken: result.fencingToken, waitedMs });
         }
         waited = false;
-        return await runLocked(host, userId, keys, token, result, loader, settings);
+        return await runLocked(host, userId, keys, token, { ...result, sentAt }, loader, settings);
       }
       const remaining = deadline - performance.now();
       if (remaining <= 0) {

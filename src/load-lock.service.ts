@@ -87,6 +87,7 @@ export class LoadLockService
     const ttl = ttlMs === undefined ? this.core.options.lockTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
     const token = this.nextToken();
+    const sentAt = performance.now();
     const result = await this.acquire(user.keys, token, ttl, false);
     if (result.state !== 'acquired') return null;
     this.forgetExpiredLocks();
@@ -99,15 +100,10 @@ export class LoadLockService
       user.keys,
       this.core,
       (l) => this.held.delete(l),
+      sentAt,
     );
     this.held.set(lock, undefined);
-    this.core.events.emit({
-      type: 'lock-acquired',
-      userId: user.id,
-      fencingToken: result.fencingToken,
-      incarnation: result.incarnation,
-      leaseMs: ttl,
-    });
+    lock.announce();
     return lock;
   }
 

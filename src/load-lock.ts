@@ -32,8 +32,24 @@ export class HeldLoadLock implements LoadLock {
     private readonly keys: UserKeys,
     private readonly core: LoadStatusCore,
     private readonly onReleased: (lock: HeldLoadLock) => void,
+    /** `performance.now()` when the acquire was sent: the lease started then at the latest. */
+    leaseFrom = performance.now(),
   ) {
-    this.leaseEndsAt = performance.now() + ttlMs;
+    this.leaseEndsAt = leaseFrom + ttlMs;
+  }
+
+  /** Emits `lock-acquired` for this lock. */
+  announce(): void {
+    const { events } = this.core;
+    if (!events.active) return;
+    events.emit({
+      type: 'lock-acquired',
+      userId: this.userId,
+      fencingToken: this.fencingToken,
+      incarnation: this.incarnation,
+      leaseMs: this.ttlMs,
+      leaseEndsInMs: Math.floor(this.leaseEndsAt - performance.now()),
+    });
   }
 
   get isReleased(): boolean {

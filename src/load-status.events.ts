@@ -62,6 +62,8 @@ export type LoadStatusEvent = LoadStatusEventBase &
         readonly incarnation: string;
         /** The lease it was taken with, in ms. */
         readonly leaseMs: number;
+        /** How long the lease lasts from this event on (it ran from the acquire's send), in ms. */
+        readonly leaseEndsInMs: number;
       }
     /** A held lease was renewed (by the loader's keep-alive, or `LoadLock.extend`). */
     | {

@@ -14,7 +14,12 @@ export async function runLocked<T>(
   userId: string,
   keys: UserKeys,
   token: string,
-  grant: { readonly fencingToken: number; readonly incarnation: string },
+  grant: {
+    readonly fencingToken: number;
+    readonly incarnation: string;
+    /** `performance.now()` when the acquire was sent: the lease runs from then, at the latest. */
+    readonly sentAt: number;
+  },
   loader: Loader<T>,
   settings: FlightSettings,
 ): Promise<LoadOutcome<T>> {
@@ -30,16 +35,11 @@ export async function runLocked<T>(
     keys,
     core,
     (l) => host.untrack(l),
+    grant.sentAt,
   );
   host.track(lock, controller);
   const { events } = core;
-  events.emit({
-    type: 'lock-acquired',
-    userId,
-    fencingToken,
-    incarnation,
-    leaseMs: settings.lockTtlMs,
-  });
+  lock.announce();
   const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
   const started = performance.now();
   core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);

@@ -1,141 +1,336 @@
 /**
- * The chaos checker must catch what it is there to catch: made-up histories with one violation
- * each, and the same histories made legal by the event that ends the first lease.
+ * The chaos checker must catch what it is there to catch: for each property, a made-up history
+ * that breaks it, and its legal twin (the same history with the one fact that makes it legal).
  */
 import type { CallerResult, LoadRecord } from '../fixtures/load-worker.protocol';
-import { checkChaos, incarnationOf, TYPED_ERROR_NAMES, validLease } from './chaos-checker';
+import {
+  checkChaos,
+  leaseOf,
+  TYPED_ERROR_NAMES,
+  type ChaosHistory,
+  type RequestRecord,
+} from './chaos-checker';
 
 const T0 = 1_800_000_000_000; // ms since epoch
-const run = (id: string, fields: Partial<LoadRecord>): LoadRecord => ({
-  id,
-  worker: `w-${id}`,
-  pid: Number(id),
-  runId: 1,
-  userId: 'u',
-  fencingToken: 1,
-  start: T0,
-  end: T0 + 100,
-  ok: true,
-  ...fields,
-});
-const caller = (fields: Partial<CallerResult>): CallerResult => ({
-  worker: 'w',
-  pid: 1,
-  userId: 'u',
-  ok: true,
-  start: T0,
-  end: T0 + 10,
-  ms: 10,
-  ...fields,
-});
-const history = (runs: LoadRecord[], extra: Partial<Parameters<typeof checkChaos>[0]> = {}) =>
-  checkChaos({ runs, kills: [], outages: [], callers: [], ...extra });
+const LEASE_MS = 1_000;
 
-describe('chaos checker', () => {
-  it('accepts runs one after the other with increasing tokens', () => {
-    const verdict = history([
-      run('1', { fencingToken: 10 }),
-      run('2', { fencingToken: 11, start: T0 + 100, end: T0 + 200 }),
+/** A loader run holding a lease of incarnation `redis:A`, granted right before it started. */
+function run(id: string, fields: Partial<LoadRecord> = {}): LoadRecord {
+  const start = fields.start ?? T0;
+  return {
+    id,
+    worker: `w${id}`,
+    pid: Number(id),
+    runId: 1,
+    userId: 'u',
+    fencingToken: 10,
+    incarnation: 'redis:A',
+    grantSentAt: start - 1,
+    acquiredAt: start,
+    leaseEndsAt: start - 1 + LEASE_MS,
+    loadedTtlMs: 60_000,
+    start,
+    end: start + 100,
+    ok: true,
+    ...fields,
+  };
+}
+
+function caller(fields: Partial<CallerResult> = {}): CallerResult {
+  return {
+    worker: 'w9',
+    pid: 9,
+    userId: 'u',
+    ok: true,
+    status: 'loaded',
+    start: T0,
+    end: T0 + 10,
+    ms: 10,
+    ...fields,
+  };
+}
+
+function request(callers: CallerResult[], fields: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    pid: 9,
+    worker: 'w9',
+    runId: 1,
+    expected: callers.length,
+    reported: callers,
+    budgetMs: 20_000,
+    ...fields,
+  };
+}
+
+function check(history: Partial<ChaosHistory>) {
+  return checkChaos({
+    runs: [],
+    requests: [],
+    kills: [],
+    stalls: [],
+    outages: [],
+    clocks: {},
+    settings: { lockTtlMs: LEASE_MS, lossDetectionMs: 3_000 },
+    ...history,
+  });
+}
+
+describe('chaos checker: exclusion within one incarnation', () => {
+  it('flags two leases of one incarnation that overlap, even by 2 ms (zero tolerance beyond the clock bound)', () => {
+    const verdict = check({
+      runs: [run('1', { end: T0 + 100 }), run('2', { start: T0 + 98, fencingToken: 11 })],
+    });
+    expect(verdict.violations).toEqual([
+      expect.stringMatching(/held leases of one incarnation at once for 2\.0 ms/),
     ]);
+  });
+
+  it('accepts them one after the other', () => {
+    const verdict = check({
+      runs: [run('1', { end: T0 + 100 }), run('2', { start: T0 + 101, fencingToken: 11 })],
+    });
     expect(verdict.violations).toEqual([]);
   });
 
-  it('flags two runs of one user overlapping under valid leases', () => {
-    const verdict = history([
-      run('1', { fencingToken: 10 }),
-      run('2', { fencingToken: 11, start: T0 + 50, end: T0 + 150 }),
-    ]);
-    expect(verdict.violations).toEqual([
-      expect.stringMatching(/both held a valid lease for 50 ms/),
-    ]);
-  });
-
-  it("ends a lease at its process's SIGKILL, its signal's abort, or its Redis's death", () => {
-    const next = run('2', { fencingToken: 11, start: T0 + 50, end: T0 + 150 });
-    const first = run('1', { fencingToken: 10, end: undefined });
-    expect(history([first, next], { kills: [{ pid: 1, at: T0 + 40 }] }).violations).toEqual([]);
-    const aborted = run('1', { fencingToken: 10, abortedAt: T0 + 45, end: T0 + 120 });
-    expect(history([aborted, next]).violations).toEqual([]);
-    // Redis killed at +30 and restarted at +45: run 1's lease (token granted before) is gone;
-    // run 2's token comes from the restarted Redis (seeded from its clock in µs).
-    const reborn = run('2', { fencingToken: (T0 + 46) * 1000, start: T0 + 50, end: T0 + 150 });
-    const outages = [{ killedAt: T0 + 30, restartedAt: T0 + 45 }];
-    expect(
-      history([run('1', { fencingToken: T0 * 1000 - 5 }), reborn], { outages }).violations,
-    ).toEqual([]);
-    // ...but a run whose token comes from the new Redis is not ended by the old one's death.
-    expect(
-      history(
-        [
-          run('1', { fencingToken: T0 * 1000 - 5 }),
-          reborn,
-          run('3', { fencingToken: (T0 + 46) * 1000 + 1, start: T0 + 60, end: T0 + 70 }),
-        ],
-        { outages },
-      ).violations,
-    ).toEqual([expect.stringMatching(/run 2 .* and run 3 .* both held a valid lease/)]);
-  });
-
-  it('attributes a token to the Redis incarnation whose clock range holds it', () => {
-    const outages = [
-      { killedAt: T0 + 1_000, restartedAt: T0 + 1_500 },
-      { killedAt: T0 + 5_000, restartedAt: T0 + 5_300 },
+  it("allows exactly the workers' measured clock uncertainty, no more", () => {
+    const runs = [run('1', { end: T0 + 100 }), run('2', { start: T0 + 98, fencingToken: 11 })];
+    const clocks = { 1: { offsetMs: 0, uncertaintyMs: 1 }, 2: { offsetMs: 0, uncertaintyMs: 1 } };
+    expect(check({ runs, clocks }).violations).toEqual([]);
+    // A worker clock 5 ms ahead: its times are corrected before they are compared.
+    const ahead = {
+      1: { offsetMs: 0, uncertaintyMs: 0.5 },
+      2: { offsetMs: 5, uncertaintyMs: 0.5 },
+    };
+    const runsAhead = [
+      run('1', { end: T0 + 100 }),
+      run('2', { start: T0 + 102, fencingToken: 11 }),
     ];
-    expect(incarnationOf(T0 * 1000, outages)).toBe(0);
-    expect(incarnationOf((T0 + 1_600) * 1000, outages)).toBe(1);
-    expect(incarnationOf((T0 + 6_000) * 1000 + 3, outages)).toBe(2);
-    // A run that started after its Redis died never held a valid lease.
-    const stale = run('1', { fencingToken: (T0 + 900) * 1000, start: T0 + 1_200, end: T0 + 1_400 });
-    const lease = validLease(stale, [], outages);
-    expect(lease.until).toBeLessThanOrEqual(lease.from);
+    expect(check({ runs: runsAhead, clocks: ahead }).violations).toHaveLength(1);
   });
 
-  it('flags fencing tokens that do not increase in start order', () => {
-    const verdict = history([
-      run('1', { fencingToken: 11 }),
-      run('2', { fencingToken: 10, start: T0 + 100, end: T0 + 200 }),
-    ]);
-    expect(verdict.violations).toEqual([expect.stringMatching(/fencing token did not increase/)]);
-  });
-
-  it('flags a run that never ended in a process that was not killed', () => {
-    expect(history([run('1', { end: undefined })]).violations).toEqual([
-      expect.stringMatching(/never ended/),
-    ]);
-  });
-
-  it('flags untyped caller errors and callers over budget, and counts errors by type', () => {
-    const verdict = history([], {
-      callers: [
-        { caller: caller({}), budgetMs: 100 },
-        { caller: caller({ ok: false, errorName: 'LoadStatusUnavailableError' }), budgetMs: 100 },
-        { caller: caller({ ok: false, errorName: 'LoaderFailure' }), budgetMs: 100 },
-        { caller: caller({ ok: false, errorName: 'TypeError' }), budgetMs: 100 },
-        { caller: caller({ ms: 101 }), budgetMs: 100 },
-      ],
+  it('ends a lease at its last renewal plus the lease: a stalled holder no longer holds it', () => {
+    // Run 1 stalls after its last renewal; its lease ran out at +999; run 2 takes over at +1_200
+    // while run 1 (resumed) is still in its loader until its signal aborts at +1_400.
+    const stalled = run('1', {
+      end: T0 + 1_450,
+      abortedAt: T0 + 1_400,
+      abortReason: 'LoadLeaseLostError',
+      ok: false,
     });
-    expect(verdict.violations).toEqual([
-      expect.stringMatching(/untyped error: TypeError/),
-      expect.stringMatching(/took 101 ms \(budget 100 ms\)/),
-    ]);
-    expect(verdict.errorsByType).toEqual({
-      LoadStatusUnavailableError: 1,
-      LoaderFailure: 1,
-      TypeError: 1,
+    const takeover = run('2', { start: T0 + 1_200, fencingToken: 11 });
+    expect(leaseOf(stalled, { kills: [], clocks: {} })).toMatchObject({
+      until: T0 + 999,
+      endedBy: 'expiry',
     });
+    expect(check({ runs: [stalled, takeover] }).violations).toEqual([]);
+    // The same history, had its last renewal been logged later, is a real overlap.
+    const renewed = { ...stalled, leaseEndsAt: T0 + 1_300 };
+    expect(check({ runs: [renewed, takeover] }).violations).toEqual([
+      expect.stringMatching(/held leases of one incarnation at once for 100\.0 ms/),
+    ]);
   });
 
-  it('knows every typed error of the library by name', () => {
-    expect([...TYPED_ERROR_NAMES].sort()).toEqual(
-      expect.arrayContaining([
-        'InvalidUserIdError',
-        'LoadLeaseLostError',
-        'LoadStatusError',
-        'LoadStatusShutdownError',
-        'LoadStatusUnavailableError',
-        'LoadWaitTimeoutError',
-        'LoaderFailure',
-      ]),
+  it('ends a lease at its SIGKILL or its abort', () => {
+    const next = run('2', { start: T0 + 60, fencingToken: 11 });
+    const killed = run('1', { end: undefined });
+    expect(check({ runs: [killed, next] }).violations).toEqual(
+      expect.arrayContaining([expect.stringMatching(/held leases of one incarnation at once/)]),
     );
+    expect(check({ runs: [killed, next], kills: [{ pid: 1, at: T0 + 50 }] }).violations).toEqual(
+      [],
+    );
+    const aborted = run('1', { abortedAt: T0 + 55, abortReason: 'LoadStatusShutdownError' });
+    expect(check({ runs: [aborted, next] }).violations).toEqual([]);
+  });
+});
+
+describe('chaos checker: incarnations', () => {
+  const before = run('1', { end: T0 + 100 });
+  const after = run('2', { start: T0 + 2_000, incarnation: 'redis:B', fencingToken: 11 });
+
+  it('flags an incarnation that changes with no Redis state loss in between', () => {
+    expect(check({ runs: [before, after] }).violations).toEqual([
+      expect.stringMatching(
+        /incarnation changed from redis:A to redis:B without a Redis state loss/,
+      ),
+    ]);
+  });
+
+  it('accepts it across a Redis restart', () => {
+    const outages = [{ killedAt: T0 + 500, restartedAt: T0 + 800 }];
+    expect(check({ runs: [before, after], outages }).violations).toEqual([]);
+  });
+
+  it('bounds how long a holder of the lost state overlaps the new one', () => {
+    const outages = [{ killedAt: T0 + 50, restartedAt: T0 + 150 }];
+    const old = run('1', { end: T0 + 900, leaseEndsAt: T0 + 5_000 });
+    const fresh = run('2', {
+      start: T0 + 200,
+      end: T0 + 1_100,
+      incarnation: 'redis:B',
+      fencingToken: 11,
+    });
+    const verdict = check({ runs: [old, fresh], outages });
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.crossIncarnationOverlaps).toEqual({ count: 1, maxMs: 700 });
+    const tooLong = { ...old, end: T0 + 4_000 };
+    expect(check({ runs: [tooLong, fresh], outages }).violations).toEqual([
+      expect.stringMatching(/went on 3800 ms under a lost lock state/),
+    ]);
+  });
+});
+
+describe('chaos checker: fencing', () => {
+  const outages = [{ killedAt: T0 + 150, restartedAt: T0 + 300 }];
+
+  it('flags a token that does not increase across incarnations (a restarted Redis handing out 2 after 5)', () => {
+    const runs = [
+      run('1', { fencingToken: 5 }),
+      run('2', { start: T0 + 400, incarnation: 'redis:B', fencingToken: 2 }),
+    ];
+    expect(check({ runs, outages }).violations).toEqual([
+      expect.stringMatching(/fencing token did not increase/),
+    ]);
+  });
+
+  it('accepts increasing tokens', () => {
+    const runs = [
+      run('1', { fencingToken: 5 }),
+      run('2', { start: T0 + 400, incarnation: 'redis:B', fencingToken: 6 }),
+    ];
+    expect(check({ runs, outages }).violations).toEqual([]);
+  });
+});
+
+describe('chaos checker: no lost load', () => {
+  it("flags 'loaded-elsewhere' for a user nobody loaded", () => {
+    const c = caller({ status: 'loaded-elsewhere', start: T0 + 200, end: T0 + 210 });
+    expect(check({ requests: [request([c])] }).violations).toEqual([
+      expect.stringMatching(/lost load: a caller of u in w9 was told loaded-elsewhere/),
+    ]);
+  });
+
+  it("flags 'already-loaded' once the only load's TTL had run out", () => {
+    const runs = [run('1', { loadedTtlMs: 500 })];
+    const c = caller({ status: 'already-loaded', start: T0 + 900, end: T0 + 905 });
+    expect(check({ runs, requests: [request([c])] }).violations).toEqual([
+      expect.stringMatching(/lost load/),
+    ]);
+  });
+
+  it('accepts an answer backed by a load within its TTL', () => {
+    const runs = [run('1', { loadedTtlMs: 500 })];
+    const c = caller({ status: 'already-loaded', start: T0 + 400, end: T0 + 405 });
+    expect(check({ runs, requests: [request([c])] }).violations).toEqual([]);
+  });
+});
+
+describe('chaos checker: once per TTL', () => {
+  const first = run('1', { committed: true, loadedTtlMs: 5_000 });
+
+  it('flags five back-to-back loads of one user within one TTL', () => {
+    const runs = [
+      first,
+      ...[2, 3, 4, 5].map((i) =>
+        run(String(i), { start: T0 + i * 150, fencingToken: 10 + i, committed: true }),
+      ),
+    ];
+    expect(check({ runs }).violations.length).toBeGreaterThanOrEqual(4);
+    expect(check({ runs }).violations[0]).toMatch(/loaded again \d+ ms after a committed load/);
+  });
+
+  it('accepts a reload once the flag ran out, and one after a failed finish (no flag written)', () => {
+    const late = run('2', { start: T0 + 5_200, fencingToken: 11 });
+    expect(check({ runs: [first, late] }).violations).toEqual([]);
+    const uncommitted = { ...first, committed: false };
+    const soon = run('3', { start: T0 + 300, fencingToken: 11 });
+    expect(check({ runs: [uncommitted, soon] }).violations).toEqual([]);
+  });
+});
+
+describe('chaos checker: every caller accounted for', () => {
+  it('counts the missing callers of a killed worker as killed, and flags those of a live one as hung', () => {
+    const reported = [caller()];
+    const killedRun = request(reported, { pid: 7, worker: 'w7', expected: 3 });
+    const live = request(reported, { expected: 3 });
+    const killed = check({
+      requests: [killedRun],
+      kills: [{ pid: 7, at: T0 + 5 }],
+      runs: [run('1')],
+    });
+    expect(killed.callers).toEqual({ reported: 1, killed: 2, hung: 0 });
+    expect(killed.violations).toEqual([]);
+    const hung = check({ requests: [live], runs: [run('1')] });
+    expect(hung.callers).toEqual({ reported: 1, killed: 0, hung: 2 });
+    expect(hung.violations).toEqual([
+      expect.stringMatching(/2 caller\(s\) of w9 run 1 never ended/),
+    ]);
+  });
+
+  it('flags a caller over its budget', () => {
+    const slow = caller({ ms: 25_000, end: T0 + 25_000 });
+    expect(check({ requests: [request([slow])], runs: [run('1')] }).violations).toEqual([
+      expect.stringMatching(/took 25000 ms \(budget 20000 ms\)/),
+    ]);
+  });
+});
+
+describe('chaos checker: errors per phase', () => {
+  const failed = (errorName: string, start = T0 + 1_000) =>
+    caller({ ok: false, status: undefined, errorName, start, end: start + 5 });
+
+  it('flags LoadStatusUnavailableError while Redis was up, and accepts it during an outage', () => {
+    const c = failed('LoadStatusUnavailableError');
+    expect(check({ requests: [request([c])] }).violations).toEqual([
+      expect.stringMatching(/failed with LoadStatusUnavailableError in a steady phase/),
+    ]);
+    const outages = [{ killedAt: T0 + 900, restartedAt: T0 + 1_200 }];
+    const verdict = check({ requests: [request([c])], outages });
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.errors.outage).toEqual({ LoadStatusUnavailableError: 1 });
+  });
+
+  it('accepts LoadLeaseLostError only where that worker stalled (or Redis failed)', () => {
+    const c = failed('LoadLeaseLostError');
+    expect(check({ requests: [request([c])] }).violations).toHaveLength(1);
+    const stalls = [{ pid: 9, stoppedAt: T0 + 800, resumedAt: T0 + 990 }];
+    expect(check({ requests: [request([c])], stalls }).violations).toEqual([]);
+    const elsewhere = [{ pid: 3, stoppedAt: T0 + 800, resumedAt: T0 + 990 }];
+    expect(check({ requests: [request([c])], stalls: elsewhere }).violations).toHaveLength(1);
+  });
+
+  it('flags a wait timeout and an untyped error in any phase, and lets injected loader failures through', () => {
+    expect(check({ requests: [request([failed('LoadWaitTimeoutError')])] }).violations).toEqual([
+      expect.stringMatching(/failed with LoadWaitTimeoutError in a steady phase/),
+    ]);
+    expect(check({ requests: [request([failed('TypeError')])] }).violations).toEqual([
+      expect.stringMatching(/untyped error: TypeError/),
+    ]);
+    expect(check({ requests: [request([failed('LoaderFailure')])] }).violations).toEqual([]);
+  });
+
+  it('knows every typed error the library exports', () => {
+    expect([...TYPED_ERROR_NAMES].sort()).toEqual([
+      'InvalidUserIdError',
+      'LoadLeaseLostError',
+      'LoadStatusConfigError',
+      'LoadStatusError',
+      'LoadStatusHealthCheckError',
+      'LoadStatusModuleMissingError',
+      'LoadStatusShutdownError',
+      'LoadStatusUnavailableError',
+      'LoadWaitTimeoutError',
+      'LoaderFailure',
+    ]);
+  });
+});
+
+describe('chaos checker: facts', () => {
+  it('flags a run without its lease facts, and one that never ended in a live process', () => {
+    const verdict = check({ runs: [run('1', { incarnation: undefined, end: undefined })] });
+    expect(verdict.violations).toEqual([
+      expect.stringMatching(/ran without a reported lease/),
+      expect.stringMatching(/never ended though its process was not killed/),
+    ]);
   });
 });

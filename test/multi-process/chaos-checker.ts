@@ -1,55 +1,92 @@
 /**
- * The invariants of a chaos run (see chaos.ts), checked from what happened: every loader run
- * (from the workers' run logs), every worker SIGKILL and every Redis outage (from the parent),
- * and every caller's result. Pure functions, no Jest: chaos-checker.spec.ts shows on made-up
- * histories that each check catches what it should.
+ * The properties of a chaos run (see chaos.ts), judged from facts recorded where they happen:
+ * every loader run with the lease it held (the workers' run logs: fencing token and incarnation
+ * as the store reported them, every lease renewal, abort and end), every caller's result as its
+ * worker reported it, and every fault the parent injected (SIGKILL, SIGSTOP/SIGCONT, Redis kill
+ * and restart). Nothing is inferred from a token's size. Pure functions, no Jest:
+ * chaos-checker.spec.ts feeds each property a violating history and its legal twin.
+ *
+ * Times are wall-clock ms. Each worker's clock was measured against the parent's at boot
+ * ({@link WorkerClock}); its timestamps are corrected by that offset, and comparisons between two
+ * processes allow the sum of their measured uncertainties — the clock bound, never a guess.
  */
 import * as lib from '../../src';
 import type { CallerResult, LoadRecord } from '../fixtures/load-worker.protocol';
 
-/** Timestamps of different processes are compared with this tolerance (same host, ms clocks). */
-export const CLOCK_SKEW_MS = 5;
-
-/** A worker the parent SIGKILLed: its runs' leases end at `at`. */
+/** A worker the parent SIGKILLed at `at`. */
 export interface KillEvent {
   pid: number;
   at: number;
 }
 
-/**
- * A Redis outage: the server was SIGKILLed at `killedAt` (everything in it lost) and started again
- * at `restartedAt` (the moment the new process was spawned; no lease can be granted before).
- */
+/** A worker the parent SIGSTOPped at `stoppedAt` and SIGCONTed at `resumedAt`. */
+export interface StallEvent {
+  pid: number;
+  stoppedAt: number;
+  resumedAt: number;
+}
+
+/** Redis SIGKILLed at `killedAt` (its state lost) and started again, empty, at `restartedAt`. */
 export interface RedisOutage {
   killedAt: number;
   restartedAt: number;
 }
 
-export interface CallerWithBudget {
-  caller: CallerResult;
-  /** The longest this caller may take (wait budget + load + stated slack), ms. */
+/** A worker's clock against the parent's: `workerTime - offsetMs` is parent time, ± uncertainty. */
+export interface WorkerClock {
+  offsetMs: number;
+  uncertaintyMs: number;
+}
+
+/** One run the parent sent to a worker, and what came back of its callers. */
+export interface RequestRecord {
+  pid: number;
+  worker: string;
+  runId: number;
+  /** Callers the run asked for (users × callers per user). */
+  expected: number;
+  /** Callers the worker reported, each as it ended. */
+  reported: CallerResult[];
+  /** The longest a caller may take (wait budget + commands + load + slack), ms. */
   budgetMs: number;
+}
+
+export interface ChaosSettings {
+  /** The lease (`lockTtlMs`) the workers run with. */
+  lockTtlMs: number;
+  /**
+   * After Redis lost its state, how long a holder of the old state may go on before it learns
+   * (its first extension that reaches the new server, after its client reconnects): the bound on
+   * an overlap across incarnations, and on the recovery window after a restart.
+   */
+  lossDetectionMs: number;
 }
 
 export interface ChaosHistory {
   runs: LoadRecord[];
+  requests: RequestRecord[];
   kills: KillEvent[];
+  stalls: StallEvent[];
   outages: RedisOutage[];
-  callers: CallerWithBudget[];
+  clocks: Record<number, WorkerClock>;
+  settings: ChaosSettings;
 }
+
+/** Where a failed caller's interval fell. */
+export type Phase = 'steady' | 'outage' | 'stall';
 
 export interface ChaosVerdict {
   violations: string[];
-  /** Failed callers by error name. */
-  errorsByType: Record<string, number>;
-  /** What ended each run's lease (see {@link validLease}): how often each rule applied. */
-  leaseEnds: { end: number; processKilled: number; signalAborted: number; redisLost: number };
+  /** Failed callers by phase and error name. */
+  errors: Record<Phase, Record<string, number>>;
+  callers: { reported: number; killed: number; hung: number };
+  /** Pairs of runs of one user whose leases overlapped across incarnations (after a state loss). */
+  crossIncarnationOverlaps: { count: number; maxMs: number };
+  /** Runs whose `ctx.signal` aborted because their lease was lost. */
+  leaseLosses: number;
 }
 
-/**
- * Names of the library's typed errors (`LoadStatusError` and every exported subclass), plus the
- * fixture loader's own error: the only ways a caller may fail.
- */
+/** The library's typed errors (`LoadStatusError` and every exported subclass), plus the fixture's. */
 export const TYPED_ERROR_NAMES: ReadonlySet<string> = new Set([
   ...Object.values(lib)
     .filter(
@@ -62,115 +99,229 @@ export const TYPED_ERROR_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The Redis incarnation that granted a run's lock, from its fencing token. The store seeds a
- * missing fencing counter from the Redis server's clock in microseconds and then adds 1 per
- * acquire (README, "Fencing tokens"), and a restarted Redis starts empty, so every token granted
- * by the incarnation started at `restartedAt` is at least `restartedAt` in µs, and every token of
- * an earlier incarnation is below it (at most a few hundred acquires per user per outage-free
- * stretch, against ≥ 10^5 µs of outage). Returns the index of the incarnation: 0 for the Redis
- * that was up when the chaos began, i for the one started at `outages[i - 1].restartedAt`.
+ * A run's lease in parent time. The server granted it between `sentAt` (the acquire was sent)
+ * and `from` (the worker saw the grant); it held until `until` (the earliest of its ends).
  */
-export function incarnationOf(fencingToken: number, outages: RedisOutage[]): number {
-  let incarnation = 0;
-  outages.forEach((o, i) => {
-    if (fencingToken >= o.restartedAt * 1000) incarnation = i + 1;
-  });
-  return incarnation;
+export interface Lease {
+  run: LoadRecord;
+  sentAt: number;
+  from: number;
+  until: number;
+  /** What ended it. */
+  endedBy: 'end' | 'abort' | 'kill' | 'expiry';
+  /** ± the worker's clock uncertainty. */
+  uncertaintyMs: number;
 }
 
 /**
- * When a run's lease stopped being valid: the earliest of its end, its process's SIGKILL, its
- * `ctx.signal` abort, and the SIGKILL of the Redis incarnation that granted it (state loss).
- * A run that started after its lease was already gone (e.g. its worker stalled past an outage)
- * gets `validUntil <= start`: it never held a valid lease.
+ * The interval in which a run held its lease: from the grant until the earliest of its end, its
+ * signal's abort, its process's SIGKILL and the lease's own expiry (the last renewal the worker
+ * logged, or the grant, plus the lease; a stalled holder's lease runs out while it sleeps). Each
+ * bound is taken on the safe side: `from` no earlier than the grant, `until` no later than the
+ * lease's real end, so an overlap the checker reports did happen.
  */
-export function validLease(
-  run: LoadRecord,
-  kills: KillEvent[],
-  outages: RedisOutage[],
-): { from: number; until: number; endedBy: keyof ChaosVerdict['leaseEnds'] } {
-  const ends: [number, keyof ChaosVerdict['leaseEnds']][] = [
-    [run.end ?? Infinity, 'end'],
-    [run.abortedAt ?? Infinity, 'signalAborted'],
-  ];
-  for (const k of kills) if (k.pid === run.pid) ends.push([k.at, 'processKilled']);
-  if (run.fencingToken !== undefined) {
-    const lostWith = outages[incarnationOf(run.fencingToken, outages)];
-    if (lostWith) ends.push([lostWith.killedAt, 'redisLost']);
-  }
-  const [until, endedBy] = ends.reduce((a, b) => (b[0] < a[0] ? b : a));
-  return { from: run.start, until, endedBy };
+export function leaseOf(run: LoadRecord, history: Pick<ChaosHistory, 'kills' | 'clocks'>): Lease {
+  const clock = history.clocks[run.pid] ?? { offsetMs: 0, uncertaintyMs: 0 };
+  const t = (time: number): number => time - clock.offsetMs;
+  const ends: Array<[number, Lease['endedBy']]> = [];
+  if (run.end !== undefined) ends.push([t(run.end), 'end']);
+  if (run.abortedAt !== undefined) ends.push([t(run.abortedAt), 'abort']);
+  if (run.leaseEndsAt !== undefined) ends.push([t(run.leaseEndsAt), 'expiry']);
+  for (const k of history.kills) if (k.pid === run.pid) ends.push([k.at, 'kill']);
+  const [until, endedBy] = ends.reduce((a, b) => (b[0] < a[0] ? b : a), [Infinity, 'end'] as [
+    number,
+    Lease['endedBy'],
+  ]);
+  const from = t(run.acquiredAt ?? run.start);
+  return {
+    run,
+    sentAt: t(run.grantSentAt ?? run.acquiredAt ?? run.start),
+    from,
+    until,
+    endedBy,
+    uncertaintyMs: clock.uncertaintyMs,
+  };
 }
+
+/** True if some Redis outage lies between two moments (the state of the first was lost by the second). */
+function outageBetween(outages: RedisOutage[], before: number, after: number): boolean {
+  return outages.some((o) => o.killedAt >= before && o.restartedAt <= after);
+}
+
+const describeRun = (r: LoadRecord): string =>
+  `run ${r.id} (${r.worker}, token ${r.fencingToken}, ${r.incarnation ?? 'no incarnation'}, ` +
+  `${Math.round(r.start)}..${r.end === undefined ? '?' : Math.round(r.end)}` +
+  `${r.abortedAt === undefined ? '' : `, aborted ${Math.round(r.abortedAt)} ${r.abortReason}`})`;
 
 export function checkChaos(history: ChaosHistory): ChaosVerdict {
   const violations: string[] = [];
-  const { runs, kills, outages, callers } = history;
-  const describe = (r: LoadRecord): string =>
-    `run ${r.id} (${r.worker}, token ${r.fencingToken}, ${Math.round(r.start)}..${r.end === undefined ? '?' : Math.round(r.end)}${r.abortedAt === undefined ? '' : `, aborted ${Math.round(r.abortedAt)} ${r.abortReason}`})`;
-
-  // Every run ended, unless its process was killed.
+  const { runs, kills, stalls, outages, clocks, settings } = history;
+  const toParent = (pid: number, time: number): number => time - (clocks[pid]?.offsetMs ?? 0);
+  const unc = (pid: number): number => clocks[pid]?.uncertaintyMs ?? 0;
   const killedPids = new Set(kills.map((k) => k.pid));
+
+  // Every run carries the facts the checker needs, and ended unless its process was killed.
   for (const r of runs) {
+    if (r.fencingToken === undefined || r.incarnation === undefined)
+      violations.push(`ran without a reported lease (token, incarnation): ${describeRun(r)}`);
     if (r.end === undefined && !killedPids.has(r.pid))
-      violations.push(`never ended though its process was not killed: ${describe(r)}`);
-    if (r.fencingToken === undefined)
-      violations.push(`ran without a fencing token: ${describe(r)}`);
+      violations.push(`never ended though its process was not killed: ${describeRun(r)}`);
   }
 
-  const leaseEnds: ChaosVerdict['leaseEnds'] = {
-    end: 0,
-    processKilled: 0,
-    signalAborted: 0,
-    redisLost: 0,
-  };
+  let crossCount = 0;
+  let crossMax = 0;
   const byUser = new Map<string, LoadRecord[]>();
   for (const r of runs) byUser.set(r.userId, [...(byUser.get(r.userId) ?? []), r]);
   for (const [user, list] of byUser) {
-    const sorted = [...list].sort((a, b) => a.start - b.start);
-    const valid = sorted.map((r) => ({ run: r, lease: validLease(r, kills, outages) }));
-    for (const v of valid) leaseEnds[v.lease.endedBy]++;
-    // (a) No two runs of one user overlap while both held a valid lease.
-    for (let i = 0; i < valid.length; i++) {
-      for (let j = i + 1; j < valid.length; j++) {
-        const a = valid[i];
-        const b = valid[j];
-        const overlap =
-          Math.min(a.lease.until, b.lease.until) - Math.max(a.lease.from, b.lease.from);
-        if (overlap > CLOCK_SKEW_MS)
+    const leases = list
+      .filter((r) => r.fencingToken !== undefined && r.incarnation !== undefined)
+      .map((r) => leaseOf(r, history))
+      .sort((a, b) => a.from - b.from);
+    for (let i = 0; i < leases.length; i++) {
+      for (let j = i + 1; j < leases.length; j++) {
+        const a = leases[i];
+        const b = leases[j];
+        const tolerance = a.uncertaintyMs + b.uncertaintyMs;
+        // Both held their lease at once: after the later grant, before the earlier end.
+        const overlap = Math.min(a.until, b.until) - Math.max(a.from, b.from);
+        // (1) Exclusion: two leases of one incarnation of the lock state never overlap.
+        if (a.run.incarnation === b.run.incarnation) {
+          if (overlap > tolerance)
+            violations.push(
+              `user ${user}: ${describeRun(a.run)} and ${describeRun(b.run)} held leases of one incarnation at once for ${overlap.toFixed(1)} ms`,
+            );
+        } else {
+          // (2) Continuity: a new incarnation appears only after Redis lost the old one, and a
+          // holder of the old state overlaps the new one only until it can learn of the loss.
+          if (!outageBetween(outages, a.from, b.from))
+            violations.push(
+              `user ${user}: incarnation changed from ${a.run.incarnation} to ${b.run.incarnation} without a Redis state loss in between (${describeRun(a.run)}, then ${describeRun(b.run)})`,
+            );
+          if (overlap > tolerance) {
+            // How long the holder of the lost state went on once the new one was granted.
+            const staleMs = a.until - b.from;
+            crossCount++;
+            crossMax = Math.max(crossMax, staleMs);
+            if (staleMs > settings.lossDetectionMs + tolerance)
+              violations.push(
+                `user ${user}: ${describeRun(a.run)} went on ${staleMs.toFixed(0)} ms under a lost lock state while ${describeRun(b.run)} held the new one (bound ${settings.lossDetectionMs} ms)`,
+              );
+          }
+        }
+        // (3) Fencing: tokens increase with the order in which leases were granted, across
+        // every pair, incarnations included (a stale writer is rejected by its older token).
+        // A was surely granted first when it was seen granted before B's acquire was sent.
+        if (b.sentAt - a.from > tolerance && !(b.run.fencingToken! > a.run.fencingToken!))
           violations.push(
-            `user ${user}: ${describe(a.run)} and ${describe(b.run)} both held a valid lease for ${Math.round(overlap)} ms`,
+            `user ${user}: fencing token did not increase: ${describeRun(a.run)} then ${describeRun(b.run)}`,
           );
       }
     }
-    // (b) Fencing tokens increase in start order, among runs that held a valid lease when they
-    // started (a run whose lease was lost before it began is a stale writer: the fencing token is
-    // what lets storage reject it, so it may come late with an old token).
-    const holders = valid.filter((v) => v.lease.until > v.run.start + CLOCK_SKEW_MS);
-    for (let i = 1; i < holders.length; i++) {
-      const prev = holders[i - 1].run;
-      const next = holders[i].run;
-      if (!(next.fencingToken! > prev.fencingToken!))
+  }
+
+  // (4) No lost load: an 'already-loaded' / 'loaded-elsewhere' answer is backed by a successful
+  // load of that user that ended before the answer and was still within its TTL.
+  const successes = runs.filter((r) => r.ok === true && r.end !== undefined);
+  const callers = history.requests.flatMap((q) => q.reported);
+  for (const c of callers) {
+    if (!c.ok || (c.status !== 'already-loaded' && c.status !== 'loaded-elsewhere')) continue;
+    const start = toParent(c.pid, c.start);
+    const end = toParent(c.pid, c.end);
+    const backed = successes.some((r) => {
+      const tol = unc(c.pid) + unc(r.pid);
+      const loadEnd = toParent(r.pid, r.end!);
+      return (
+        r.userId === c.userId &&
+        loadEnd <= end + tol &&
+        loadEnd + (r.loadedTtlMs ?? Infinity) >= start - tol
+      );
+    });
+    if (!backed)
+      violations.push(
+        `lost load: a caller of ${c.userId} in ${c.worker} was told ${c.status} at ${Math.round(start)}..${Math.round(end)}, but no load of that user had ended within its TTL`,
+      );
+  }
+
+  // (5) Once per TTL: after a committed load (its flag was written), no load of that user starts
+  // from the same lock state before the flag ran out.
+  for (const [user, list] of byUser) {
+    for (const first of list.filter((r) => r.committed && r.end !== undefined)) {
+      const ttl = first.loadedTtlMs;
+      if (ttl === undefined) continue;
+      const flagFrom = toParent(first.pid, first.end!);
+      for (const next of list) {
+        if (next === first || next.incarnation !== first.incarnation) continue;
+        const tol = unc(first.pid) + unc(next.pid);
+        // No later than its grant (which found no flag).
+        const start = toParent(next.pid, next.acquiredAt ?? next.start);
+        if (start > flagFrom + tol && start < flagFrom + ttl - tol)
+          violations.push(
+            `user ${user}: loaded again ${Math.round(start - flagFrom)} ms after a committed load with a ${ttl} ms TTL (${describeRun(first)}, then ${describeRun(next)})`,
+          );
+      }
+    }
+  }
+
+  // (6) Every caller accounted for: each one a run asked for reported, in budget, with a value
+  // or a typed error; those of a SIGKILLed worker counted as killed, any other missing one hung.
+  let killed = 0;
+  let hung = 0;
+  for (const q of history.requests) {
+    const missing = q.expected - q.reported.length;
+    if (missing < 0)
+      violations.push(
+        `${q.worker} run ${q.runId} reported ${q.reported.length} of ${q.expected} callers`,
+      );
+    if (missing > 0 && killedPids.has(q.pid)) killed += missing;
+    else if (missing > 0) {
+      hung += missing;
+      violations.push(
+        `${missing} caller(s) of ${q.worker} run ${q.runId} never ended (its process was not killed)`,
+      );
+    }
+    for (const c of q.reported) {
+      if (c.ms > q.budgetMs)
         violations.push(
-          `user ${user}: fencing token did not increase in start order: ${describe(prev)} then ${describe(next)}`,
+          `caller of ${c.userId} in ${c.worker} took ${Math.round(c.ms)} ms (budget ${q.budgetMs} ms)`,
         );
     }
   }
 
-  // (c) Every caller ended with a value or a typed error, within its budget.
-  const errorsByType: Record<string, number> = {};
-  for (const { caller: c, budgetMs } of callers) {
-    if (!c.ok) {
-      const name = c.errorName ?? 'unknown';
-      errorsByType[name] = (errorsByType[name] ?? 0) + 1;
-      if (!TYPED_ERROR_NAMES.has(name))
-        violations.push(
-          `caller of ${c.userId} in ${c.worker} failed with an untyped error: ${name}: ${c.errorMessage}`,
-        );
-    }
-    if (c.ms > budgetMs)
+  // (7) Error bounds per phase: while nothing is failing, only the injected loader failures;
+  // LoadStatusUnavailableError only in an outage (or the recovery right after it);
+  // LoadLeaseLostError only where a lease could be lost (a stall of that worker, an outage).
+  const errors: ChaosVerdict['errors'] = { steady: {}, outage: {}, stall: {} };
+  const recovery = settings.lossDetectionMs;
+  for (const c of callers) {
+    if (c.ok) continue;
+    const name = c.errorName ?? 'unknown';
+    const start = toParent(c.pid, c.start);
+    const end = toParent(c.pid, c.end);
+    const inOutage = outages.some((o) => start <= o.restartedAt + recovery && end >= o.killedAt);
+    const inStall = stalls.some(
+      (s) => s.pid === c.pid && start <= s.resumedAt + recovery && end >= s.stoppedAt,
+    );
+    const phase: Phase = inOutage ? 'outage' : inStall ? 'stall' : 'steady';
+    errors[phase][name] = (errors[phase][name] ?? 0) + 1;
+    const allowed =
+      name === 'LoaderFailure' ||
+      (name === 'LoadStatusUnavailableError' && inOutage) ||
+      (name === 'LoadLeaseLostError' && (inOutage || inStall));
+    if (!TYPED_ERROR_NAMES.has(name))
       violations.push(
-        `caller of ${c.userId} in ${c.worker} took ${Math.round(c.ms)} ms (budget ${budgetMs} ms)`,
+        `caller of ${c.userId} in ${c.worker} failed with an untyped error: ${name}: ${c.errorMessage}`,
+      );
+    else if (!allowed)
+      violations.push(
+        `caller of ${c.userId} in ${c.worker} failed with ${name} in a ${phase} phase (${Math.round(start)}..${Math.round(end)}): ${c.errorMessage}`,
       );
   }
-  return { violations, errorsByType, leaseEnds };
+  const leaseLosses = runs.filter((r) => r.abortReason === 'LoadLeaseLostError').length;
+  return {
+    violations,
+    errors,
+    callers: { reported: callers.length, killed, hung },
+    crossIncarnationOverlaps: { count: crossCount, maxMs: Math.round(crossMax) },
+    leaseLosses,
+  };
 }

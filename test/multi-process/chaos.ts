@@ -1,23 +1,30 @@
 /**
  * A bounded chaos run (no Jest; chaos.spec.ts runs it and asserts on the result). N worker
- * processes hammer K users with short-lived loads while the parent SIGKILLs random workers
- * (respawning each) and kills and restarts Redis; every loader run is logged by its worker to an
- * append-only file that survives the SIGKILL. When the faults stop, one final round requests
- * every user from every worker; then chaos-checker.ts judges the whole history.
+ * processes hammer K users with short-lived loads while the parent injects a planned number of
+ * faults, spread over the run: SIGKILLs of workers mid-load (each respawned), Redis kills and
+ * restarts (its state lost), and stalls (a worker mid-load frozen with SIGSTOP past its lease
+ * while another takes its user over, then let go: its lease is lost). The number of each fault
+ * depends on the run's length but never drops below its minimum, however short the run. Every
+ * loader run is logged by its worker to an append-only file that survives a SIGKILL, with its
+ * lease as the library reported it; every caller is reported as it ends. When the faults stop,
+ * one final round requests every user from every worker; then chaos-checker.ts judges it all.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import type { CallerResult, LoadRecord, RunSpec } from '../fixtures/load-worker.protocol';
+import type { LoadRecord, RunSpec } from '../fixtures/load-worker.protocol';
 import type { RedisServer } from '../support/redis-server';
 import { uniquePrefix } from '../support/env';
 import {
   checkChaos,
-  type CallerWithBudget,
+  type ChaosSettings,
   type ChaosVerdict,
   type KillEvent,
   type RedisOutage,
+  type RequestRecord,
+  type StallEvent,
+  type WorkerClock,
 } from './chaos-checker';
 import {
   delay,
@@ -29,18 +36,30 @@ import {
   type WorkerPool,
 } from './cluster';
 
-/** Module defaults the budget below is computed from (README, "Options"). */
+/** The module options of the workers, and what the bounds below are computed from. */
+const LOCK_TTL_MS = 1_000;
 const WAIT_TIMEOUT_MS = 15_000;
 const COMMAND_TIMEOUT_MS = 1_000;
-/** Most loader runs take 50–300 ms; one in ten takes 1.2–2.5 s, so its lease gets extended. */
-const MAX_LOAD_MS = 2_500;
+/** Most loader runs take 50–300 ms; one in ten 1.2–2.5 s (its lease is renewed); stall targets 3 s. */
+const MAX_LOAD_MS = 3_000;
 /** Event-loop and IPC delays on a busy 2-core machine. */
 const SLACK_MS = 1_000;
+/** A stall lasts the lease and then some, so the lease runs out while the holder sleeps. */
+const STALL_MS = LOCK_TTL_MS + 600;
 /**
  * The longest a caller may take: waiting (`waitTimeoutMs`) + one last acquire (bounded by
  * `commandTimeoutMs`) + the load + the finish (`commandTimeoutMs`) + slack.
  */
 export const CALLER_BUDGET_MS = WAIT_TIMEOUT_MS + 2 * COMMAND_TIMEOUT_MS + MAX_LOAD_MS + SLACK_MS;
+/**
+ * After Redis restarts empty, how long a holder of the lost state may go on: its client
+ * reconnects (ioredis backs off up to ~2 s after a short outage), then its next renewal (every
+ * third of the lease) tells it the lock is not its own. Measured in chaos runs; see README.
+ */
+export const LOSS_DETECTION_MS = 3_000 + LOCK_TTL_MS;
+
+/** The least of each fault a run injects, whatever its length (CI runs the shortest). */
+export const MIN_FAULTS = { kills: 3, redisRestarts: 2, stalls: 2 } as const;
 
 export interface ChaosOptions {
   pool: WorkerPool;
@@ -52,7 +71,7 @@ export interface ChaosOptions {
   users?: number;
   /** Seed of the fault and traffic schedule (printed in the summary, to replay a run). */
   seed?: number;
-  /** Progress lines (kills, restarts). */
+  /** Progress lines (kills, restarts, stalls). */
   log?: (line: string) => void;
 }
 
@@ -60,7 +79,7 @@ export interface ChaosResult {
   /** One line with the run's figures, for reports. */
   summary: string;
   verdict: ChaosVerdict;
-  /** Violations the parent saw directly (runs that never reported, process errors, final round). */
+  /** Violations the parent saw directly (process errors, the final round). */
   violations: string[];
   stats: {
     seed: number;
@@ -70,9 +89,10 @@ export interface ChaosResult {
     kills: number;
     killsMidLoad: number;
     redisRestarts: number;
+    stalls: number;
+    leaseLosses: number;
     loaderRuns: number;
     callers: number;
-    callersLostWithKilledWorkers: number;
     finalRoundLoads: number;
     durationMs: number;
   };
@@ -87,6 +107,17 @@ function random(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Fault = 'kill' | 'redis' | 'stall';
+
+/** How many of each fault a run of `durationMs` injects: a rate, never below the minimum. */
+export function plannedFaults(durationMs: number): Record<Fault, number> {
+  return {
+    kill: Math.max(MIN_FAULTS.kills, Math.floor(durationMs / 5_000)),
+    redis: Math.max(MIN_FAULTS.redisRestarts, Math.floor(durationMs / 10_000)),
+    stall: Math.max(MIN_FAULTS.stalls, Math.floor(durationMs / 10_000)),
   };
 }
 
@@ -108,53 +139,68 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     redisUrl: server.url,
     runLogDir,
     // fail-closed: while Redis is down nobody loads, so every loader run holds a lease granted by
-    // Redis and carries a fencing token; the lease and token checks then cover every run. (With
-    // fail-open, runs during an outage are coordinated per process only, by design, and could
-    // overlap across processes without violating anything.)
-    options: { onStoreError: 'fail-closed' },
+    // Redis, and every property is checked on every run. (fail-open coordinates per process
+    // during an outage, by design.)
+    options: {
+      onStoreError: 'fail-closed',
+      lockTtlMs: LOCK_TTL_MS,
+      waitTimeoutMs: WAIT_TIMEOUT_MS,
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    },
   };
+  const settings: ChaosSettings = { lockTtlMs: LOCK_TTL_MS, lossDetectionMs: LOSS_DETECTION_MS };
 
   const kills: KillEvent[] = [];
+  const stalls: StallEvent[] = [];
   const outages: RedisOutage[] = [];
-  const callers: CallerWithBudget[] = [];
+  const requests: RequestRecord[] = [];
+  const clocks: Record<number, WorkerClock> = {};
   const violations: string[] = [];
   let killsMidLoad = 0;
   let spawned = 0;
-  let callersLost = 0;
   const started = now();
 
   let stopping = false;
-  let wakeSleepers: () => void = () => undefined;
-  const stopped = new Promise<void>((r) => (wakeSleepers = r));
-  /** A scheduled pause between faults that ends early when the chaos stops. */
-  const pause = (ms: number): Promise<void> => Promise.race([delay(ms), stopped]);
-
   const live = new Set<LoadWorker>();
   const loops: Promise<void>[] = [];
 
-  const record = (list: CallerResult[]): void => {
-    for (const caller of list) callers.push({ caller, budgetMs: CALLER_BUDGET_MS });
+  /** Sends `spec` to `worker` and records what came back of every caller (killed or not). */
+  const request = async (worker: LoadWorker, spec: RunSpec): Promise<LoadRecord[]> => {
+    const run = worker.startRun(spec, CALLER_BUDGET_MS + 5_000);
+    const record: RequestRecord = {
+      pid: worker.pid,
+      worker: worker.name,
+      runId: run.runId,
+      expected: spec.userIds.length * spec.callersPerUser,
+      reported: [],
+      budgetMs: CALLER_BUDGET_MS,
+    };
+    requests.push(record);
+    try {
+      const report = await run.report;
+      record.reported = report.callers;
+      return report.loads;
+    } catch {
+      // The worker died (killed) or the run never reported: what it streamed is all there is,
+      // and the checker tells the two apart.
+      record.reported = worker.callersOf(run.runId);
+      return [];
+    }
   };
 
   const traffic = async (worker: LoadWorker): Promise<void> => {
     while (!stopping && worker.isRunning) {
-      const spec: RunSpec = {
+      await request(worker, {
         userIds: Array.from({ length: int(1, 3) }, () => pick(users)).filter(
           (u, i, all) => all.indexOf(u) === i,
         ),
         callersPerUser: int(1, 5),
-        loadMs: rng() < 0.1 ? int(1_200, MAX_LOAD_MS) : int(50, 300),
+        loadMs: rng() < 0.1 ? int(1_200, 2_500) : int(50, 300),
         // Flags expire quickly, so users are loaded again and again during the chaos.
         loadedTtlMs: int(100, 800),
         failRate: 0.05,
         mode: 'ensureLoaded',
-      };
-      try {
-        record((await worker.run(spec, CALLER_BUDGET_MS + 5_000)).callers);
-      } catch (error) {
-        if (worker.killedAt !== undefined) callersLost += spec.userIds.length * spec.callersPerUser;
-        else violations.push(`a run in ${worker.name} never reported: ${(error as Error).message}`);
-      }
+      });
       await delay(int(10, 60)); // pacing: a request rate, not a wait for a state
     }
   };
@@ -163,6 +209,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const workers = await pool.start(count, startOptions);
     spawned += count;
     for (const w of workers) {
+      clocks[w.pid] = await w.measureClock();
       live.add(w);
       // Two request streams per process, so calls overlap inside a process too.
       loops.push(traffic(w), traffic(w));
@@ -170,146 +217,181 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     return workers;
   };
 
-  const killer = async (): Promise<void> => {
-    while (!stopping) {
-      await pause(int(1_000, 3_000));
-      if (stopping) break;
-      const running = [...live].filter((w) => w.isRunning);
-      const loading = running.filter((w) => w.runningLoads().length > 0);
-      // Mostly a worker in the middle of a load: that is what takeover is about.
-      const victim = pick(loading.length > 0 && rng() < 0.8 ? loading : running);
-      const midLoad = victim.runningLoads().length > 0;
-      await victim.kill('SIGKILL');
-      kills.push({ pid: victim.pid, at: victim.killedAt! });
-      if (midLoad) killsMidLoad++;
-      live.delete(victim);
-      log(`SIGKILL ${victim.name} (pid ${victim.pid})${midLoad ? ' mid-load' : ''}`);
-      await spawn(1);
+  const running = (): LoadWorker[] => [...live].filter((w) => w.isRunning);
+
+  /** A running worker that is in the middle of a load, waiting a little for one if need be. */
+  const loadingWorker = async (): Promise<LoadWorker | undefined> => {
+    const deadline = now() + 3_000;
+    for (;;) {
+      const loading = running().filter((w) => w.runningLoads().length > 0);
+      if (loading.length > 0) return pick(loading);
+      if (now() > deadline) return undefined;
+      await delay(10); // the traffic starts loads every few ms
     }
   };
 
-  const redisChaos = async (): Promise<void> => {
-    while (!stopping) {
-      await pause(int(3_000, 7_000));
-      if (stopping) break;
-      const killedAt = now();
-      await server.kill();
-      const outageMs = int(200, 1_500);
-      await delay(outageMs); // the outage itself
-      const restartedAt = now();
-      await server.restart();
-      outages.push({ killedAt, restartedAt });
-      log(`Redis down ${Math.round(restartedAt - killedAt)} ms`);
-    }
+  const kill = async (): Promise<void> => {
+    const victim = (await loadingWorker()) ?? pick(running());
+    const midLoad = victim.runningLoads().length > 0;
+    await victim.kill('SIGKILL');
+    kills.push({ pid: victim.pid, at: victim.killedAt! });
+    if (midLoad) killsMidLoad++;
+    live.delete(victim);
+    log(`SIGKILL ${victim.name} (pid ${victim.pid})${midLoad ? ' mid-load' : ''}`);
+    await spawn(1);
   };
 
-  let faults: Promise<unknown> | undefined;
+  const restartRedis = async (): Promise<void> => {
+    const killedAt = now();
+    await server.kill();
+    await delay(int(200, 1_500)); // the outage itself
+    const restartedAt = now();
+    await server.restart();
+    outages.push({ killedAt, restartedAt });
+    log(`Redis down ${Math.round(restartedAt - killedAt)} ms`);
+  };
+
+  /**
+   * A holder frozen past its lease: it starts a long load of a fresh user, is SIGSTOPped, another
+   * worker asks for the same user (and takes it over once the lease ran out), and after the
+   * stall the frozen holder's next renewal finds the lock gone: its loader's signal aborts.
+   */
+  let stallCount = 0;
+  const stall = async (): Promise<void> => {
+    const [victim, other] = [...running()].sort(() => rng() - 0.5);
+    const user = `stalled-${++stallCount}`;
+    const spec: RunSpec = {
+      userIds: [user],
+      callersPerUser: 2,
+      loadMs: MAX_LOAD_MS,
+      mode: 'ensureLoaded',
+    };
+    const victimRun = request(victim, spec);
+    await victim.loaderStarted((r) => r.userId === user, 5_000).catch(() => undefined);
+    const freeze = victim.stall(STALL_MS);
+    const takeover = request(other, { ...spec, loadMs: 100 });
+    const { stoppedAt, resumedAt } = await freeze;
+    stalls.push({ pid: victim.pid, stoppedAt, resumedAt });
+    log(`SIGSTOP ${victim.name} for ${Math.round(resumedAt - stoppedAt)} ms mid-load`);
+    await Promise.all([victimRun, takeover]);
+  };
+
+  const planned = plannedFaults(durationMs);
+  const faults: Fault[] = [
+    ...Array<Fault>(planned.kill).fill('kill'),
+    ...Array<Fault>(planned.redis).fill('redis'),
+    ...Array<Fault>(planned.stall).fill('stall'),
+  ].sort(() => rng() - 0.5);
+  const slotMs = durationMs / faults.length;
+
+  let inspect: Redis | undefined;
   try {
     await spawn(processes);
-    faults = Promise.all([killer(), redisChaos()]);
-    await delay(durationMs);
+    // One fault at a time, one per slot (at a random point in it): every planned fault happens,
+    // and each one's effects are its own.
+    for (const [i, fault] of faults.entries()) {
+      await delay(started + i * slotMs + rng() * slotMs * 0.5 - now());
+      if (fault === 'kill') await kill();
+      else if (fault === 'redis') await restartRedis();
+      else await stall();
+    }
+    await delay(started + durationMs - now());
     stopping = true;
-    wakeSleepers();
-    await faults;
     // Let every request stream finish its run (streams of killed workers end at once).
     for (let i = 0; i < loops.length; i++) await loops[i];
 
     // From here on, no faults. Make sure every process talks to Redis again (a successful call
     // with fail-closed proves it), then let the short-lived flags of the chaos expire, so the
     // final round has to load every user (with the default, long TTL).
-    const workers = [...live];
-    const inspect = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const workers = running();
+    inspect = new Redis(server.url, { maxRetriesPerRequest: 1 });
     inspect.on('error', () => undefined);
-    try {
-      for (const w of workers) {
-        const deadline = now() + 10_000;
-        for (let n = 0; ; n++) {
-          const report = await w.run({
-            userIds: [`probe-${w.name}-${n}`],
-            callersPerUser: 1,
-            loadMs: 0,
-            mode: 'ensureLoaded',
-          });
-          record(report.callers);
-          if (report.callers.every((c) => c.ok)) break;
-          if (now() > deadline) {
-            violations.push(`${w.name} did not get back to Redis within 10 s after the chaos`);
-            break;
-          }
-          await delay(50); // retry pacing while it reconnects (ioredis backoff)
-        }
-      }
-      const flags = users.map((u) => userKey(keyPrefix, u, 'loaded'));
-      const flagDeadline = now() + 5_000;
-      while ((await inspect.exists(...flags)) > 0) {
-        if (now() > flagDeadline) {
-          violations.push('short-lived flags of the chaos did not expire');
+    for (const w of workers) {
+      const deadline = now() + 10_000;
+      for (let n = 0; ; n++) {
+        const before = requests.length;
+        await request(w, {
+          userIds: [`probe-${w.name}-${n}`],
+          callersPerUser: 1,
+          loadMs: 0,
+          mode: 'ensureLoaded',
+        });
+        // A probe that fails counts like any caller: past the recovery bound, as a violation.
+        if (requests[before].reported.every((c) => c.ok)) break;
+        if (now() > deadline) {
+          violations.push(`${w.name} did not get back to Redis within 10 s after the chaos`);
           break;
         }
-        await delay(50);
+        await delay(50); // retry pacing while it reconnects (ioredis backoff)
       }
-
-      const final = await pool.runTogether(
-        workers,
-        { userIds: users, callersPerUser: 2, loadMs: 50, mode: 'ensureLoaded' },
-        CALLER_BUDGET_MS + 5_000,
-      );
-      const finalCallers = final.flatMap((r) => r.callers);
-      record(finalCallers);
-      for (const c of finalCallers.filter((c) => !c.ok))
-        violations.push(`final round: ${c.worker} ${c.userId}: ${c.errorName}: ${c.errorMessage}`);
-      const finalLoads: LoadRecord[] = final.flatMap((r) => r.loads);
-      for (const u of users) {
-        const n = finalLoads.filter((l) => l.userId === u).length;
-        if (n !== 1) violations.push(`final round: ${u} was loaded ${n} times (expected once)`);
-      }
-      // (d) every requested user ended loaded.
-      const loaded = await Promise.all(flags.map((k) => inspect.exists(k)));
-      const notLoaded = users.filter((_, i) => loaded[i] !== 1);
-      if (notLoaded.length > 0)
-        violations.push(`not loaded in Redis after the final round: ${notLoaded.join(', ')}`);
-
-      for (const e of pool.processErrors())
-        violations.push(`${e.worker} (pid ${e.pid}) ${e.kind}: ${e.message}`);
-
-      const runs = readRunLogs(runLogDir);
-      const verdict = checkChaos({ runs, kills, outages, callers });
-      const stats: ChaosResult['stats'] = {
-        seed,
-        processes,
-        spawned,
-        users: userCount,
-        kills: kills.length,
-        killsMidLoad,
-        redisRestarts: outages.length,
-        loaderRuns: runs.length,
-        callers: callers.length,
-        callersLostWithKilledWorkers: callersLost,
-        finalRoundLoads: finalLoads.length,
-        durationMs: Math.round(now() - started),
-      };
-      const errors =
-        Object.entries(verdict.errorsByType)
-          .sort(([, a], [, b]) => b - a)
-          .map(([name, n]) => `${name}=${n}`)
-          .join(' ') || 'none';
-      const summary =
-        `chaos: processes=${processes} (spawned ${spawned}), users=${userCount}, ` +
-        `faults for ${Math.round(durationMs / 1000)} s (total ${Math.round(stats.durationMs / 1000)} s), ` +
-        `kills=${kills.length} (mid-load ${killsMidLoad}), redis restarts=${outages.length}, ` +
-        `loader runs=${runs.length} (leases ended by: run end ${verdict.leaseEnds.end}, ` +
-        `process kill ${verdict.leaseEnds.processKilled}, signal abort ${verdict.leaseEnds.signalAborted}, ` +
-        `Redis restart ${verdict.leaseEnds.redisLost}), ` +
-        `callers=${callers.length} (+${callersLost} lost with killed workers), ` +
-        `caller errors: ${errors}; violations=${verdict.violations.length + violations.length}; seed=${seed}`;
-      return { summary, verdict, violations, stats };
-    } finally {
-      await inspect.quit().catch(() => inspect.disconnect());
     }
+    const flags = users.map((u) => userKey(keyPrefix, u, 'loaded'));
+    const flagDeadline = now() + 5_000;
+    while ((await inspect.exists(...flags)) > 0) {
+      if (now() > flagDeadline) {
+        violations.push('short-lived flags of the chaos did not expire');
+        break;
+      }
+      await delay(50);
+    }
+
+    const finalLoads = (
+      await Promise.all(
+        workers.map((w) =>
+          request(w, { userIds: users, callersPerUser: 2, loadMs: 50, mode: 'ensureLoaded' }),
+        ),
+      )
+    ).flat();
+    for (const u of users) {
+      const n = finalLoads.filter((l) => l.userId === u).length;
+      if (n !== 1) violations.push(`final round: ${u} was loaded ${n} times (expected once)`);
+    }
+    const loaded = await Promise.all(flags.map((k) => inspect!.exists(k)));
+    const notLoaded = users.filter((_, i) => loaded[i] !== 1);
+    if (notLoaded.length > 0)
+      violations.push(`not loaded in Redis after the final round: ${notLoaded.join(', ')}`);
+
+    for (const e of pool.processErrors())
+      violations.push(`${e.worker} (pid ${e.pid}) ${e.kind}: ${e.message}`);
+
+    const runs = readRunLogs(runLogDir);
+    const verdict = checkChaos({ runs, requests, kills, stalls, outages, clocks, settings });
+    const stats: ChaosResult['stats'] = {
+      seed,
+      processes,
+      spawned,
+      users: userCount,
+      kills: kills.length,
+      killsMidLoad,
+      redisRestarts: outages.length,
+      stalls: stalls.length,
+      leaseLosses: verdict.leaseLosses,
+      loaderRuns: runs.length,
+      callers: verdict.callers.reported,
+      finalRoundLoads: finalLoads.length,
+      durationMs: Math.round(now() - started),
+    };
+    const errorText = (byName: Record<string, number>): string =>
+      Object.entries(byName)
+        .sort(([, a], [, b]) => b - a)
+        .map(([name, n]) => `${name}=${n}`)
+        .join(' ') || 'none';
+    const maxClockMs = Math.max(...Object.values(clocks).map((c) => c.uncertaintyMs));
+    const summary =
+      `chaos: processes=${processes} (spawned ${spawned}), users=${userCount}, ` +
+      `faults for ${Math.round(durationMs / 1000)} s (total ${Math.round(stats.durationMs / 1000)} s), ` +
+      `kills=${kills.length} (mid-load ${killsMidLoad}), redis restarts=${outages.length}, ` +
+      `stalls=${stalls.length} (lease losses ${verdict.leaseLosses}), loader runs=${runs.length}, ` +
+      `callers=${verdict.callers.reported} (killed ${verdict.callers.killed}, hung ${verdict.callers.hung}), ` +
+      `errors: steady [${errorText(verdict.errors.steady)}], outage [${errorText(verdict.errors.outage)}], ` +
+      `stall [${errorText(verdict.errors.stall)}]; overlaps across a lost lock state: ` +
+      `${verdict.crossIncarnationOverlaps.count} (max ${verdict.crossIncarnationOverlaps.maxMs} ms); ` +
+      `clock bound ±${maxClockMs.toFixed(2)} ms; ` +
+      `violations=${verdict.violations.length + violations.length}; seed=${seed}`;
+    return { summary, verdict, violations, stats };
   } finally {
     stopping = true;
-    wakeSleepers();
-    await faults?.catch(() => undefined);
+    await inspect?.quit().catch(() => inspect?.disconnect());
     rmSync(runLogDir, { recursive: true, force: true });
   }
 }

@@ -101,6 +101,9 @@ export class LoadWorker {
   private nextRequestId = 1;
   private readonly requests = new Map<number, Pending<{ loaded?: boolean; errorName?: string }>>();
   private readonly loaderListeners = new Set<(event: LoaderEvent) => void>();
+  /** Callers of each run, as the worker reported them one by one. */
+  private readonly streamed = new Map<number, CallerResult[]>();
+  private readonly clockRequests = new Map<number, Pending<number>>();
   private closeRequested = false;
   private gone = false;
 
@@ -132,6 +135,8 @@ export class LoadWorker {
         this.runs.clear();
         for (const request of this.requests.values()) request.reject(error);
         this.requests.clear();
+        for (const request of this.clockRequests.values()) request.reject(error);
+        this.clockRequests.clear();
         resolveExit(exit);
       });
     });
@@ -228,6 +233,46 @@ export class LoadWorker {
       this.requests.set(requestId, { resolve: resolveRequest, reject: rejectRequest });
       this.child.send({ type: 'is-loaded', requestId, userId });
     });
+  }
+
+  /** The callers of run `runId` that have ended so far, as the worker reported each. */
+  callersOf(runId: number): CallerResult[] {
+    return [...(this.streamed.get(runId) ?? [])];
+  }
+
+  /**
+   * The worker's clock against this process's: over a few round trips, the one with the least
+   * delay gives `offsetMs` (worker time minus ours) within ± half that delay.
+   */
+  async measureClock(samples = 7): Promise<{ offsetMs: number; uncertaintyMs: number }> {
+    let best = { offsetMs: 0, uncertaintyMs: Infinity };
+    for (let i = 0; i < samples; i++) {
+      const requestId = this.nextRequestId++;
+      const sent = now();
+      const workerNow = await new Promise<number>((resolveClock, rejectClock) => {
+        if (this.gone) return rejectClock(new Error(`worker ${this.name} is not running`));
+        this.clockRequests.set(requestId, { resolve: resolveClock, reject: rejectClock });
+        this.child.send({ type: 'clock', requestId });
+      });
+      const received = now();
+      const uncertaintyMs = (received - sent) / 2;
+      if (uncertaintyMs < best.uncertaintyMs)
+        best = { offsetMs: workerNow - (sent + received) / 2, uncertaintyMs };
+    }
+    return best;
+  }
+
+  /**
+   * Freezes the process (SIGSTOP) for `ms`, then lets it go on (SIGCONT): a stall as a long GC
+   * pause or an overloaded host makes one. Resolves with when each signal was sent.
+   */
+  async stall(ms: number): Promise<{ stoppedAt: number; resumedAt: number }> {
+    this.child.kill('SIGSTOP');
+    const stoppedAt = now();
+    await delay(ms);
+    const resumedAt = now();
+    this.child.kill('SIGCONT');
+    return { stoppedAt, resumedAt };
   }
 
   /** Calls `listener` on every later loader event of this worker; returns an unsubscribe. */
@@ -327,6 +372,18 @@ export class LoadWorker {
       case 'closing':
         this.closingAt = message.at;
         break;
+      case 'caller': {
+        const list = this.streamed.get(message.runId) ?? [];
+        list.push(message.caller);
+        this.streamed.set(message.runId, list);
+        break;
+      }
+      case 'clock-result': {
+        const pending = this.clockRequests.get(message.requestId);
+        this.clockRequests.delete(message.requestId);
+        pending?.resolve(message.now);
+        break;
+      }
       case 'is-loaded-result': {
         const pending = this.requests.get(message.requestId);
         this.requests.delete(message.requestId);
@@ -548,17 +605,28 @@ export function readRunLogs(dir: string): LoadRecord[] {
         if (index === lines.length - 1) continue;
         throw new Error(`run log ${file} line ${index + 1} is not JSON: ${line.slice(0, 200)}`);
       }
-      if (entry.event === 'start') runs.set(entry.record.id, { ...entry.record });
-      else {
-        const run = runs.get(entry.id);
-        if (!run) continue;
-        if (entry.event === 'abort') {
+      if (entry.event === 'start') {
+        runs.set(entry.record.id, { ...entry.record });
+        continue;
+      }
+      const run = runs.get(entry.id);
+      if (!run)
+        throw new Error(`run log ${file} line ${index + 1} names an unknown run ${entry.id}`);
+      switch (entry.event) {
+        case 'extend':
+          run.leaseEndsAt = entry.leaseEndsAt;
+          break;
+        case 'abort':
           run.abortedAt = entry.at;
           run.abortReason = entry.reason;
-        } else {
+          break;
+        case 'end':
           run.end = entry.at;
           run.ok = entry.ok;
-        }
+          break;
+        case 'commit':
+          run.committed = true;
+          break;
       }
     }
   }
