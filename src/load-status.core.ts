@@ -97,12 +97,6 @@ export class LoadStatusCore implements StoreListener {
     this.waiters.notify(notice.tag, notice.kind);
   }
 
-  channelDown(): void {
-    this.logger.debug('notification channel down; waiters poll every pollIntervalMs');
-    // Waiters sleeping on a long timer (a holder's lease) re-check now, and then poll.
-    this.waiters.notifyAll('resync');
-  }
-
   resubscribed(): void {
     this.logger.debug('notification channel back; waiters re-check');
     this.waiters.notifyAll('resync');

@@ -25,8 +25,6 @@ export interface StoreListener {
   notice(notice: StoreNotice): void;
   /** The channel (re)connected: notices may have been lost while it was down. */
   resubscribed(): void;
-  /** The channel dropped: notices are lost until it is back, so waiters must poll meanwhile. */
-  channelDown(): void;
 }
 
 /**

@@ -46,7 +46,6 @@ export class NearCachedLoadStore implements LoadStore {
         this.cache.flush();
         listener.resubscribed();
       },
-      channelDown: () => listener.channelDown(),
     });
   }
 

@@ -36,14 +36,13 @@ class Recorder implements StoreListener {
     );
   }
   resubscribed(): void {}
-  channelDown(): void {}
   next(kind: string): Promise<StoreNotice> {
     return new Promise((resolve) => this.waiting.push({ kind, resolve }));
   }
 }
 
 /** A listener that ignores everything. */
-const quiet = (): StoreListener => ({ notice() {}, resubscribed() {}, channelDown() {} });
+const quiet = (): StoreListener => ({ notice() {}, resubscribed() {} });
 
 interface Harness {
   /** Two stores that share state, like two processes (the memory store is one process: the same instance). */
@@ -318,7 +317,7 @@ describe('redis store specifics', () => {
     const other = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
     const heard: string[] = [];
     await store.init(quiet());
-    await other.init({ notice: (n) => heard.push(n.kind), resubscribed() {}, channelDown() {} });
+    await other.init({ notice: (n) => heard.push(n.kind), resubscribed() {} });
     try {
       const user = keys.forUser('u');
       // Nobody waits: a lock cycle and a finish send no notice at all.

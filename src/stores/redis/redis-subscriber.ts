@@ -45,9 +45,7 @@ export class RedisSubscriber {
         );
       },
       down: () => {
-        const wasLive = this.subscribed;
         this.subscribed = false;
-        if (wasLive && this.started) this.listener?.channelDown();
       },
       error: (error) => this.logger.debug(`redis subscriber error: ${errorText(error)}`),
     });

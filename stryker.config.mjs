@@ -1,0 +1,28 @@
+// @ts-check
+/**
+ * Mutation testing of src/ (npm run test:mutation). Incremental: a rerun tests only mutants whose
+ * code or covering tests changed (reports/stryker-incremental.json). Not run in CI; the summary of
+ * the last full run is committed in test/MUTATION.md.
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  testRunner: 'jest',
+  jest: {
+    projectType: 'custom',
+    configFile: 'jest.mutation.config.js',
+    enableFindRelatedTests: false,
+  },
+  mutate: ['src/**/*.ts', '!src/index.ts'],
+  coverageAnalysis: 'perTest',
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  concurrency: 2,
+  timeoutMS: 15_000,
+  timeoutFactor: 2,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  ignorePatterns: ['dist', 'coverage', 'reports', 'bench/results', '.jest-cache'],
+};
