@@ -1,3 +1,5 @@
+import { redact, redactError } from './redaction';
+
 /**
  * Base class of every error this library throws on purpose. Catch it to handle all of them;
  * `instanceof` works across the subclasses below.
@@ -42,7 +44,7 @@ export class LoadStatusUnavailableError extends LoadStatusError {
     super(
       `Load status store unavailable during ${operation}: ${errorText(cause)}. ` +
         "Check that Redis is reachable, or set onStoreError: 'fail-open' to degrade to in-process coordination.",
-      { cause },
+      { cause: redactError(cause) },
     );
   }
 }
@@ -52,8 +54,33 @@ export class LoadStatusConfigError extends LoadStatusError {
   constructor(
     readonly option: string,
     problem: string,
+    options?: { cause?: unknown },
   ) {
-    super(`Invalid load-status option "${option}": ${problem}.`);
+    super(`Invalid load-status option "${option}": ${redact(problem)}.`, options);
+  }
+}
+
+/**
+ * Redis answered and refused the module: rejected credentials (WRONGPASS, NOAUTH), a missing ACL
+ * permission (NOPERM), a TLS setup that cannot work, a script or type error on the module's
+ * keys. A misconfiguration, not an outage: `onStoreError` does not apply. At boot it fails the
+ * boot (under either policy); at run time (an ACL changed under a running app) calls end with it.
+ */
+export class LoadStatusRejectedError extends LoadStatusConfigError {
+  constructor(
+    /** What was refused: `connect`, `subscribe`, or the store operation. */
+    readonly operation: string,
+    /** The cause in a few words, e.g. `WRONGPASS`, `NOPERM`, `TLS: SELF_SIGNED_CERT_IN_CHAIN`. */
+    readonly reason: string,
+    /** What to change. */
+    readonly fix: string,
+    cause?: unknown,
+  ) {
+    super(
+      'redis',
+      `Redis rejected ${operation} (${reason}${cause === undefined ? '' : `: ${errorText(cause)}`}); ${fix}`,
+      { cause: redactError(cause) },
+    );
   }
 }
 
@@ -130,7 +157,7 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** The message of a foreign error, with every registered secret redacted. */
 export function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  return redact(error instanceof Error ? error.message : String(error));
 }

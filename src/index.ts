@@ -48,6 +48,7 @@ export {
   LoadStatusHealthCheckError,
   LoadStatusError,
   LoadStatusModuleMissingError,
+  LoadStatusRejectedError,
   LoadStatusShutdownError,
   LoadStatusUnavailableError,
   LoadWaitTimeoutError,

@@ -27,10 +27,18 @@ export class KeyBuilder {
   /** Pub/sub channel carrying every completion and invalidation for this prefix. */
   readonly channel: string;
 
+  /**
+   * The key the boot probe writes (and deletes at once): `%probe` is never a user's tag, since
+   * `encodeURIComponent` puts two hex digits after every `%`.
+   */
+  readonly probeKey: string;
+
   constructor(readonly prefix: string) {
     this.channel = `${prefix}:events`;
-    // `{*}` keeps a prefix from matching another registration's keys (`app` vs `app:settings`).
-    this.pattern = `${escapeGlob(prefix)}:{*}:*`;
+    this.probeKey = `${prefix}:{%probe}:probe`;
+    // `{*}` keeps a prefix from matching another registration's keys (`app` vs `app:settings`);
+    // a prefix holds no glob character (the options reject them).
+    this.pattern = `${prefix}:{*}:*`;
   }
 
   /** SCAN pattern matching every key of this prefix (and the channel name, which is no key). */
@@ -95,9 +103,4 @@ export function decodeNotice(message: string): { kind: NoticeKind; tag: string }
   const kind = message[0];
   if (message[1] !== ':' || (kind !== 'L' && kind !== 'R' && kind !== 'C')) return undefined;
   return { kind: kind, tag: message.slice(2) };
-}
-
-/** Escapes Redis glob characters (`* ? [ ] \\`) so a prefix matches only itself. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }

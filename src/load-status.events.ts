@@ -92,6 +92,11 @@ export type LoadStatusEvent = LoadStatusEventBase &
         readonly userId?: undefined;
         readonly operation: string;
         readonly error: unknown;
+        /**
+         * `unreachable`: an outage (onStoreError applies); `rejected`: Redis refused the module
+         * (credentials, ACL, TLS): calls get `LoadStatusRejectedError`.
+         */
+        readonly kind: 'unreachable' | 'rejected';
       }
     | { readonly type: 'store-recovered'; readonly userId?: undefined; readonly operation: string }
   );

@@ -19,6 +19,11 @@ export type LoadStatusHealthResult<Key extends string = string> = Record<
     notifications: 'live' | 'down';
     /** True while fail-open serves calls from the in-process fallback. */
     degraded: boolean;
+    /**
+     * Set while Redis refuses the module (credentials, ACL, TLS): the cause, e.g. `NOPERM`. The
+     * status is then `down` under either policy: a misconfiguration is not degradation.
+     */
+    rejected?: string;
     onStoreError: 'fail-open' | 'fail-closed';
   }
 >;
@@ -29,7 +34,8 @@ export type LoadStatusHealthResult<Key extends string = string> = Record<
  * - `up`: the store answers and notifications flow;
  * - `degraded`: with `onStoreError: 'fail-open'`, Redis is unreachable (calls are coordinated
  *   in-process) or notifications are down (waiters fall back to polling); the app still works;
- * - `down`: with `onStoreError: 'fail-closed'`, Redis is unreachable, so calls fail.
+ * - `down`: with `onStoreError: 'fail-closed'`, Redis is unreachable, so calls fail; or, under
+ *   either policy, Redis refuses the module (`rejected` names why).
  *
  * ```ts
  * @Get('health') @HealthCheck()
@@ -61,13 +67,17 @@ export class LoadStatusHealthIndicator {
     const pingMs = Math.round((performance.now() - started) * 100) / 100;
     const notifications = store.notificationsLive ? 'live' : 'down';
     const degraded = store.isDegraded || !reachable;
-    const status = !reachable
-      ? options.onStoreError === 'fail-closed'
+    const rejected = store.rejection?.reason;
+    const status =
+      rejected !== undefined
         ? 'down'
-        : 'degraded'
-      : notifications === 'down'
-        ? 'degraded'
-        : 'up';
+        : !reachable
+          ? options.onStoreError === 'fail-closed'
+            ? 'down'
+            : 'degraded'
+          : notifications === 'down'
+            ? 'degraded'
+            : 'up';
     const details: LoadStatusHealthResult<Key>[Key] = {
       status,
       store: store.kind,
@@ -75,6 +85,7 @@ export class LoadStatusHealthIndicator {
       notifications,
       degraded: options.onStoreError === 'fail-open' && degraded,
       onStoreError: options.onStoreError,
+      ...(rejected === undefined ? {} : { rejected }),
       ...(reachable ? { pingMs } : { error }),
     };
     return { [key]: details } as LoadStatusHealthResult<Key>;

@@ -165,16 +165,20 @@ export function resolveOptions(
       );
     }
   }
-  const keyPrefix = o.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const keyPrefix = orDefault(o.keyPrefix, DEFAULT_KEY_PREFIX);
   if (
     typeof keyPrefix !== 'string' ||
     keyPrefix.length === 0 ||
     keyPrefix.length > 256 ||
-    /[{}\s]/.test(keyPrefix)
+    // Braces would move the Cluster hash tag; glob characters would widen the ACL key and
+    // channel patterns (`~<prefix>:*`) and the SCAN of reset(); whitespace and control
+    // characters have no place in a key name.
+    // eslint-disable-next-line no-control-regex
+    /[{}\s*?[\]\\\x00-\x1f\x7f]/.test(keyPrefix)
   ) {
     throw new LoadStatusConfigError(
       'keyPrefix',
-      `expected 1 to 256 characters without braces or whitespace, got ${describeValue(keyPrefix)}`,
+      `expected 1 to 256 characters without braces, whitespace, control or glob characters (* ? [ ] \\), got ${describeValue(keyPrefix)}`,
     );
   }
   const redis = o.redis;
@@ -196,27 +200,34 @@ export function resolveOptions(
   }
   const lockTtlMs = checkDurationMs(
     'lockTtlMs',
-    o.lockTtlMs ?? DEFAULT_LOCK_TTL_MS,
+    orDefault(o.lockTtlMs, DEFAULT_LOCK_TTL_MS),
     MIN_LOCK_TTL_MS,
   );
   const resolved: ResolvedLoadStatusOptions = {
     redis,
     keyPrefix,
-    loadedTtlMs: checkDurationMs('loadedTtlMs', o.loadedTtlMs ?? DEFAULT_LOADED_TTL_MS),
+    loadedTtlMs: checkDurationMs('loadedTtlMs', orDefault(o.loadedTtlMs, DEFAULT_LOADED_TTL_MS)),
     lockTtlMs,
-    waitTimeoutMs: checkDurationMs('waitTimeoutMs', o.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, 0),
-    pollIntervalMs: checkDurationMs('pollIntervalMs', o.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
-    onWaitTimeout: oneOf('onWaitTimeout', o.onWaitTimeout ?? DEFAULT_ON_WAIT_TIMEOUT, [
+    waitTimeoutMs: checkDurationMs(
+      'waitTimeoutMs',
+      orDefault(o.waitTimeoutMs, DEFAULT_WAIT_TIMEOUT_MS),
+      0,
+    ),
+    pollIntervalMs: checkDurationMs(
+      'pollIntervalMs',
+      orDefault(o.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS),
+    ),
+    onWaitTimeout: oneOf('onWaitTimeout', orDefault(o.onWaitTimeout, DEFAULT_ON_WAIT_TIMEOUT), [
       'throw',
       'run',
     ]),
-    onStoreError: oneOf('onStoreError', o.onStoreError ?? DEFAULT_ON_STORE_ERROR, [
+    onStoreError: oneOf('onStoreError', orDefault(o.onStoreError, DEFAULT_ON_STORE_ERROR), [
       'fail-open',
       'fail-closed',
     ]),
     commandTimeoutMs: checkDurationMs(
       'commandTimeoutMs',
-      o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      orDefault(o.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS),
     ),
     nearCache: o.cache === undefined ? resolveNearCache(o.nearCache) : false,
     cache: resolveCache(o.cache),
@@ -228,6 +239,11 @@ export function resolveOptions(
     );
   }
   return resolved;
+}
+
+/** `value`, or `fallback` when the option is absent. A `null` is a value (and fails validation). */
+function orDefault<T>(value: T | undefined, fallback: T): T {
+  return value === undefined ? fallback : value;
 }
 
 export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {

@@ -93,6 +93,10 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.locks.isDegraded;
   }
 
+  get rejection(): LoadStore['rejection'] {
+    return this.locks.rejection;
+  }
+
   init(listener: StoreListener): Promise<void> {
     return this.locks.init(listener);
   }

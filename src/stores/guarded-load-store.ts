@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { errorText, LoadStatusUnavailableError } from '../errors';
+import { errorText, LoadStatusRejectedError, LoadStatusUnavailableError } from '../errors';
+import { redactError } from '../redaction';
+import { classifyRedisError, type StoreFailure } from './redis/redis-errors';
 import type { OnStoreError } from '../load-status.options';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
 import { CommandDeadlines } from './command-deadlines';
@@ -16,6 +18,8 @@ import type { NoticeKind } from '../keys';
 export class GuardedLoadStore implements LoadStore {
   private readonly fallback: MemoryLoadStore;
   private degraded = false;
+  /** The refusal the last failed command met, until a command works again. */
+  private commandRejection: StoreFailure | undefined;
   private readonly logger = new Logger('LoadStatus');
   private readonly deadlines: CommandDeadlines;
   /** Tokens of locks the fallback issued: they are extended and released there, not in Redis. */
@@ -46,12 +50,33 @@ export class GuardedLoadStore implements LoadStore {
     return this.degraded;
   }
 
+  get rejection(): StoreFailure | undefined {
+    return this.commandRejection ?? this.primary.rejection;
+  }
+
+  /**
+   * Connects, within `commandTimeoutMs`. Unreachable: the boot goes on under either policy (calls
+   * apply it while the store stays unreachable). Refused (credentials, ACL, TLS): the boot fails
+   * with {@link LoadStatusRejectedError}, under either policy, and what was opened is closed.
+   */
   async init(listener: StoreListener): Promise<void> {
     await this.fallback.init(listener);
     try {
       await this.bounded('connect', this.primary.init(listener));
     } catch (error) {
-      // Boot goes on either way: calls apply the policy while the store stays unreachable.
+      // What the connection itself reported beats the error that ended the boot first.
+      const seen = classifyRedisError(error);
+      const refusal =
+        this.primary.bootRejection?.() ?? (seen.kind === 'rejected' ? seen : undefined);
+      if (refusal) {
+        await this.close();
+        throw new LoadStatusRejectedError(
+          'the connection',
+          refusal.reason,
+          refusal.fix ?? '',
+          error,
+        );
+      }
       this.logger.warn(
         `store not reachable at start-up (${errorText(error)}); onStoreError is '${this.policy}'`,
       );
@@ -139,9 +164,29 @@ export class GuardedLoadStore implements LoadStore {
         this.logger.log('store reachable again; coordination is cluster-wide again');
         this.events?.emit({ type: 'store-recovered', operation });
       }
+      if (this.commandRejection) {
+        this.commandRejection = undefined;
+        this.logger.log('Redis accepts the module again');
+      }
       return result;
     } catch (error) {
-      this.events?.emit({ type: 'store-error', operation, error });
+      const failure = classifyRedisError(error);
+      this.events?.emit({
+        type: 'store-error',
+        operation,
+        error: redactError(error),
+        kind: failure.kind,
+      });
+      if (failure.kind === 'rejected') {
+        // A misconfiguration: no policy serves it; the caller is told, and so is the log.
+        if (this.commandRejection?.reason !== failure.reason) {
+          this.logger.error(
+            `Redis rejected ${operation} (${failure.reason}: ${errorText(error)}); ${failure.fix}`,
+          );
+        }
+        this.commandRejection = failure;
+        throw new LoadStatusRejectedError(operation, failure.reason, failure.fix ?? '', error);
+      }
       const serveHere = this.policy === 'fail-open' && useFallback;
       if (!this.degraded) {
         this.degraded = true;

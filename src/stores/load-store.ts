@@ -1,4 +1,5 @@
 import type { NoticeKind } from '../keys';
+import type { StoreFailure } from './redis/redis-errors';
 
 /** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
 export type AcquireResult =
@@ -39,6 +40,13 @@ export interface LoadStore {
   readonly isDegraded: boolean;
   /** True while notifications are expected to arrive (no notice can have been missed). */
   readonly notificationsLive: boolean;
+  /**
+   * Set while the backing service refuses the module (credentials, ACL, TLS): a
+   * misconfiguration, reported as such (health `down`, typed errors), never served by a policy.
+   */
+  readonly rejection: StoreFailure | undefined;
+  /** Why a boot that could not connect failed, if the server refused it (Redis stores). */
+  bootRejection?(): StoreFailure | undefined;
   /**
    * The flag's remaining lifetime in ms, or undefined when it is not set. A flag without expiry
    * (set by hand) reports `Number.MAX_SAFE_INTEGER`. With `watchMs`, an unset flag also marks the

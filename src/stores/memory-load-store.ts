@@ -18,6 +18,7 @@ export class MemoryLoadStore implements LoadStore {
   readonly kind = 'memory' as const;
   readonly notificationsLive = true;
   readonly isDegraded = false;
+  readonly rejection = undefined;
   private readonly flags = new Map<string, number>();
   private readonly locks = new Map<string, Lock>();
   /** One counter for all users: strictly increasing per user as well, never behind the clock. */

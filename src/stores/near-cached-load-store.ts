@@ -26,6 +26,10 @@ export class NearCachedLoadStore implements LoadStore {
     return this.inner.notificationsLive;
   }
 
+  get rejection(): LoadStore['rejection'] {
+    return this.inner.rejection;
+  }
+
   /** True when the near-cache alone says the user is loaded (no round trip). */
   cachedLoaded(tag: string): boolean {
     return this.hit(tag) !== undefined;

@@ -225,6 +225,13 @@ describe('LoadStatusModule registration', () => {
     ],
     ['an unknown onStoreError', { onStoreError: 'ignore' }, /"onStoreError"/],
     ['a keyPrefix with braces', { keyPrefix: 'a{b}' }, /"keyPrefix"/],
+    ['a keyPrefix with a glob character', { keyPrefix: 'app*' }, /"keyPrefix".*glob/],
+    ['a keyPrefix with a bracket', { keyPrefix: 'app[1]' }, /"keyPrefix"/],
+    ['a keyPrefix with a backslash', { keyPrefix: 'app\\x' }, /"keyPrefix"/],
+    ['a keyPrefix with whitespace', { keyPrefix: 'my app' }, /"keyPrefix"/],
+    ['a keyPrefix with a control character', { keyPrefix: 'app\u0007' }, /"keyPrefix"/],
+    ['an empty keyPrefix', { keyPrefix: '' }, /"keyPrefix"/],
+    ['a keyPrefix of 257 characters', { keyPrefix: 'p'.repeat(257) }, /"keyPrefix"/],
     ['a redis URL without scheme', { redis: 'localhost:6379' }, /"redis".*redis:\/\//],
     ['a misspelt option', { lockTTL: 5 }, /"lockTTL": unknown option/],
   ])('rejects %s at boot with LoadStatusConfigError', async (_label, options, message) => {

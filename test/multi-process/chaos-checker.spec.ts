@@ -317,6 +317,7 @@ describe('chaos checker: errors per phase', () => {
       'LoadStatusError',
       'LoadStatusHealthCheckError',
       'LoadStatusModuleMissingError',
+      'LoadStatusRejectedError',
       'LoadStatusShutdownError',
       'LoadStatusUnavailableError',
       'LoadWaitTimeoutError',

@@ -54,6 +54,8 @@ export interface StartOptions {
   redisUrl?: string;
   /** @default 'ioredis-url' */
   client?: ClientFlavour;
+  /** Where loaders count their runs (HINCRBY), when not `redisUrl`. */
+  counterRedisUrl?: string;
   /** Each worker appends its loader runs to `${runLogDir}/${name}.jsonl` (see {@link readRunLogs}). */
   runLogDir?: string;
 }
@@ -460,6 +462,7 @@ export class WorkerPool {
         name,
         redisUrl: options.redisUrl ?? redisUrl(),
         client: options.client ?? 'ioredis-url',
+        counterRedisUrl: options.counterRedisUrl,
         keyPrefix: options.keyPrefix,
         options: options.options ?? {},
         connectionName,

@@ -24,6 +24,7 @@ import {
   type TopologyFlavour,
 } from '../support/redis-clients';
 import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-topologies';
+import { aclDenials, createAclUser } from '../managed/acl';
 
 /** Records notices; `next(kind)` resolves with the next notice of that kind. */
 class Recorder implements StoreListener {
@@ -97,7 +98,7 @@ async function twoProcesses(
   };
 }
 
-const redisStore = (keys: KeyBuilder) => new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+const redisStore = (keys: KeyBuilder) => new RedisLoadStore(redisUrl(), keys);
 
 /**
  * cache-manager flags over in-memory Keyv (one process) or @keyv/redis (two connections), with
@@ -144,10 +145,7 @@ async function nodeRedisHarness(flavour: ClientFlavour): Promise<Harness> {
     createTestRedisClient(flavour, redisUrl()),
   ]);
   return twoProcesses(
-    [
-      new RedisLoadStore(clients[0].source, keys.channel, keys.pattern),
-      new RedisLoadStore(clients[1].source, keys.channel, keys.pattern),
-    ],
+    [new RedisLoadStore(clients[0].source, keys), new RedisLoadStore(clients[1].source, keys)],
     keys,
     async () => void (await Promise.all(clients.map((c) => c.close()))),
   );
@@ -155,6 +153,29 @@ async function nodeRedisHarness(flavour: ClientFlavour): Promise<Harness> {
 for (const flavour of NODE_REDIS_FLAVOURS) {
   adapters.push([`redis (borrowed ${flavour} client)`, () => nodeRedisHarness(flavour)]);
 }
+
+/**
+ * Two stores logged in as an ACL user restricted to the README's least-privilege rule for the
+ * prefix; closing fails the test if `ACL LOG` recorded any denial for that user.
+ */
+async function leastPrivilegeHarness(): Promise<Harness> {
+  const keys = new KeyBuilder(uniquePrefix('acl'));
+  const admin = inspector();
+  const { url, username, remove } = await createAclUser(admin, redisUrl(), keys.prefix);
+  return twoProcesses(
+    [new RedisLoadStore(url, keys), new RedisLoadStore(url, keys)],
+    keys,
+    async () => {
+      try {
+        expect(await aclDenials(admin, username)).toEqual([]);
+      } finally {
+        await remove();
+        await admin.quit();
+      }
+    },
+  );
+}
+adapters.push(['redis (least-privilege ACL user)', leastPrivilegeHarness]);
 
 // One Cluster and one Sentinel group for the whole file, started on first use.
 let cluster: Promise<RedisClusterTopology> | undefined;
@@ -174,10 +195,7 @@ async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
     createTopologyClient(flavour, nodes),
   ]);
   return twoProcesses(
-    [
-      new RedisLoadStore(clients[0].source, keys.channel, keys.pattern),
-      new RedisLoadStore(clients[1].source, keys.channel, keys.pattern),
-    ],
+    [new RedisLoadStore(clients[0].source, keys), new RedisLoadStore(clients[1].source, keys)],
     keys,
     async () => void (await Promise.all(clients.map((c) => c.close()))),
   );
@@ -313,8 +331,8 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
 describe('redis store specifics', () => {
   it('publishes on finish and release only while someone waits', async () => {
     const keys = new KeyBuilder(uniquePrefix('quiet'));
-    const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
-    const other = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+    const store = new RedisLoadStore(redisUrl(), keys);
+    const other = new RedisLoadStore(redisUrl(), keys);
     const heard: string[] = [];
     await store.init(quiet());
     await other.init({ notice: (n) => heard.push(n.kind), resubscribed() {} });
@@ -342,7 +360,7 @@ describe('redis store specifics', () => {
 
   it('keeps fencing tokens increasing after the counter is lost (expiry or a Redis restart)', async () => {
     const keys = new KeyBuilder(uniquePrefix('fence'));
-    const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+    const store = new RedisLoadStore(redisUrl(), keys);
     await store.init(quiet());
     const redis = inspector();
     try {
@@ -370,7 +388,7 @@ describe('redis store specifics', () => {
     // A counter left by a server whose clock ran ahead (or a clock stepped back): the next token
     // must still be greater than it, not the clock's smaller value.
     const keys = new KeyBuilder(uniquePrefix('fence-ahead'));
-    const store = new RedisLoadStore(redisUrl(), keys.channel, keys.pattern);
+    const store = new RedisLoadStore(redisUrl(), keys);
     await store.init(quiet());
     const redis = inspector();
     try {
@@ -389,7 +407,7 @@ describe('redis store specifics', () => {
   it('reads replies right from a borrowed client with stringNumbers', async () => {
     const client = new Redis(redisUrl(), { stringNumbers: true });
     const keys = new KeyBuilder(uniquePrefix('strnum'));
-    const store = new RedisLoadStore(client, keys.channel, keys.pattern);
+    const store = new RedisLoadStore(client, keys);
     await store.init(quiet());
     try {
       const user = keys.forUser('u');
@@ -412,7 +430,7 @@ describe('redis store specifics', () => {
   it('leaves a borrowed client open on close and closes its own subscriber', async () => {
     const client = inspector();
     const keys = new KeyBuilder(uniquePrefix('borrow'));
-    const store = new RedisLoadStore(client, keys.channel, keys.pattern);
+    const store = new RedisLoadStore(client, keys);
     await store.init(quiet());
     const clientsBefore = await client.client('LIST');
     await store.close();
@@ -461,7 +479,7 @@ describe.each(NODE_REDIS_FLAVOURS)('redis store on a borrowed %s client', (flavo
     const client = await createTestRedisClient(flavour, redisUrl());
     const raw = client.source as unknown as { sendCommand(args: string[]): Promise<unknown> };
     const keys = new KeyBuilder(uniquePrefix(`resp-${flavour}`));
-    const store = new RedisLoadStore(client.source, keys.channel, keys.pattern);
+    const store = new RedisLoadStore(client.source, keys);
     await store.init(quiet());
     try {
       const resp = /resp=(\d)/.exec(String(await raw.sendCommand(['CLIENT', 'INFO'])))?.[1];
@@ -489,7 +507,7 @@ describe.each(NODE_REDIS_FLAVOURS)('redis store on a borrowed %s client', (flavo
         .trim()
         .split('\n').length;
     const keys = new KeyBuilder(uniquePrefix(`borrow-${flavour}`));
-    const store = new RedisLoadStore(client.source, keys.channel, keys.pattern);
+    const store = new RedisLoadStore(client.source, keys);
     await store.init(quiet());
     const before = await connections();
     await store.close();

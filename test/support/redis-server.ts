@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
+import type { TlsFiles } from './tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,10 +41,12 @@ export class RedisServer {
 
   private constructor(
     readonly port: number,
-    /** Further `redis-server` arguments (cluster, replication, TLS, ACL, sentinel). */
+    /** Further `redis-server` arguments (cluster, replication, ACL, sentinel). */
     private readonly extraArgs: (server: RedisServer) => string[],
     /** A config file to start from (the sentinel's), written into `dir` before each start. */
     private readonly configFile?: (server: RedisServer) => string,
+    /** Serve TLS only, on `port`, with these files (see test/support/tls.ts). */
+    readonly tls?: TlsFiles,
   ) {}
 
   static async start(
@@ -50,6 +54,7 @@ export class RedisServer {
       port?: number;
       args?: (server: RedisServer) => string[];
       configFile?: (server: RedisServer) => string;
+      tls?: TlsFiles;
     } = {},
   ): Promise<RedisServer> {
     if (!hasRedisServerBinary()) throw new Error(NO_REDIS_MESSAGE);
@@ -57,6 +62,7 @@ export class RedisServer {
       options.port ?? (await freePort()),
       options.args ?? (() => []),
       options.configFile,
+      options.tls,
     );
     await server.restart();
     return server;
@@ -83,8 +89,22 @@ export class RedisServer {
       'redis-server',
       [
         ...configPath,
-        '--port',
-        String(this.port),
+        ...(this.tls
+          ? [
+              '--port',
+              '0',
+              '--tls-port',
+              String(this.port),
+              '--tls-cert-file',
+              this.tls.certFile,
+              '--tls-key-file',
+              this.tls.keyFile,
+              '--tls-ca-cert-file',
+              this.tls.caFile,
+              '--tls-auth-clients',
+              'no',
+            ]
+          : ['--port', String(this.port)]),
         '--bind',
         '127.0.0.1',
         '--save',
@@ -111,7 +131,7 @@ export class RedisServer {
       ),
     );
     exited.catch(() => undefined);
-    await Promise.race([waitForPing(this.port), exited]);
+    await Promise.race([waitForPing(this.port, this.tls), exited]);
     child.removeAllListeners('exit');
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
@@ -136,26 +156,35 @@ export class RedisServer {
   }
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+async function waitForPing(port: number, tls?: TlsFiles, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await ping(port)) return;
+    if (await ping(port, tls)) return;
     if (Date.now() > deadline)
       throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-function ping(port: number): Promise<boolean> {
+/** True once the server answers PING: PONG, or a refusal (it requires a password, so it runs). */
+function ping(port: number, tls?: TlsFiles): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = new Socket();
+    const socket = tls
+      ? tlsConnect({
+          port,
+          host: '127.0.0.1',
+          ca: readFileSync(tls.caFile),
+          servername: 'localhost',
+        })
+      : new Socket();
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
-    socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    if (tls) socket.once('secureConnect', () => socket.write('PING\r\n'));
+    else socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+    socket.once('data', (data: Buffer) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())));
   });
 }

@@ -5,13 +5,18 @@ import {
   type RedisCommands,
   type RedisTopology,
 } from './redis-commands';
+import { secretsIn } from '../../redaction';
+import type { ConnectionEvents } from './connection-watch';
 import type { LuaScript } from './redis-scripts';
 
 /** The part of an ioredis (5 or 6) `Redis` or `Cluster` this adapter uses. */
 export interface IoRedisLike {
   readonly status: string;
   readonly isCluster?: boolean;
-  readonly options?: { readonly sentinels?: unknown };
+  readonly options?: { readonly sentinels?: unknown; readonly redisOptions?: unknown };
+  /** A Cluster's startup nodes (URLs or addresses, possibly with credentials). */
+  readonly startupNodes?: unknown;
+  script(subcommand: 'LOAD', lua: string): Promise<unknown>;
   duplicate(...args: unknown[]): IoRedisLike;
   connect(): Promise<void>;
   evalsha(sha: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
@@ -51,6 +56,8 @@ function isIoCluster(client: IoRedisLike): boolean {
 export class IoRedisCommands implements RedisCommands {
   readonly library = 'ioredis' as const;
   readonly topology: RedisTopology;
+  readonly connectionEvents: readonly ConnectionEvents[];
+  readonly secrets: readonly string[];
 
   constructor(
     private readonly client: IoRedisLike,
@@ -62,6 +69,8 @@ export class IoRedisCommands implements RedisCommands {
       : client.options?.sentinels
         ? 'sentinel'
         : 'standalone';
+    this.connectionEvents = [client];
+    this.secrets = secretsIn([client.options, client.startupNodes]);
   }
 
   get writable(): boolean {
@@ -87,6 +96,12 @@ export class IoRedisCommands implements RedisCommands {
       if (!isNoScriptError(error)) throw error;
       return this.client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
     }
+  }
+
+  async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
+    // On a Cluster, SCRIPT LOAD through the client goes to one random node: load on each master.
+    const nodes = isIoCluster(this.client) ? this.client.nodes!('master') : [this.client];
+    await Promise.all(nodes.flatMap((node) => scripts.map((s) => node.script('LOAD', s.lua))));
   }
 
   pttl(key: string): Promise<unknown> {

@@ -5,6 +5,8 @@ import {
   type RedisCommands,
   type RedisTopology,
 } from './redis-commands';
+import { secretsIn } from '../../redaction';
+import type { ConnectionEvents } from './connection-watch';
 import type { LuaScript } from './redis-scripts';
 
 type Listener = (message: string, channel: string) => void;
@@ -108,6 +110,8 @@ const RAW = { typeMapping: {} };
 export class NodeRedisCommands implements RedisCommands {
   readonly library = 'node-redis' as const;
   readonly topology: RedisTopology;
+  readonly connectionEvents: readonly ConnectionEvents[];
+  readonly secrets: readonly string[];
   private readonly target: NodeRedisClientOfKind;
 
   /** Throws (a plain Error, for the caller to word) for a client kind it cannot drive. */
@@ -120,6 +124,11 @@ export class NodeRedisCommands implements RedisCommands {
     if (target === undefined) throw new Error('unsupported node-redis client kind');
     this.target = target;
     this.topology = target.kind;
+    this.connectionEvents = [target.client];
+    // A client shows its options (`options`), a cluster keeps them in `_options`; a sentinel
+    // keeps them private (its errors carry no password).
+    const c = client as { options?: unknown; _options?: unknown };
+    this.secrets = secretsIn([c.options, c._options]);
   }
 
   get writable(): boolean {
@@ -155,6 +164,21 @@ export class NodeRedisCommands implements RedisCommands {
       if (!isNoScriptError(error)) throw error;
       return this.send(keys[0], ['EVAL', script.lua, ...rest]);
     });
+  }
+
+  async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
+    if (this.target.kind !== 'cluster') {
+      await Promise.all(scripts.map((s) => this.send(undefined, ['SCRIPT', 'LOAD', s.lua])));
+      return;
+    }
+    const cluster = this.target.client;
+    // Straight to each master: v5 would load on one node only.
+    const nodes = await Promise.all(
+      cluster.masters.map((m) => Promise.resolve(cluster.nodeClient(m))),
+    );
+    await Promise.all(
+      nodes.flatMap((node) => scripts.map((s) => node.sendCommand(['SCRIPT', 'LOAD', s.lua], RAW))),
+    );
   }
 
   pttl(key: string): Promise<unknown> {

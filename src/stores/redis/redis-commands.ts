@@ -1,3 +1,4 @@
+import type { ConnectionEvents } from './connection-watch';
 import type { LuaScript } from './redis-scripts';
 
 /** Which library made the client. */
@@ -23,6 +24,12 @@ export interface RedisCommands {
   connect(): Promise<void>;
   /** EVALSHA, falling back to EVAL when the server does not know the script (NOSCRIPT). */
   evalScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /** SCRIPT LOAD of each script on every master (at boot: also proves `script|load` is allowed). */
+  loadScripts(scripts: readonly LuaScript[]): Promise<void>;
+  /** The objects whose 'connect' / 'ready' / 'error' events tell how the command connection fares. */
+  readonly connectionEvents: readonly ConnectionEvents[];
+  /** Passwords in the client's (or the given) connection options, to keep out of every output. */
+  readonly secrets: readonly string[];
   pttl(key: string): Promise<unknown>;
   publish(channel: string, message: string): Promise<void>;
   ping(): Promise<void>;

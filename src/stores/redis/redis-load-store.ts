@@ -1,6 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { encodeNotice, NoticeKind } from '../../keys';
+import { encodeNotice, NoticeKind, type KeyBuilder } from '../../keys';
+import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
+import { ConnectionWatch } from './connection-watch';
+import type { StoreFailure } from './redis-errors';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from '../load-store';
 import type { RedisCommands } from './redis-commands';
 import { redisCommandsFor } from './redis-connection';
@@ -19,29 +22,58 @@ export class RedisLoadStore implements LoadStore {
   private readonly redis: RedisCommands;
   private readonly logger = new Logger('LoadStatus');
   private readonly subscriber: RedisSubscriber;
+  private readonly watch: ConnectionWatch;
+  private readonly forgetSecrets: Array<() => void>;
+  private readonly channel: string;
+  /** SCAN pattern of every key this store writes, for `reset()`. */
+  private readonly keyPattern: string;
+  private readonly probeKey: string;
 
-  constructor(
-    source: RedisSource,
-    private readonly channel: string,
-    /** SCAN pattern of every key this store writes, for `reset()`. */
-    private readonly keyPattern: string,
-  ) {
+  constructor(source: RedisSource, keys: Pick<KeyBuilder, 'channel' | 'pattern' | 'probeKey'>) {
     this.redis = redisCommandsFor(source, this.logger);
-    this.subscriber = new RedisSubscriber(channel, this.logger);
+    // Before anything can be logged: no password leaves the module.
+    this.forgetSecrets = this.redis.secrets.map(registerSecret);
+    this.watch = new ConnectionWatch(this.redis.connectionEvents);
+    this.channel = keys.channel;
+    this.keyPattern = keys.pattern;
+    this.probeKey = keys.probeKey;
+    this.subscriber = new RedisSubscriber(keys.channel, this.logger);
   }
 
   get notificationsLive(): boolean {
     return this.subscriber.live;
   }
 
+  get rejection(): StoreFailure | undefined {
+    return this.watch.lastRejection?.failure ?? this.subscriber.rejection;
+  }
+
+  bootRejection(): StoreFailure | undefined {
+    return this.watch.bootRejection() ?? this.subscriber.rejection;
+  }
+
+  /**
+   * Connects, subscribes and probes what the flow needs, so a refusal (credentials, ACL, TLS)
+   * is found now and not by the first user; rejects at once when the server refuses.
+   */
   async init(listener: StoreListener): Promise<void> {
     // The subscriber is created first, so it keeps trying even if Redis is down right now.
     const subscribed = this.subscriber.start(this.redis.notifications(), listener);
     subscribed.catch(() => undefined); // awaited below; rejections are reported there
+    const refused = this.watch.rejected;
     // A borrowed client still connecting is waited for (bounded by the caller), so the first
     // commands are not failed fast as if Redis were down.
-    await this.redis.connect();
-    await subscribed;
+    await Promise.race([this.redis.connect(), refused]);
+    await Promise.race([subscribed, refused]);
+    await this.probe();
+  }
+
+  /** Auth, every script (loaded, and every command they run), and publishing on the channel. */
+  private async probe(): Promise<void> {
+    this.assertConnected();
+    await this.redis.ping();
+    await this.redis.loadScripts(Object.values(S));
+    await this.redis.evalScript(S.probe, [this.probeKey], [this.channel, 'P:%probe']);
   }
 
   async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
@@ -146,15 +178,21 @@ export class RedisLoadStore implements LoadStore {
 
   async close(): Promise<void> {
     await Promise.all([this.subscriber.close(), this.redis.close()]);
+    this.watch.dispose();
+    for (const forget of this.forgetSecrets) forget();
   }
 
   /**
    * Fails at once while the connection is down instead of letting the client queue the command
-   * until it reconnects: callers get the store-error policy now, not after a timeout. A client
-   * that never connected yet (ioredis `lazyConnect`) connects on its first command as usual.
+   * until it reconnects: callers get the store-error policy now, not after a timeout — or, if
+   * the client keeps reconnecting because the server refuses it, that refusal. A client that
+   * never connected yet (ioredis `lazyConnect`) connects on its first command as usual.
    */
   private assertConnected(): void {
-    if (!this.redis.writable) throw new Error('Redis connection is not ready');
+    if (this.redis.writable) return;
+    const refused = this.watch.lastRejection;
+    if (refused) throw refused.error;
+    throw new Error('Redis connection is not ready');
   }
 }
 

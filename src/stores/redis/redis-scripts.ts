@@ -136,6 +136,24 @@ redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`,
   },
+  /**
+   * Guarantees: runs once every command the other scripts run (SET NX PX, GET, PTTL, PEXPIRE,
+   * TIME, DEL, PUBLISH), on the probe key of the prefix only, leaving nothing behind: at boot, a
+   * missing ACL permission shows here instead of at the first user. KEYS: probe. ARGV: channel,
+   * message.
+   */
+  probe: {
+    numberOfKeys: 1,
+    lua: `
+redis.call('SET', KEYS[1], '1', 'NX', 'PX', '1000')
+redis.call('GET', KEYS[1])
+redis.call('PTTL', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], '1000')
+redis.call('TIME')
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1`,
+  },
   /** Guarantees: the flag is gone and every process hears of it. KEYS: loaded. ARGV: channel, message. */
   clear: {
     numberOfKeys: 1,

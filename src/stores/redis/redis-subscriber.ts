@@ -3,6 +3,7 @@ import { errorText } from '../../errors';
 import { decodeNotice } from '../../keys';
 import type { StoreListener } from '../load-store';
 import type { NotificationConnection } from './redis-commands';
+import { classifyRedisError, type StoreFailure } from './redis-errors';
 
 /**
  * The one notification connection of a Redis store, always created (and closed) by us. It exists
@@ -18,6 +19,8 @@ export class RedisSubscriber {
   private subscribing: Promise<void> | undefined;
   private started = false;
   private closing = false;
+  /** Set while the server refuses the subscription (ACL on the channel, credentials). */
+  rejection: StoreFailure | undefined;
 
   constructor(
     private readonly channel: string,
@@ -40,20 +43,37 @@ export class RedisSubscriber {
         if (notice) this.listener?.notice(notice);
       },
       ready: () => {
-        this.ensureSubscribed().catch((error: unknown) =>
-          this.logger.warn(`subscribe failed: ${errorText(error)}`),
-        );
+        this.ensureSubscribed().catch((error: unknown) => {
+          if (!this.refused(error)) this.logger.warn(`subscribe failed: ${errorText(error)}`);
+        });
       },
       down: () => {
         this.subscribed = false;
       },
-      error: (error) => this.logger.debug(`redis subscriber error: ${errorText(error)}`),
+      error: (error) => {
+        if (!this.refused(error)) this.logger.debug(`redis subscriber error: ${errorText(error)}`);
+      },
     });
     try {
       await this.ensureSubscribed();
     } finally {
       this.started = true;
     }
+  }
+
+  /** Records a refusal (logged once per cause); false for any other error. */
+  private refused(error: unknown): boolean {
+    const failure = classifyRedisError(error);
+    if (failure.kind !== 'rejected') return false;
+    if (this.closing) return true;
+    // At boot the store's init reports it (and fails the boot); afterwards, the log does.
+    if (this.started && this.rejection?.reason !== failure.reason) {
+      this.logger.error(
+        `Redis rejected the subscription to ${this.channel} (${failure.reason}: ${errorText(error)}); ${failure.fix}`,
+      );
+    }
+    this.rejection = failure;
+    return true;
   }
 
   async close(): Promise<void> {
@@ -74,6 +94,8 @@ export class RedisSubscriber {
         await connection.subscribe(this.channel);
         if (this.closing) return;
         this.subscribed = true;
+        if (this.rejection) this.logger.log('Redis accepts the subscription again');
+        this.rejection = undefined;
         if (this.started) this.listener?.resubscribed();
       } finally {
         this.subscribing = undefined;

@@ -1,0 +1,85 @@
+/**
+ * An ACL changed under a running app (a permission revoked) is a misconfiguration too: under
+ * fail-open as well, callers get LoadStatusRejectedError (not an in-process load), the log has an
+ * error, an event says `rejected`, and the health indicator is down with the cause — until the
+ * permission is back.
+ */
+import { Redis } from 'ioredis';
+import {
+  LoadStatusEvents,
+  LoadStatusHealthIndicator,
+  LoadStatusRejectedError,
+  type LoadStatusEvent,
+} from '../../src';
+import { uniquePrefix } from '../support/env';
+import { RedisServer } from '../support/redis-server';
+import { aclRule } from './acl';
+import { bootWithLogs, type LoggedApp } from './logged-app';
+
+const ADMIN_PASSWORD = 'admin-pass-91c2';
+const APP_PASSWORD = 'app-pass-5d07';
+
+describe('an ACL permission revoked under a running app', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  let app: LoggedApp;
+  let prefix: string;
+  const user = 'running-app';
+  beforeAll(async () => {
+    server = await RedisServer.start({ args: () => ['--requirepass', ADMIN_PASSWORD] });
+    admin = new Redis({ port: server.port, password: ADMIN_PASSWORD });
+    prefix = uniquePrefix('revoked');
+    await admin.call('ACL', 'SETUSER', user, 'reset', 'on', `>${APP_PASSWORD}`, ...aclRule(prefix));
+    app = await bootWithLogs({
+      redis: `redis://${user}:${APP_PASSWORD}@127.0.0.1:${server.port}`,
+      keyPrefix: prefix,
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    await admin.quit();
+    await server.stop();
+  });
+
+  it('gives callers LoadStatusRejectedError, logs an error, emits rejected, reports down; and recovers', async () => {
+    const events: LoadStatusEvent[] = [];
+    const subscription = app.app.get(LoadStatusEvents).events$.subscribe((e) => events.push(e));
+    const health = app.app.get(LoadStatusHealthIndicator);
+    try {
+      await expect(
+        app.lock.ensureLoaded('before', () => Promise.resolve(1)),
+      ).resolves.toMatchObject({ status: 'loaded' });
+      await admin.call('ACL', 'SETUSER', user, '-evalsha', '-eval');
+
+      const loader = jest.fn(() => Promise.resolve(2));
+      const error: unknown = await app.lock.ensureLoaded('after', loader).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LoadStatusRejectedError);
+      expect(error).toMatchObject({ reason: 'NOPERM', operation: 'acquire' });
+      expect(loader).not.toHaveBeenCalled(); // no silent in-process load under fail-open
+      expect(app.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+        expect.stringMatching(
+          /^Redis rejected acquire \(NOPERM: NOPERM this user has no permissions to run the 'evalsha' command\)/,
+        ),
+      ]);
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'store-error', operation: 'acquire', kind: 'rejected' }),
+      );
+      expect((await health.isHealthy('ls'))['ls']).toMatchObject({
+        status: 'down',
+        rejected: 'NOPERM',
+        onStoreError: 'fail-open',
+      });
+
+      await admin.call('ACL', 'SETUSER', user, '+evalsha', '+eval');
+      await expect(app.lock.ensureLoaded('after', loader)).resolves.toMatchObject({
+        status: 'loaded',
+        value: 2,
+      });
+      expect((await health.isHealthy('ls'))['ls']).toMatchObject({ status: 'up' });
+      expect((await health.isHealthy('ls'))['ls']).not.toHaveProperty('rejected');
+      expect(app.lines.map((l) => l.message)).toContain('Redis accepts the module again');
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+});
