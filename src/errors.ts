@@ -49,6 +49,13 @@ export class LoadStatusUnavailableError extends LoadStatusError {
   }
 }
 
+/**
+ * The store could not be reached by a caller that rides out outages (`outageGraceMs`): it
+ * retries instead of applying `onStoreError`. Internal to the flow; a `LoadStatusUnavailableError`
+ * if it ever surfaced.
+ */
+export class StoreUnreachableError extends LoadStatusUnavailableError {}
+
 /** Options were invalid; thrown at boot (or at decoration time) and names the option. */
 export class LoadStatusConfigError extends LoadStatusError {
   constructor(

@@ -8,6 +8,8 @@ export {
   DEFAULT_LOCK_TTL_MS,
   DEFAULT_ON_STORE_ERROR,
   DEFAULT_ON_WAIT_TIMEOUT,
+  DEFAULT_OUTAGE_GRACE_MS,
+  DEFAULT_WAIT_FOR_REPLICAS_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
 } from './load-status.options';
@@ -16,6 +18,7 @@ export type {
   NearCacheOptions,
   OnStoreError,
   OnWaitTimeout,
+  WaitForReplicasOptions,
 } from './load-status.options';
 export type {
   IoRedisClient,

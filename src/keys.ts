@@ -2,17 +2,36 @@
  * The one place keys and channels are built.
  *
  * A user id is percent-encoded (`encodeURIComponent`, which is injective on well-formed strings
- * and escapes `{`, `}`, `:` and `%`), so distinct ids never share keys and no id can end the
- * `{...}` hash tag early: all keys of one user live in one Redis Cluster slot.
+ * and escapes `{`, `}`, `:` and `%`), so distinct ids never share keys and no id can reach into
+ * the `{...}` hash tag. The hash tag is the user's *group*, one of {@link NOTICE_GROUPS}, hashed
+ * from the encoded id: all keys of one user live in one Redis Cluster slot, together with the
+ * group's notice channel, so a script can publish a shard-local notice (SPUBLISH) in the same
+ * atomic step, and a subscriber listens to a fixed number of channels whatever the number of
+ * users.
+ *
+ * Layout: `<prefix>:{<group>}:<encoded id>:loaded|lock|fence|waiting`; notices on
+ * `<prefix>:events` (classic pub/sub) or `<prefix>:{<group>}:events` (sharded, on a Cluster).
  */
+
+/**
+ * How many groups users are spread over: the number of shard channels a subscriber listens to
+ * on a Cluster, and of slots the module's keys use (so up to this many shards share the work).
+ * Part of the key layout: changing it moves every key.
+ */
+export const NOTICE_GROUPS = 256;
+
 export interface UserKeys {
   /** Encoded user id, also the payload of notifications. */
   readonly tag: string;
+  /** The user's group: the hash tag of its keys and of its shard channel. */
+  readonly group: number;
   readonly loaded: string;
   readonly lock: string;
   readonly fence: string;
   /** Set while someone in another process waits: finish and release publish only then. */
   readonly waiting: string;
+  /** The group's shard channel (same slot as the keys). */
+  readonly shardChannel: string;
 }
 
 export function encodeUserId(userId: string): string {
@@ -23,41 +42,61 @@ export function decodeUserTag(tag: string): string {
   return decodeURIComponent(tag);
 }
 
+/** The group of an encoded id: FNV-1a (32 bit) of its UTF-16 units, modulo the group count. */
+export function groupOf(tag: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < tag.length; i++) {
+    hash ^= tag.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % NOTICE_GROUPS;
+}
+
 export class KeyBuilder {
-  /** Pub/sub channel carrying every completion and invalidation for this prefix. */
+  /** Classic pub/sub channel carrying every completion and invalidation for this prefix. */
   readonly channel: string;
+  /** The shard channel of every group, index = group (sharded pub/sub on a Cluster). */
+  readonly shardChannels: readonly string[];
 
   /**
-   * The key the boot probe writes (and deletes at once): `%probe` is never a user's tag, since
-   * `encodeURIComponent` puts two hex digits after every `%`.
+   * The key the boot probe writes (and deletes at once), in group 0 with its shard channel:
+   * `%probe` is never a user's tag, since `encodeURIComponent` puts two hex digits after `%`.
    */
   readonly probeKey: string;
 
+  /** SCAN pattern matching every key of this prefix (and no other registration's). */
+  readonly pattern: string;
+
   constructor(readonly prefix: string) {
     this.channel = `${prefix}:events`;
-    this.probeKey = `${prefix}:{%probe}:probe`;
+    this.shardChannels = Array.from({ length: NOTICE_GROUPS }, (_, g) => `${prefix}:{${g}}:events`);
+    this.probeKey = `${prefix}:{0}:%probe:probe`;
     // `{*}` keeps a prefix from matching another registration's keys (`app` vs `app:settings`);
     // a prefix holds no glob character (the options reject them).
     this.pattern = `${prefix}:{*}:*`;
   }
 
-  /** SCAN pattern matching every key of this prefix (and the channel name, which is no key). */
-  readonly pattern: string;
-
   forUser(userId: string): UserKeys {
-    return new UserKeySet(this.prefix, encodeUserId(userId));
+    return new UserKeySet(this, encodeUserId(userId));
   }
 }
 
 /** Key names are built on first use: a near-cache hit needs only the tag. */
 class UserKeySet implements UserKeys {
   private cached: { loaded: string; lock: string; fence: string; waiting: string } | undefined;
+  private groupIndex: number | undefined;
 
   constructor(
-    private readonly prefix: string,
+    private readonly keys: KeyBuilder,
     readonly tag: string,
   ) {}
 
+  get group(): number {
+    return (this.groupIndex ??= groupOf(this.tag));
+  }
+  get shardChannel(): string {
+    return this.keys.shardChannels[this.group];
+  }
   get loaded(): string {
     return this.names().loaded;
   }
@@ -73,7 +112,7 @@ class UserKeySet implements UserKeys {
 
   private names(): { loaded: string; lock: string; fence: string; waiting: string } {
     if (this.cached) return this.cached;
-    const base = `${this.prefix}:{${this.tag}}`;
+    const base = `${this.keys.prefix}:{${this.group}}:${this.tag}`;
     this.cached = {
       loaded: `${base}:loaded`,
       lock: `${base}:lock`,

@@ -1,4 +1,4 @@
-import { LoadWaitTimeoutError } from './errors';
+import { LoadWaitTimeoutError, StoreUnreachableError } from './errors';
 import type { HeldLoadLock } from './load-lock';
 import { elapsed, runLocked } from './locked-load';
 import type { LoadStatusCore } from './load-status.core';
@@ -44,6 +44,7 @@ export interface FlightSettings {
   readonly lockTtlMs: number;
   readonly waitTimeoutMs: number;
   readonly onWaitTimeout: OnWaitTimeout;
+  readonly outageGraceMs: number;
 }
 
 /** Hooks the service gives a flight so shutdown can find its lock and its loader. */
@@ -51,7 +52,13 @@ export interface FlightHost {
   readonly core: LoadStatusCore;
   nextToken(): string;
   /** The store's acquire, tracked so shutdown can wait for it; a lock won while closing is given back. */
-  acquire(keys: UserKeys, token: string, ttlMs: number, checkFlag: boolean): Promise<AcquireResult>;
+  acquire(
+    keys: UserKeys,
+    token: string,
+    ttlMs: number,
+    checkFlag: boolean,
+    retryable?: boolean,
+  ): Promise<AcquireResult>;
   /** `lock` undefined: a loader running without the lock (`onWaitTimeout: 'run'`). */
   track(lock: HeldLoadLock | undefined, controller: AbortController): void;
   untrack(lock: HeldLoadLock | undefined, controller?: AbortController): void;
@@ -80,6 +87,8 @@ export async function runFlight<T>(
     if (waited) events.emit({ type: 'wait-ended', userId, reason, waitedMs });
     return waitedMs;
   };
+  /** When the store first failed this waiting caller (it rides that out for `outageGraceMs`). */
+  let unreachableSince: number | undefined;
   try {
     for (;;) {
       core.assertOpen(userId);
@@ -87,7 +96,28 @@ export async function runFlight<T>(
       const token = host.nextToken();
       // The lease runs from this moment at the latest (the server grants it after it is sent).
       const sentAt = performance.now();
-      const result = await host.acquire(keys, token, settings.lockTtlMs, true);
+      // A caller that is already waiting rides out an outage (a failover) for outageGraceMs:
+      // it keeps waiting instead of applying onStoreError, so a short one costs no extra load.
+      const ridingOut =
+        waited &&
+        settings.outageGraceMs > 0 &&
+        (unreachableSince === undefined ||
+          performance.now() - unreachableSince < settings.outageGraceMs);
+      let result: AcquireResult;
+      try {
+        result = await host.acquire(keys, token, settings.lockTtlMs, true, ridingOut);
+        unreachableSince = undefined;
+      } catch (error) {
+        if (!(error instanceof StoreUnreachableError)) throw error;
+        unreachableSince ??= performance.now();
+        const remaining = deadline - performance.now();
+        if (remaining > 0) {
+          const reason = await waiter.wait(Math.min(remaining, core.options.pollIntervalMs));
+          if (reason === NoticeKind.Loaded)
+            return { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') };
+        }
+        continue;
+      }
       if (result.state === 'loaded') {
         return waited
           ? { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') }
@@ -110,9 +140,20 @@ export async function runFlight<T>(
       }
       if (!waited) events.emit({ type: 'wait-started', userId });
       waited = true;
+      if (result.state === 'unreplicated') {
+        events.emit({
+          type: 'lock-unreplicated',
+          userId,
+          acks: result.acks,
+          replicas: result.replicas,
+        });
+      }
       // Wake on a notice; else re-check right after the holder's lease would run out, and poll
-      // while notifications are down.
-      let delay = Math.min(remaining, result.remainingMs + 1);
+      // while notifications are down (or while too few replicas acknowledge our locks).
+      let delay =
+        result.state === 'held'
+          ? Math.min(remaining, result.remainingMs + 1)
+          : Math.min(remaining, core.options.pollIntervalMs);
       if (!core.store.notificationsLive) delay = Math.min(delay, core.options.pollIntervalMs);
       const reason = await waiter.wait(delay);
       if (reason === NoticeKind.Loaded)

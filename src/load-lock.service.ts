@@ -56,7 +56,8 @@ export class LoadLockService
     this.host = {
       core,
       nextToken: () => this.nextToken(),
-      acquire: (keys, token, ttlMs, checkFlag) => this.acquire(keys, token, ttlMs, checkFlag),
+      acquire: (keys, token, ttlMs, checkFlag, retryable) =>
+        this.acquire(keys, token, ttlMs, checkFlag, retryable),
       track: (lock, controller) => {
         if (lock) this.held.set(lock, controller);
         else this.unlocked.add(controller);
@@ -196,6 +197,7 @@ export class LoadLockService
         options.onWaitTimeout === undefined
           ? o.onWaitTimeout
           : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
+      outageGraceMs: o.outageGraceMs,
     };
   }
 
@@ -230,9 +232,10 @@ export class LoadLockService
     token: string,
     ttlMs: number,
     checkFlag: boolean,
+    retryable = false,
   ): Promise<AcquireResult> {
     const attempt = (async (): Promise<AcquireResult> => {
-      const result = await this.core.store.acquire(keys, token, ttlMs, checkFlag);
+      const result = await this.core.store.acquire(keys, token, ttlMs, checkFlag, retryable);
       if (result.state !== 'acquired' || !this.core.isClosing) return result;
       try {
         await this.core.store.release(keys, token);

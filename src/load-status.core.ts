@@ -54,7 +54,7 @@ export class LoadStatusCore implements StoreListener {
       store = new MemoryLoadStore(`memory:${instanceId}`);
     } else {
       store = new GuardedLoadStore(
-        new RedisLoadStore(options.redis, keys),
+        new RedisLoadStore(options.redis, keys, options.waitForReplicas),
         options.onStoreError,
         options.commandTimeoutMs,
         events,

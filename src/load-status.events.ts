@@ -80,6 +80,16 @@ export type LoadStatusEvent = LoadStatusEventBase &
         readonly owned: boolean;
       }
     | { readonly type: 'lease-lost'; readonly userId: string; readonly fencingToken: number }
+    /**
+     * A lock was taken, but fewer replicas than `waitForReplicas` acknowledged it in time: it
+     * was given back unused, and the caller tries again.
+     */
+    | {
+        readonly type: 'lock-unreplicated';
+        readonly userId: string;
+        readonly acks: number;
+        readonly replicas: number;
+      }
     /** A waiter took the lock after the holder released it without loading, or its lease ran out. */
     | {
         readonly type: 'takeover';

@@ -17,6 +17,10 @@ export type LoadStatusHealthResult<Key extends string = string> = Record<
     error?: string;
     /** Whether completion notifications are flowing (the subscriber connection is subscribed). */
     notifications: 'live' | 'down';
+    /** How notices travel: `sharded` (shard-local, on a Cluster), `classic` pub/sub, or `in-process`. */
+    noticePath: 'in-process' | 'classic' | 'sharded';
+    /** Why a Cluster uses classic pub/sub (what the server or client lacks). */
+    noticePathReason?: string;
     /** True while fail-open serves calls from the in-process fallback. */
     degraded: boolean;
     /**
@@ -83,6 +87,8 @@ export class LoadStatusHealthIndicator {
       store: store.kind,
       reachable,
       notifications,
+      noticePath: store.notices.mode,
+      ...(store.notices.reason === undefined ? {} : { noticePathReason: store.notices.reason }),
       degraded: options.onStoreError === 'fail-open' && degraded,
       onStoreError: options.onStoreError,
       ...(rejected === undefined ? {} : { rejected }),

@@ -67,6 +67,25 @@ export interface LoadStatusModuleOptions {
    */
   commandTimeoutMs?: number;
   /**
+   * How long a caller already in the flow rides out an unreachable store before `onStoreError`
+   * applies, in ms: a caller waiting for another's load keeps waiting (re-checking every
+   * `pollIntervalMs`), and a holder whose finish fails retries it, so a failover (or blip)
+   * shorter than this costs no extra load and no error. New calls apply `onStoreError` at
+   * once. `0`: no grace (every store error applies the policy at once).
+   * @default 5_000
+   */
+  outageGraceMs?: number;
+  /**
+   * Replica-acknowledged locks (like Redisson's synced locks): after taking a lock, WAIT until
+   * `replicas` replicas have it, at most `timeoutMs`. Fewer acknowledgements: the lock is given
+   * back and not used — the caller waits and retries as if it were held (and, after
+   * `waitTimeoutMs`, gets `LoadWaitTimeoutError`). It closes the window in which a failover to a
+   * replica that never saw the lock grants it a second time. Needs `timeoutMs` below
+   * `commandTimeoutMs`.
+   * @default undefined (off)
+   */
+  waitForReplicas?: WaitForReplicasOptions;
+  /**
    * Process-local cache of "loaded" answers, so a hot user costs no Redis round trip. An entry
    * lives at most the flag's remaining TTL and `maxAgeMs`; every process drops it when any
    * process clears the flag, and all entries are dropped when the notification channel
@@ -88,6 +107,17 @@ export interface LoadStatusModuleOptions {
    * @default false
    */
   isGlobal?: boolean;
+}
+
+/** {@link LoadStatusModuleOptions.waitForReplicas}. */
+export interface WaitForReplicasOptions {
+  /** Replicas that must have the lock (1 to 100). */
+  replicas: number;
+  /**
+   * Longest wait for them, in ms.
+   * @default 100
+   */
+  timeoutMs?: number;
 }
 
 /** Sizing of the near-cache ({@link LoadStatusModuleOptions.nearCache}). */
@@ -116,6 +146,8 @@ export interface ResolvedLoadStatusOptions {
   readonly onWaitTimeout: OnWaitTimeout;
   readonly onStoreError: OnStoreError;
   readonly commandTimeoutMs: number;
+  readonly outageGraceMs: number;
+  readonly waitForReplicas: Required<WaitForReplicasOptions> | undefined;
   /** `false` when disabled. */
   readonly nearCache: Required<NearCacheOptions> | false;
   readonly cache: true | FlagCache | undefined;
@@ -131,6 +163,8 @@ export const DEFAULT_ON_STORE_ERROR: OnStoreError = 'fail-open';
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
 export const DEFAULT_NEAR_CACHE_MAX_ENTRIES = 10_000;
 export const DEFAULT_NEAR_CACHE_MAX_AGE_MS = 10_000;
+export const DEFAULT_OUTAGE_GRACE_MS = 5_000;
+export const DEFAULT_WAIT_FOR_REPLICAS_TIMEOUT_MS = 100;
 /** Shortest lease: extensions run every third of it, and must outpace a Redis round trip. */
 export const MIN_LOCK_TTL_MS = 30;
 
@@ -144,6 +178,8 @@ const KNOWN_OPTIONS = new Set([
   'onWaitTimeout',
   'onStoreError',
   'commandTimeoutMs',
+  'outageGraceMs',
+  'waitForReplicas',
   'nearCache',
   'cache',
   'isGlobal',
@@ -203,6 +239,10 @@ export function resolveOptions(
     orDefault(o.lockTtlMs, DEFAULT_LOCK_TTL_MS),
     MIN_LOCK_TTL_MS,
   );
+  const commandTimeoutMs = checkDurationMs(
+    'commandTimeoutMs',
+    orDefault(o.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS),
+  );
   const resolved: ResolvedLoadStatusOptions = {
     redis,
     keyPrefix,
@@ -225,10 +265,13 @@ export function resolveOptions(
       'fail-open',
       'fail-closed',
     ]),
-    commandTimeoutMs: checkDurationMs(
-      'commandTimeoutMs',
-      orDefault(o.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS),
+    commandTimeoutMs,
+    outageGraceMs: checkDurationMs(
+      'outageGraceMs',
+      orDefault(o.outageGraceMs, DEFAULT_OUTAGE_GRACE_MS),
+      0,
     ),
+    waitForReplicas: resolveWaitForReplicas(o.waitForReplicas, commandTimeoutMs),
     nearCache: o.cache === undefined ? resolveNearCache(o.nearCache) : false,
     cache: resolveCache(o.cache),
   };
@@ -285,6 +328,45 @@ function resolveNearCache(value: unknown): Required<NearCacheOptions> | false {
     );
   }
   return { maxEntries, maxAgeMs: checkDurationMs('nearCache.maxAgeMs', maxAgeMs) };
+}
+
+function resolveWaitForReplicas(
+  value: unknown,
+  commandTimeoutMs: number,
+): Required<WaitForReplicasOptions> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new LoadStatusConfigError(
+      'waitForReplicas',
+      `expected { replicas, timeoutMs? }, got ${describeValue(value)}`,
+    );
+  }
+  const {
+    replicas,
+    timeoutMs = DEFAULT_WAIT_FOR_REPLICAS_TIMEOUT_MS,
+    ...rest
+  } = value as WaitForReplicasOptions;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) {
+    throw new LoadStatusConfigError(
+      `waitForReplicas.${unknown}`,
+      'unknown option; known options are replicas, timeoutMs',
+    );
+  }
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 100) {
+    throw new LoadStatusConfigError(
+      'waitForReplicas.replicas',
+      `expected a whole number from 1 to 100, got ${describeValue(replicas)}`,
+    );
+  }
+  checkDurationMs('waitForReplicas.timeoutMs', timeoutMs);
+  if (timeoutMs >= commandTimeoutMs) {
+    throw new LoadStatusConfigError(
+      'waitForReplicas.timeoutMs',
+      `expected less than commandTimeoutMs (${commandTimeoutMs}), got ${timeoutMs}`,
+    );
+  }
+  return { replicas, timeoutMs };
 }
 
 function resolveCache(value: unknown): true | FlagCache | undefined {

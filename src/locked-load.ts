@@ -1,4 +1,9 @@
-import { errorText, LoadLeaseLostError, LoadStatusShutdownError } from './errors';
+import {
+  errorText,
+  LoadLeaseLostError,
+  LoadStatusShutdownError,
+  StoreUnreachableError,
+} from './errors';
 import type { FlightHost, FlightSettings, Loader, LoadOutcome } from './load-flow';
 import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
@@ -63,7 +68,7 @@ export async function runLocked<T>(
   }
   let owned: boolean;
   try {
-    owned = await core.store.finish(keys, token, settings.loadedTtlMs);
+    owned = await finishRidingOut(core, keys, token, settings);
   } catch (error) {
     events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
     // The finish may not have run: give the lock back so waiters need not sit out the lease.
@@ -84,6 +89,32 @@ export async function runLocked<T>(
   events.emit({ type: 'lock-released', userId, fencingToken, owned });
   events.emit({ type: 'load-succeeded', userId, fencingToken, durationMs });
   return { status: 'loaded', value, fencingToken, shared: false, durationMs };
+}
+
+/**
+ * The finish, riding out an unreachable store (a failover) for `outageGraceMs`: retried every
+ * `pollIntervalMs`, so the flag reaches the new master and waiters need not load again; after
+ * the grace (or once shutdown began) the store-error policy applies.
+ */
+async function finishRidingOut(
+  core: LoadStatusCore,
+  keys: UserKeys,
+  token: string,
+  settings: FlightSettings,
+): Promise<boolean> {
+  const since = performance.now();
+  for (;;) {
+    const ridingOut =
+      settings.outageGraceMs > 0 &&
+      !core.isClosing &&
+      performance.now() - since < settings.outageGraceMs;
+    try {
+      return await core.store.finish(keys, token, settings.loadedTtlMs, ridingOut);
+    } catch (error) {
+      if (!(error instanceof StoreUnreachableError)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, core.options.pollIntervalMs));
+    }
+  }
 }
 
 /** Extends the lease every third of it; aborts the loader's signal if the lease was lost. */

@@ -93,6 +93,10 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.locks.isDegraded;
   }
 
+  get notices(): LoadStore['notices'] {
+    return this.locks.notices;
+  }
+
   get rejection(): LoadStore['rejection'] {
     return this.locks.rejection;
   }
@@ -144,12 +148,13 @@ export class CacheFlagLoadStore implements LoadStore {
     token: string,
     ttlMs: number,
     checkFlag: boolean,
+    retryable?: boolean,
   ): Promise<AcquireResult> {
     if (checkFlag) {
       const remainingMs = await this.flagTtl(user);
       if (remainingMs !== undefined) return { state: 'loaded', remainingMs };
     }
-    const result = await this.locks.acquire(user, token, ttlMs, false);
+    const result = await this.locks.acquire(user, token, ttlMs, false, retryable);
     if (!checkFlag || result.state !== 'acquired') return result;
     // Someone may have finished between our flag read and the lock: they set the flag first.
     const remainingMs = await this.flagTtl(user);

@@ -1,5 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { errorText, LoadStatusRejectedError, LoadStatusUnavailableError } from '../errors';
+import {
+  errorText,
+  LoadStatusRejectedError,
+  LoadStatusUnavailableError,
+  StoreUnreachableError,
+} from '../errors';
 import { redactError } from '../redaction';
 import { classifyRedisError, type StoreFailure } from './redis/redis-errors';
 import type { OnStoreError } from '../load-status.options';
@@ -50,6 +55,10 @@ export class GuardedLoadStore implements LoadStore {
     return this.degraded;
   }
 
+  get notices(): LoadStore['notices'] {
+    return this.primary.notices;
+  }
+
   get rejection(): StoreFailure | undefined {
     return this.commandRejection ?? this.primary.rejection;
   }
@@ -97,12 +106,18 @@ export class GuardedLoadStore implements LoadStore {
     token: string,
     ttlMs: number,
     checkFlag: boolean,
+    retryable = false,
   ): Promise<AcquireResult> {
     let servedByFallback = false;
-    const result = await this.run('acquire', (s) => {
-      servedByFallback = s === this.fallback;
-      return s.acquire(user, token, ttlMs, checkFlag);
-    });
+    const result = await this.run(
+      'acquire',
+      (s) => {
+        servedByFallback = s === this.fallback;
+        return s.acquire(user, token, ttlMs, checkFlag);
+      },
+      true,
+      retryable,
+    );
     if (servedByFallback && result.state === 'acquired') this.fallbackTokens.add(token);
     return result;
   }
@@ -119,10 +134,16 @@ export class GuardedLoadStore implements LoadStore {
     if (this.fallbackTokens.delete(token)) return this.fallback.release(user, token);
     return this.run('release', (s) => s.release(user, token));
   }
-  async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
-    if (!this.fallbackTokens.delete(token)) {
-      return this.run('finish', (s) => s.finish(user, token, loadedTtlMs));
+  async finish(
+    user: StoreUser,
+    token: string,
+    loadedTtlMs: number,
+    retryable = false,
+  ): Promise<boolean> {
+    if (!this.fallbackTokens.has(token)) {
+      return this.run('finish', (s) => s.finish(user, token, loadedTtlMs), true, retryable);
     }
+    this.fallbackTokens.delete(token);
     // Loaded under a fallback lock: set the flag where the cluster sees it, if Redis answers now.
     const owned = await this.fallback.finish(user, token, loadedTtlMs);
     await this.run('setLoaded', (s) => s.setLoaded(user, loadedTtlMs)).catch(() => undefined);
@@ -152,10 +173,15 @@ export class GuardedLoadStore implements LoadStore {
     await Promise.all([this.primary.close(), this.fallback.close()]);
   }
 
+  /**
+   * One store command under the policy. `retryable`: the caller rides out an outage (see
+   * `outageGraceMs`): an unreachable store throws {@link StoreUnreachableError} instead.
+   */
   private async run<T>(
     operation: string,
     command: (store: LoadStore) => Promise<T>,
     useFallback = true,
+    retryable = false,
   ): Promise<T> {
     try {
       const result = await this.bounded(operation, command(this.primary));
@@ -186,6 +212,10 @@ export class GuardedLoadStore implements LoadStore {
         }
         this.commandRejection = failure;
         throw new LoadStatusRejectedError(operation, failure.reason, failure.fix ?? '', error);
+      }
+      if (retryable) {
+        this.degraded = true;
+        throw new StoreUnreachableError(operation, error);
       }
       const serveHere = this.policy === 'fail-open' && useFallback;
       if (!this.degraded) {

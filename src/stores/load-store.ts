@@ -1,4 +1,4 @@
-import type { NoticeKind } from '../keys';
+import type { NoticeKind, UserKeys } from '../keys';
 import type { StoreFailure } from './redis/redis-errors';
 
 /** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
@@ -14,7 +14,12 @@ export type AcquireResult =
        */
       readonly incarnation: string;
     }
-  | { readonly state: 'held'; readonly remainingMs: number };
+  | { readonly state: 'held'; readonly remainingMs: number }
+  /**
+   * Taken, but fewer replicas than `waitForReplicas` acknowledged it in time: given back at
+   * once and not to be used; try again later.
+   */
+  | { readonly state: 'unreplicated'; readonly acks: number; readonly replicas: number };
 
 /** A notification seen on the store's channel, for the user with encoded id `tag`. */
 export interface StoreNotice {
@@ -47,6 +52,8 @@ export interface LoadStore {
   readonly rejection: StoreFailure | undefined;
   /** Why a boot that could not connect failed, if the server refused it (Redis stores). */
   bootRejection?(): StoreFailure | undefined;
+  /** How notices travel: in process, classic pub/sub, or shard-local (with why not, if not). */
+  readonly notices: NoticePath;
   /**
    * The flag's remaining lifetime in ms, or undefined when it is not set. A flag without expiry
    * (set by hand) reports `Number.MAX_SAFE_INTEGER`. With `watchMs`, an unset flag also marks the
@@ -64,13 +71,20 @@ export interface LoadStore {
     token: string,
     ttlMs: number,
     checkFlag: boolean,
+    /** The caller rides out an outage: an unreachable store throws `StoreUnreachableError`. */
+    retryable?: boolean,
   ): Promise<AcquireResult>;
   /** Extends the lease if `token` still owns the lock. */
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean>;
   /** Deletes the lock if `token` owns it and tells waiters to try again. */
   release(user: StoreUser, token: string): Promise<boolean>;
   /** Atomically: sets the flag, releases the lock if `token` owns it, notifies. Returns ownership. */
-  finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean>;
+  finish(
+    user: StoreUser,
+    token: string,
+    loadedTtlMs: number,
+    retryable?: boolean,
+  ): Promise<boolean>;
   /**
    * For stores whose flags live elsewhere (cache-manager): deletes the lock if `token` owns it and
    * tells waiters the user is loaded, whether or not the lock was still ours. Returns ownership.
@@ -86,10 +100,11 @@ export interface LoadStore {
   close(): Promise<void>;
 }
 
-export interface StoreUser {
-  readonly tag: string;
-  readonly loaded: string;
-  readonly lock: string;
-  readonly fence: string;
-  readonly waiting: string;
+export interface NoticePath {
+  readonly mode: 'in-process' | 'classic' | 'sharded';
+  /** Why a Cluster uses classic pub/sub: what the server or the client lacks. */
+  readonly reason?: string;
 }
+
+/** A user as the stores see it: the encoded id, its group, its keys and shard channel. */
+export type StoreUser = UserKeys;

@@ -19,6 +19,7 @@ export class MemoryLoadStore implements LoadStore {
   readonly notificationsLive = true;
   readonly isDegraded = false;
   readonly rejection = undefined;
+  readonly notices = { mode: 'in-process' } as const;
   private readonly flags = new Map<string, number>();
   private readonly locks = new Map<string, Lock>();
   /** One counter for all users: strictly increasing per user as well, never behind the clock. */

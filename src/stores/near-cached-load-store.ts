@@ -26,6 +26,10 @@ export class NearCachedLoadStore implements LoadStore {
     return this.inner.notificationsLive;
   }
 
+  get notices(): LoadStore['notices'] {
+    return this.inner.notices;
+  }
+
   get rejection(): LoadStore['rejection'] {
     return this.inner.rejection;
   }
@@ -67,11 +71,12 @@ export class NearCachedLoadStore implements LoadStore {
     token: string,
     ttlMs: number,
     checkFlag: boolean,
+    retryable?: boolean,
   ): Promise<AcquireResult> {
     const cached = checkFlag ? this.hit(user.tag) : undefined;
     if (cached !== undefined) return { state: 'loaded', remainingMs: cached };
     const at = this.cache.snapshot();
-    const result = await this.inner.acquire(user, token, ttlMs, checkFlag);
+    const result = await this.inner.acquire(user, token, ttlMs, checkFlag, retryable);
     if (result.state === 'loaded') this.cache.fill(user.tag, result.remainingMs, at);
     return result;
   }
@@ -88,9 +93,14 @@ export class NearCachedLoadStore implements LoadStore {
     this.cache.invalidate(user.tag);
   }
 
-  async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+  async finish(
+    user: StoreUser,
+    token: string,
+    loadedTtlMs: number,
+    retryable?: boolean,
+  ): Promise<boolean> {
     const at = this.cache.snapshot();
-    const owned = await this.inner.finish(user, token, loadedTtlMs);
+    const owned = await this.inner.finish(user, token, loadedTtlMs, retryable);
     this.cache.fill(user.tag, loadedTtlMs, at);
     return owned;
   }

@@ -1,7 +1,7 @@
 import { config } from 'rxjs';
 import { LoadStatusEvents, type LoadStatusEvent } from '../../src';
 import { startApp, type TestApp } from '../support/apps';
-import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
+import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 
 /** Collects events; `types()` lists them as "type" or "type:reason" for order assertions. */
@@ -91,7 +91,7 @@ describe('LoadStatusEvents', () => {
     try {
       const loading = a.lock.ensureLoaded('l', () => sleep(250), { lockTtlMs: 60 });
       await sleep(5);
-      await redis.del(`${prefix}:{l}:lock`);
+      await redis.del(userKey(prefix, 'l', 'lock'));
       await loading;
     } finally {
       await redis.quit();

@@ -8,7 +8,7 @@ import {
   type LoadStatusModuleOptions,
 } from '../../src';
 import { deferred, startApp, type TestApp } from '../support/apps';
-import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
+import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 
 const stores: Array<[string, () => LoadStatusModuleOptions]> = [
   ['memory', () => ({})],
@@ -285,13 +285,13 @@ describe('ensureLoaded across two connections to one Redis', () => {
         { lockTtlMs: 60 },
       );
       await sleep(10);
-      await redis.del(`${prefix}:{stolen}:lock`);
+      await redis.del(userKey(prefix, 'stolen', 'lock'));
       const thief = await b.lock.acquireLoadLock('stolen', 60_000);
       expect(thief).not.toBeNull();
       await loading;
       expect(signal?.aborted).toBe(true);
       expect(signal?.reason).toBeInstanceOf(LoadLeaseLostError);
-      expect(await redis.get(`${prefix}:{stolen}:lock`)).toBe(thief!.token);
+      expect(await redis.get(userKey(prefix, 'stolen', 'lock'))).toBe(thief!.token);
       expect(await thief!.release()).toBe(true);
     } finally {
       await redis.quit();
@@ -311,9 +311,12 @@ describe('ensureLoaded across two connections to one Redis', () => {
       await a.close(); // starts while both acquires are on the wire
       await settled;
       expect(loader).not.toHaveBeenCalled();
-      expect(await redis.exists(`${prefix}:{racing}:lock`, `${prefix}:{racing-manual}:lock`)).toBe(
-        0,
-      );
+      expect(
+        await redis.exists(
+          userKey(prefix, 'racing', 'lock'),
+          userKey(prefix, 'racing-manual', 'lock'),
+        ),
+      ).toBe(0);
     } finally {
       await redis.quit();
     }

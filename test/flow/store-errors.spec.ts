@@ -1,6 +1,6 @@
 import { LoadStatusUnavailableError } from '../../src';
 import { startApp, type TestApp } from '../support/apps';
-import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
+import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 
 describe('store errors (Redis down)', () => {
@@ -62,7 +62,7 @@ describe('store errors (Redis down)', () => {
       await waitFor(async () => {
         const user = `v${++attempt}`;
         await t!.lock.ensureLoaded(user, loader);
-        return (await inspect.exists(`${prefix}:{${user}}:loaded`)) === 1;
+        return (await inspect.exists(userKey(prefix, user, 'loaded'))) === 1;
       });
     } finally {
       await inspect.quit();
@@ -93,7 +93,7 @@ describe('a Redis stall while a loader runs (fail-open)', () => {
       await inspect.call('DEBUG', 'SLEEP', '0.5');
       expect(await loading).toMatchObject({ status: 'loaded', value: 'done' });
       expect(signal?.aborted).toBe(false);
-      expect(await inspect.exists(`${prefix}:{stalled}:loaded`)).toBe(1);
+      expect(await inspect.exists(userKey(prefix, 'stalled', 'loaded'))).toBe(1);
     } finally {
       await inspect.quit();
       await t.close();
@@ -126,7 +126,7 @@ describe('a lock the fail-open fallback issued, once Redis is back', () => {
       expect(signal?.aborted).toBe(false);
       const inspect = inspector(server.url);
       try {
-        expect(await inspect.exists(`${prefix}:{during-outage}:loaded`)).toBe(1);
+        expect(await inspect.exists(userKey(prefix, 'during-outage', 'loaded'))).toBe(1);
       } finally {
         await inspect.quit();
       }
@@ -156,8 +156,8 @@ describe('notifications after the subscriber reconnects', () => {
       const waiting = b.lock.ensureLoaded('quiet', () => Promise.reject(new Error('must not run')));
       await sleep(30);
       // Complete the load without any notification, as if the message had been lost...
-      await inspect.set(`${prefix}:{quiet}:loaded`, '1', 'PX', 60_000);
-      await inspect.del(`${prefix}:{quiet}:lock`);
+      await inspect.set(userKey(prefix, 'quiet', 'loaded'), '1', 'PX', 60_000);
+      await inspect.del(userKey(prefix, 'quiet', 'lock'));
       // ...then drop every subscriber connection; ioredis reconnects them.
       const started = performance.now();
       await inspect.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
@@ -191,7 +191,7 @@ describe('starting while Redis is down', () => {
         await waitFor(async () => {
           const user = `late${++attempt}`;
           await t.lock.ensureLoaded(user, () => Promise.resolve());
-          return (await inspect.exists(`${prefix}:{${user}}:loaded`)) === 1;
+          return (await inspect.exists(userKey(prefix, user, 'loaded'))) === 1;
         });
       } finally {
         await inspect.quit();

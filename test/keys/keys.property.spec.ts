@@ -1,6 +1,14 @@
 import calculateSlot from 'cluster-key-slot';
 import fc from 'fast-check';
-import { decodeNotice, decodeUserTag, encodeNotice, KeyBuilder, NoticeKind } from '../../src/keys';
+import {
+  decodeNotice,
+  decodeUserTag,
+  encodeNotice,
+  groupOf,
+  KeyBuilder,
+  NOTICE_GROUPS,
+  NoticeKind,
+} from '../../src/keys';
 import { MAX_USER_ID_LENGTH, normalizeUserId } from '../../src/validation';
 
 /** Every id the library accepts: well-formed, non-blank strings of 1..1024 UTF-16 units. */
@@ -49,7 +57,7 @@ describe('keys', () => {
     );
   });
 
-  it('puts every key of one user in one Cluster hash slot, whatever braces the id holds', () => {
+  it('puts every key of one user, and its shard channel, in one Cluster hash slot, whatever braces the id holds', () => {
     fc.assert(
       fc.property(userId, (id) => {
         const k = keys.forUser(id);
@@ -58,11 +66,29 @@ describe('keys', () => {
         expect(calculateSlot(k.lock)).toBe(slot);
         expect(calculateSlot(k.fence)).toBe(slot);
         expect(calculateSlot(k.waiting)).toBe(slot);
-        // The slot is the tag's own: the hash tag is exactly the encoded id.
-        expect(slot).toBe(calculateSlot(k.tag));
+        // The script that writes the keys publishes on the group's channel in the same step.
+        expect(calculateSlot(k.shardChannel)).toBe(slot);
+        // The hash tag is exactly the group: the id cannot move the slot.
+        expect(slot).toBe(calculateSlot(String(k.group)));
+        expect(k.group).toBe(groupOf(k.tag));
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it('spreads users over every group, and the groups over most of the slots', () => {
+    const groups = new Map<number, number>();
+    for (let i = 0; i < 100_000; i++) {
+      const g = keys.forUser(`user-${i}`).group;
+      groups.set(g, (groups.get(g) ?? 0) + 1);
+    }
+    expect(groups.size).toBe(NOTICE_GROUPS);
+    const counts = [...groups.values()];
+    // 100k / 256 ≈ 391 per group: none far from it.
+    expect(Math.min(...counts)).toBeGreaterThan(300);
+    expect(Math.max(...counts)).toBeLessThan(500);
+    const slots = new Set(keys.shardChannels.map((c) => calculateSlot(c)));
+    expect(slots.size).toBeGreaterThan(NOTICE_GROUPS * 0.95);
   });
 
   it('accepts every generated id and rejects blank, oversized and malformed ones', () => {

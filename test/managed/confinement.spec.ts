@@ -2,17 +2,16 @@
  * Hostile input, against a real Redis: whatever id a caller passes — huge, control characters,
  * braces, lone surrogates, `__proto__`, another prefix's key names — the call either rejects
  * with InvalidUserIdError and writes nothing, or writes only that user's own keys under the
- * module's prefix (`<prefix>:{<encoded id>}:…`), never another user's, another prefix's, or an
+ * module's prefix (`<prefix>:{<group>}:<encoded id>:…`), never another user's, another prefix's, or an
  * object prototype. Hostile options get LoadStatusConfigError naming the option.
  */
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { InvalidUserIdError, LoadStatusConfigError } from '../../src';
-import { encodeUserId } from '../../src/keys';
 import { resolveOptions } from '../../src/load-status.options';
 import { normalizeUserId } from '../../src/validation';
 import { startApp, type TestApp } from '../support/apps';
-import { inspector, redisUrl, uniquePrefix } from '../support/env';
+import { inspector, redisUrl, uniquePrefix, userKey } from '../support/env';
 
 /** UTF-16 strings of any code units, lone surrogates and control characters included. */
 const anyUnits = fc.string({
@@ -115,8 +114,8 @@ describe('confinement of hostile input (Redis store)', () => {
           valid ? 'ok' : InvalidUserIdError.name,
         );
         const own = valid
-          ? ['loaded', 'lock', 'fence', 'waiting'].map(
-              (kind) => `${prefix}:{${encodeUserId(id)}}:${kind}`,
+          ? ['loaded', 'lock', 'fence', 'waiting'].map((kind) =>
+              userKey(prefix, id, kind as 'loaded'),
             )
           : [];
         expect(written.filter((k) => !own.includes(k))).toEqual([]);

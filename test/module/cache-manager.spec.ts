@@ -10,7 +10,7 @@ import {
   LoadStatusService,
 } from '../../src';
 import { LoadStatusCore } from '../../src/load-status.core';
-import { inspector, redisUrl, uniquePrefix } from '../support/env';
+import { inspector, redisUrl, uniquePrefix, userKey } from '../support/env';
 
 describe('cache-manager flag store', () => {
   it("cache: true uses the app's CACHE_MANAGER, and cache.del of the flag makes the user load again", async () => {
@@ -37,7 +37,7 @@ describe('cache-manager flag store', () => {
         status: 'already-loaded',
       });
       expect(runs).toBe(1);
-      const flagKey = `${prefix}:{u}:loaded`;
+      const flagKey = userKey(prefix, 'u', 'loaded');
       expect(await cache.get(flagKey)).toBeDefined();
       const expiresAt = await cache.ttl(flagKey);
       expect(expiresAt! - Date.now()).toBeGreaterThan(3_590_000); // the default loadedTtlMs, in ms
@@ -97,10 +97,10 @@ describe('cache-manager flag store', () => {
         ),
       );
       expect(runs).toBe(1);
-      expect(await caches[1].get(`${prefix}:{shared}:loaded`)).toBeDefined();
+      expect(await caches[1].get(userKey(prefix, 'shared', 'loaded'))).toBeDefined();
       // The flag is not in the lock store's keys: it lives in the cache.
-      expect(await redis.exists(`${prefix}:{shared}:loaded`)).toBe(0);
-      expect(await redis.exists(`${prefix}:{shared}:fence`)).toBe(1);
+      expect(await redis.exists(userKey(prefix, 'shared', 'loaded'))).toBe(0);
+      expect(await redis.exists(userKey(prefix, 'shared', 'fence'))).toBe(1);
     } finally {
       await redis.quit();
       await Promise.all(apps.map((a) => a.close()));

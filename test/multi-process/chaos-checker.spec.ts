@@ -218,6 +218,16 @@ describe('chaos checker: no lost load', () => {
     ]);
   });
 
+  it("counts a flag's TTL from its commit (a finish that rode out an outage)", () => {
+    const runs = [run('1', { loadedTtlMs: 500, committed: true, committedAt: T0 + 2_000 })];
+    const c = caller({ status: 'already-loaded', start: T0 + 2_300, end: T0 + 2_305 });
+    expect(check({ runs, requests: [request([c])] }).violations).toEqual([]);
+    const uncommitted = [run('1', { loadedTtlMs: 500 })];
+    expect(check({ runs: uncommitted, requests: [request([c])] }).violations).toEqual([
+      expect.stringMatching(/lost load/),
+    ]);
+  });
+
   it('accepts an answer backed by a load within its TTL', () => {
     const runs = [run('1', { loadedTtlMs: 500 })];
     const c = caller({ status: 'already-loaded', start: T0 + 400, end: T0 + 405 });

@@ -220,7 +220,8 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
   }
 
   // (4) No lost load: an 'already-loaded' / 'loaded-elsewhere' answer is backed by a successful
-  // load of that user that ended before the answer and was still within its TTL.
+  // load of that user that ended before the answer and whose flag was still within its TTL (the
+  // flag's TTL runs from its commit, which a finish riding out an outage may make late).
   const successes = runs.filter((r) => r.ok === true && r.end !== undefined);
   const callers = history.requests.flatMap((q) => q.reported);
   for (const c of callers) {
@@ -230,10 +231,11 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
     const backed = successes.some((r) => {
       const tol = unc(c.pid) + unc(r.pid);
       const loadEnd = toParent(r.pid, r.end!);
+      const flagFrom = toParent(r.pid, r.committedAt ?? r.end!);
       return (
         r.userId === c.userId &&
         loadEnd <= end + tol &&
-        loadEnd + (r.loadedTtlMs ?? Infinity) >= start - tol
+        flagFrom + (r.loadedTtlMs ?? Infinity) >= start - tol
       );
     });
     if (!backed)
@@ -248,6 +250,7 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
     for (const first of list.filter((r) => r.committed && r.end !== undefined)) {
       const ttl = first.loadedTtlMs;
       if (ttl === undefined) continue;
+      // The flag was written between the loader's end and the commit: from the end at the latest.
       const flagFrom = toParent(first.pid, first.end!);
       for (const next of list) {
         if (next === first || next.incarnation !== first.incarnation) continue;

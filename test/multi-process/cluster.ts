@@ -103,6 +103,9 @@ export class LoadWorker {
   private nextRequestId = 1;
   private readonly requests = new Map<number, Pending<{ loaded?: boolean; errorName?: string }>>();
   private readonly loaderListeners = new Set<(event: LoaderEvent) => void>();
+  /** Users a flight of this worker waited on (`wait-started`), in order. */
+  readonly waitStarts: Array<{ userId: string; at: number }> = [];
+  private readonly waitListeners = new Set<() => void>();
   /** Callers of each run, as the worker reported them one by one. */
   private readonly streamed = new Map<number, CallerResult[]>();
   private readonly clockRequests = new Map<number, Pending<number>>();
@@ -223,7 +226,7 @@ export class LoadWorker {
 
   /**
    * `LoadStatusService.isLoaded(userId)` in the worker: `loaded`, or the name of the error it threw.
-   * Its store command is a plain PTTL, not a script (useful before {@link acquireSeen}).
+   * Its store command is a plain PTTL, not a script.
    */
   isLoaded(userId: string): Promise<{ loaded?: boolean; errorName?: string }> {
     const requestId = this.nextRequestId++;
@@ -234,6 +237,29 @@ export class LoadWorker {
       }
       this.requests.set(requestId, { resolve: resolveRequest, reject: rejectRequest });
       this.child.send({ type: 'is-loaded', requestId, userId });
+    });
+  }
+
+  /**
+   * Resolves once a flight of this worker found `userId`'s lock held and waits (earlier waits
+   * count): from then on it is registered for notices and cannot miss what happens next.
+   */
+  waiting(userId: string, timeoutMs = 5_000): Promise<void> {
+    return new Promise((resolveWait, rejectWait) => {
+      const check = (): boolean => {
+        if (!this.waitStarts.some((w) => w.userId === userId)) return false;
+        this.waitListeners.delete(listener);
+        clearTimeout(timer);
+        resolveWait();
+        return true;
+      };
+      const listener = (): void => void check();
+      const timer = setTimeout(() => {
+        this.waitListeners.delete(listener);
+        rejectWait(new Error(`${this.name} did not wait on ${userId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waitListeners.add(listener);
+      check();
     });
   }
 
@@ -373,6 +399,10 @@ export class LoadWorker {
       }
       case 'closing':
         this.closingAt = message.at;
+        break;
+      case 'wait-started':
+        this.waitStarts.push({ userId: message.userId, at: message.at });
+        for (const listener of [...this.waitListeners]) listener();
         break;
       case 'caller': {
         const list = this.streamed.get(message.runId) ?? [];
@@ -521,41 +551,16 @@ export class WorkerPool {
 }
 
 /**
- * Barrier: resolves once Redis has executed a load-status script (the flow's acquire) from the
- * command connection of each of `workers`, as `CLIENT LIST` shows it (the connection's last
- * command is EVAL/EVALSHA). Use it on workers that ran no script since they booted: then each has
- * taken the lock or learnt it is held, and a waiter registered for notifications before that
- * round trip, so it cannot miss what happens next. A worker that ran scripts before can be made
- * ready for this barrier with `worker.isLoaded(someUser)` (a PTTL). Polls (a few ms apart).
+ * Barrier: resolves once a flight in each of `workers` found `userId`'s lock held and waits on
+ * it, as the workers report it (`wait-started`): each is then registered for notices and has
+ * marked the user as waited on, so it cannot miss what happens next.
  */
-export async function acquireSeen(
-  redis: Redis,
+export function waitingSeen(
   workers: LoadWorker[],
+  userId: string,
   timeoutMs = 5_000,
 ): Promise<void> {
-  const deadline = now() + timeoutMs;
-  for (;;) {
-    const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
-    const lastCommand = new Map<string, string>();
-    for (const line of list.split('\n')) {
-      const fields = Object.fromEntries(
-        line
-          .trim()
-          .split(' ')
-          .map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]),
-      );
-      if (fields.name && fields.sub === '0') lastCommand.set(fields.name, fields.cmd);
-    }
-    const missing = workers.filter(
-      (w) => !['eval', 'evalsha'].includes(lastCommand.get(w.connectionName) ?? ''),
-    );
-    if (missing.length === 0) return;
-    if (now() > deadline)
-      throw new Error(
-        `no acquire from ${missing.map((w) => w.name).join(', ')} within ${timeoutMs} ms`,
-      );
-    await delay(5);
-  }
+  return Promise.all(workers.map((w) => w.waiting(userId, timeoutMs))).then(() => undefined);
 }
 
 export function callersOf(reports: RunReport[]): CallerResult[] {
@@ -582,10 +587,7 @@ export async function loaderRunsInRedis(
   return Object.fromEntries(Object.entries(raw).map(([user, n]) => [user, Number(n)]));
 }
 
-/** The design's key layout: `prefix:{encodedUser}:loaded|lock|fence|waiting`. */
-export function userKey(keyPrefix: string, userId: string, kind: 'loaded' | 'lock' | 'fence') {
-  return `${keyPrefix}:{${encodeURIComponent(userId)}}:${kind}`;
-}
+export { userKey } from '../support/env';
 
 /**
  * Every loader run the workers wrote to their run logs in `dir` (see `StartOptions.runLogDir`),
@@ -629,6 +631,7 @@ export function readRunLogs(dir: string): LoadRecord[] {
           break;
         case 'commit':
           run.committed = true;
+          run.committedAt = entry.at;
           break;
       }
     }

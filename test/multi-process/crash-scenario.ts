@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { CallerResult, LoadRecord } from '../fixtures/load-worker.protocol';
 import {
-  acquireSeen,
+  waitingSeen,
   at,
   callersOf,
   firstLoaderEvent,
@@ -23,7 +23,7 @@ import {
 
 export interface CrashScenarioOptions {
   pool: WorkerPool;
-  /** Ready workers that have run nothing yet (see `acquireSeen`). */
+  /** Ready workers. */
   workers: LoadWorker[];
   /** A client on the workers' Redis. */
   redis: Redis;
@@ -76,7 +76,7 @@ export async function crashHolderMidLoad(
   const killedRun = runs.find((r) => r.worker === killed)!;
   killedRun.report.catch(() => undefined); // it dies before answering
   // Every other worker has tried the lock and is waiting on it, and the load is `killAfterMs` old.
-  await acquireSeen(redis, survivors);
+  await waitingSeen(survivors, user);
   await at(killedLoad.start + killAfterMs);
 
   const leaseReadAt = now();

@@ -6,7 +6,7 @@
  */
 import { uniquePrefix } from '../support/env';
 import {
-  acquireSeen,
+  waitingSeen,
   callersOf,
   failures,
   loaderRunsInRedis,
@@ -47,7 +47,7 @@ describe('loader error in the holder (default options)', () => {
       loadMs: 100,
       mode: 'ensureLoaded',
     });
-    await acquireSeen(redis, others);
+    await waitingSeen(others, user);
     a.finishLoad(aRun.runId, 'upstream timeout');
     const aReport = await aRun.report;
     const otherReports = await Promise.all(othersRuns.map((r) => r.report));

@@ -10,7 +10,7 @@ import type { OnStoreError } from '../../src';
 import { inspector, uniquePrefix } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 import {
-  acquireSeen,
+  waitingSeen,
   at,
   callersOf,
   delay,
@@ -65,7 +65,7 @@ describe('Redis blips', () => {
         loadMs: 100,
         mode: 'ensureLoaded',
       });
-      await acquireSeen(redis, [b]);
+      await waitingSeen([b], user);
 
       // Redis answers nobody for 2.3 s, from before the first extension (at ~1000 ms) until
       // after it timed out (at ~2000 ms). The extension then runs when Redis resumes, so the
@@ -100,7 +100,6 @@ describe('Redis blips', () => {
     const [a] = await pool.start(1, { keyPrefix, redisUrl: server.url, options });
     await backOnRedis(late, keyPrefix);
 
-    await late.isLoaded('nobody'); // a plain command last, for the acquireSeen barrier
     const aRun = a.startRun({
       userIds: [user],
       callersPerUser: 1,
@@ -115,7 +114,7 @@ describe('Redis blips', () => {
       loadMs: 100,
       mode: 'ensureLoaded',
     });
-    await acquireSeen(redis, [late]);
+    await waitingSeen([late], user);
     a.finishLoad(aRun.runId);
     const [aReport, lateReport] = await Promise.all([aRun.report, lateRun.report]);
 

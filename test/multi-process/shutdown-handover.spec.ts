@@ -6,7 +6,7 @@
  */
 import { uniquePrefix } from '../support/env';
 import {
-  acquireSeen,
+  waitingSeen,
   callersOf,
   failures,
   loadsOf,
@@ -44,7 +44,7 @@ describe('shutdown of the lock holder (default options)', () => {
       loadMs: 100,
       mode: 'ensureLoaded',
     });
-    await acquireSeen(redis, others);
+    await waitingSeen(others, user);
 
     const exit = await a.close();
     expect(exit).toMatchObject({ code: 0, signal: null, clean: true });

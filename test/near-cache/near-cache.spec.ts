@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { LoadStatusCore } from '../../src/load-status.core';
 import { NearCache } from '../../src/stores/near-cache';
 import { startApp, type TestApp } from '../support/apps';
-import { sleep, uniquePrefix } from '../support/env';
+import { sleep, uniquePrefix, userKey } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 import { cutOffSubscribers } from '../support/subscribers';
 
@@ -112,7 +112,7 @@ describe('near-cache with Redis', () => {
     expect(await a.status.isLoaded('short')).toBe(true);
     await sleep(100);
     expect(
-      await inspect.exists(`${a.app.get(LoadStatusCore).options.keyPrefix}:{short}:loaded`),
+      await inspect.exists(userKey(a.app.get(LoadStatusCore).options.keyPrefix, 'short', 'loaded')),
     ).toBe(0);
     expect(await a.status.isLoaded('short')).toBe(false);
   });
@@ -130,7 +130,7 @@ describe('near-cache with Redis', () => {
 
   it('is bypassed while the notification channel is down: a clear it cannot hear of is seen at once', async () => {
     const core = a.app.get(LoadStatusCore);
-    const flag = `${core.options.keyPrefix}:{stale}:loaded`;
+    const flag = userKey(core.options.keyPrefix, 'stale', 'loaded');
     await a.status.setLoaded('stale');
     expect(await a.status.isLoaded('stale')).toBe(true); // cached now
     const restore = await cutOffSubscribers(inspect);

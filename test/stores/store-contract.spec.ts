@@ -200,7 +200,11 @@ async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
     async () => void (await Promise.all(clients.map((c) => c.close()))),
   );
 }
-for (const flavour of [...CLUSTER_FLAVOURS, ...SENTINEL_FLAVOURS]) {
+// Always in npm test; left out of mutation runs only (jest.mutation.config.js), where each of
+// thousands of runs would start the topologies again.
+const topologies =
+  process.env.LOAD_STATUS_MUTATION_RUN === '1' ? [] : [...CLUSTER_FLAVOURS, ...SENTINEL_FLAVOURS];
+for (const flavour of topologies) {
   adapters.push([`redis (${flavour})`, () => topologyHarness(flavour)]);
 }
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);

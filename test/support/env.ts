@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { KeyBuilder } from '../../src/keys';
 import { NO_REDIS_MESSAGE } from './redis-server';
 
 /** URL of the run's Redis (started by the global setup, or REDIS_URL). */
@@ -20,3 +21,12 @@ export function inspector(url = redisUrl()): Redis {
 }
 
 export { sleep } from './clock';
+
+/** A user's key as the module names it (src/keys.ts is the one place keys are built). */
+export function userKey(
+  keyPrefix: string,
+  userId: string,
+  kind: 'loaded' | 'lock' | 'fence' | 'waiting',
+): string {
+  return new KeyBuilder(keyPrefix).forUser(userId)[kind];
+}

@@ -33,10 +33,7 @@ interface NodeRedisTestClient {
   destroy(): unknown;
 }
 
-/**
- * A client of `flavour` for `url`. `name` names its connection (`CLIENT LIST`), as the harness's
- * `acquireSeen` expects.
- */
+/** A client of `flavour` for `url`; `name` names its connection (`CLIENT LIST` shows it). */
 export async function createTestRedisClient(
   flavour: ClientFlavour,
   url: string,

@@ -18,6 +18,7 @@ export interface IoRedisLike {
   readonly startupNodes?: unknown;
   script(subcommand: 'LOAD', lua: string): Promise<unknown>;
   duplicate(...args: unknown[]): IoRedisLike;
+  call(command: string, ...args: string[]): Promise<unknown>;
   connect(): Promise<void>;
   evalsha(sha: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
   eval(lua: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
@@ -26,13 +27,23 @@ export interface IoRedisLike {
   ping(): Promise<unknown>;
   unlink(...keys: string[]): Promise<unknown>;
   subscribe(...channels: string[]): Promise<unknown>;
+  ssubscribe?(...channels: string[]): Promise<unknown>;
+  spublish?(channel: string, message: string): Promise<unknown>;
   scanStream(options: { match: string; count: number }): AsyncIterable<string[]>;
+  pipeline(): IoRedisPipeline;
   nodes?(role: 'master'): IoRedisLike[];
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
   once(event: string, listener: (...args: any[]) => void): unknown;
   off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+interface IoRedisPipeline {
+  evalsha(sha: string, numberOfKeys: number, ...args: string[]): IoRedisPipeline;
+  eval(lua: string, numberOfKeys: number, ...args: string[]): IoRedisPipeline;
+  wait(replicas: number, timeoutMs: number): IoRedisPipeline;
+  exec(): Promise<unknown>;
 }
 
 /** True for an ioredis `Redis` or `Cluster`, from any copy of ioredis 5 or 6. */
@@ -58,6 +69,7 @@ export class IoRedisCommands implements RedisCommands {
   readonly topology: RedisTopology;
   readonly connectionEvents: readonly ConnectionEvents[];
   readonly secrets: readonly string[];
+  private shardedSupport: boolean | undefined;
 
   constructor(
     private readonly client: IoRedisLike,
@@ -98,6 +110,34 @@ export class IoRedisCommands implements RedisCommands {
     }
   }
 
+  async evalScriptThenWait(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly string[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<[unknown, number]> {
+    const attempt = async (byEval: boolean): Promise<[unknown, number]> => {
+      const pipeline = this.client.pipeline();
+      if (byEval) pipeline.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+      else pipeline.evalsha(script.sha, script.numberOfKeys, ...keys, ...args);
+      // WAIT in a pipeline, never in MULTI (where it does not block and counts stale acks).
+      pipeline.wait(replicas, timeoutMs);
+      const [[scriptError, reply], [waitError, acks]] = (await pipeline.exec()) as Array<
+        [Error | null, unknown]
+      >;
+      if (scriptError) throw scriptError;
+      if (waitError) throw waitError;
+      return [reply, Number(acks)];
+    };
+    try {
+      return await attempt(false);
+    } catch (error) {
+      if (!isNoScriptError(error)) throw error;
+      return attempt(true);
+    }
+  }
+
   async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
     // On a Cluster, SCRIPT LOAD through the client goes to one random node: load on each master.
     const nodes = isIoCluster(this.client) ? this.client.nodes!('master') : [this.client];
@@ -108,12 +148,18 @@ export class IoRedisCommands implements RedisCommands {
     return this.client.pttl(key);
   }
 
-  async publish(channel: string, message: string): Promise<void> {
-    await this.client.publish(channel, message);
+  async publish(channel: string, message: string, sharded: boolean): Promise<void> {
+    if (sharded) await this.client.spublish!(channel, message);
+    else await this.client.publish(channel, message);
   }
 
   async ping(): Promise<void> {
     await this.client.ping();
+  }
+
+  async serverHas(command: string): Promise<boolean> {
+    const [info] = (await this.client.call('COMMAND', 'INFO', command)) as unknown[];
+    return Array.isArray(info);
   }
 
   async unlinkMatching(pattern: string): Promise<void> {
@@ -126,8 +172,25 @@ export class IoRedisCommands implements RedisCommands {
     }
   }
 
-  notifications(): NotificationConnection {
-    return new IoRedisNotifications(this.client);
+  get shardedNoticesUnsupported(): string | undefined {
+    if (!isIoCluster(this.client)) return 'not a Cluster';
+    if (this.shardedSupport === undefined) {
+      // `shardedSubscribers` (one subscriber per master, re-homed on failover) came in 5.6: a
+      // Cluster made with it has the group that drives them.
+      const probe = this.client.duplicate([], { shardedSubscribers: true, lazyConnect: true });
+      this.shardedSupport =
+        typeof (probe as { shardedSubscribers?: unknown }).shardedSubscribers === 'object';
+      probe.disconnect();
+    }
+    return this.shardedSupport
+      ? undefined
+      : 'this ioredis has no sharded subscribers (5.6 or later has)';
+  }
+
+  notifications(sharded: boolean): NotificationConnection {
+    return sharded
+      ? new IoRedisShardedNotifications(this.client)
+      : new IoRedisNotifications(this.client);
   }
 
   async close(): Promise<void> {
@@ -158,9 +221,62 @@ class IoRedisNotifications implements NotificationConnection {
     connection.on('ready', () => handlers.ready());
   }
 
-  async subscribe(channel: string): Promise<void> {
+  async subscribe(channels: readonly string[]): Promise<void> {
     // SUBSCRIBE is idempotent on the server, and its reply comes after every restored one.
-    await this.connection?.subscribe(channel);
+    await this.connection?.subscribe(...channels);
+  }
+
+  async close(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) await quit(connection);
+  }
+}
+
+/**
+ * Shard-local notices on a Cluster: a duplicate with `shardedSubscribers`, which keeps one
+ * subscriber connection per master and moves a shard's subscriptions when its master changes
+ * ('-subscriber' while it does, 'subscribersReady' once every shard is subscribed again).
+ */
+class IoRedisShardedNotifications implements NotificationConnection {
+  private connection: IoRedisLike | undefined;
+  private shardLost = false;
+
+  constructor(private readonly source: IoRedisLike) {}
+
+  get up(): boolean {
+    return this.connection?.status === 'ready' && !this.shardLost;
+  }
+
+  open(handlers: NotificationHandlers): void {
+    const refresh = (this.source.options as { slotsRefreshInterval?: number }).slotsRefreshInterval;
+    const connection = this.source.duplicate([], {
+      shardedSubscribers: true,
+      // ioredis 5 notices a graceful failover only when it refreshes its slots: do it every 2 s.
+      ...(refresh === undefined ? { slotsRefreshInterval: 2_000 } : {}),
+    });
+    this.connection = connection;
+    connection.on('error', (error: unknown) => handlers.error(error));
+    connection.on('smessage', (channel: string, message: string) =>
+      handlers.message(channel, message),
+    );
+    connection.on('-subscriber', () => {
+      this.shardLost = true;
+      handlers.down();
+    });
+    connection.on('subscribersReady', () => {
+      this.shardLost = false;
+      handlers.ready();
+    });
+    connection.on('close', () => handlers.down());
+    connection.on('ready', () => handlers.ready());
+  }
+
+  async subscribe(channels: readonly string[]): Promise<void> {
+    const connection = this.connection;
+    if (!connection) return;
+    // One SSUBSCRIBE per channel: channels of different slots cannot share one.
+    await Promise.all(channels.map((channel) => connection.ssubscribe!(channel)));
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,8 @@ interface NodeRedisBase {
   connect(): Promise<unknown>;
   subscribe(channel: string, listener: Listener): Promise<unknown>;
   unsubscribe(channel: string, listener: Listener): Promise<unknown>;
+  sSubscribe?(channel: string, listener: Listener): Promise<unknown>;
+  sUnsubscribe?(channel: string, listener: Listener): Promise<unknown>;
   close(): Promise<unknown>;
   destroy(): unknown;
   on(event: string, listener: EventListener): unknown;
@@ -25,11 +27,18 @@ interface NodeRedisBase {
   once(event: string, listener: EventListener): unknown;
 }
 
+/** A node-redis MULTI builder, run as a pipeline (`execAsPipeline`). */
+interface NodeRedisPipeline<Add extends unknown[]> {
+  addCommand(...args: Add): NodeRedisPipeline<Add>;
+  execAsPipeline(): Promise<unknown[]>;
+}
+
 /** `createClient()`. */
 interface NodeRedisStandalone extends NodeRedisBase {
   readonly isReady: boolean;
   sendCommand(args: string[], options?: object): Promise<unknown>;
   duplicate(): NodeRedisStandalone;
+  multi(): NodeRedisPipeline<[args: string[]]>;
 }
 
 /** `createCluster()`: `isReady` only from 6.2. */
@@ -44,6 +53,9 @@ interface NodeRedisCluster extends NodeRedisBase {
   ): Promise<unknown>;
   nodeClient(master: unknown): NodeRedisStandalone | Promise<NodeRedisStandalone>;
   duplicate(): NodeRedisCluster;
+  multi(
+    routingKey?: string,
+  ): NodeRedisPipeline<[firstKey: string | undefined, isReadonly: boolean, args: string[]]>;
 }
 
 /** `createSentinel()`: `duplicate` only from 6. */
@@ -51,6 +63,7 @@ interface NodeRedisSentinel extends NodeRedisBase {
   readonly isReady: boolean;
   sendCommand(isReadonly: boolean, args: string[], options?: object): Promise<unknown>;
   duplicate?(): NodeRedisSentinel;
+  multi(): NodeRedisPipeline<[isReadonly: boolean, args: string[]]>;
 }
 
 type NodeRedisClientOfKind =
@@ -166,6 +179,44 @@ export class NodeRedisCommands implements RedisCommands {
     });
   }
 
+  async evalScriptThenWait(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly string[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<[unknown, number]> {
+    const rest = [String(script.numberOfKeys), ...keys, ...args];
+    const wait = ['WAIT', String(replicas), String(timeoutMs)];
+    const attempt = async (head: string[]): Promise<[unknown, number]> => {
+      const target = this.target;
+      // A pipeline (never MULTI, where WAIT does not block); a cluster's goes to the keys' master.
+      let replies: unknown[];
+      if (target.kind === 'standalone') {
+        replies = await target.client.multi().addCommand(head).addCommand(wait).execAsPipeline();
+      } else if (target.kind === 'cluster') {
+        replies = await target.client
+          .multi(keys[0])
+          .addCommand(keys[0], false, head)
+          .addCommand(undefined, false, wait)
+          .execAsPipeline();
+      } else {
+        replies = await target.client
+          .multi()
+          .addCommand(false, head)
+          .addCommand(false, wait)
+          .execAsPipeline();
+      }
+      return [replies[0], Number(replies[1])];
+    };
+    try {
+      return await attempt(['EVALSHA', script.sha, ...rest]);
+    } catch (error) {
+      if (!isNoScriptError(error)) throw error;
+      return attempt(['EVAL', script.lua, ...rest]);
+    }
+  }
+
   async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
     if (this.target.kind !== 'cluster') {
       await Promise.all(scripts.map((s) => this.send(undefined, ['SCRIPT', 'LOAD', s.lua])));
@@ -185,12 +236,31 @@ export class NodeRedisCommands implements RedisCommands {
     return this.send(key, ['PTTL', key]);
   }
 
-  async publish(channel: string, message: string): Promise<void> {
-    await this.send(undefined, ['PUBLISH', channel, message]);
+  async publish(channel: string, message: string, sharded: boolean): Promise<void> {
+    // SPUBLISH is routed by its channel, like a key.
+    if (sharded) await this.send(channel, ['SPUBLISH', channel, message]);
+    else await this.send(undefined, ['PUBLISH', channel, message]);
+  }
+
+  get shardedNoticesUnsupported(): string | undefined {
+    if (this.target.kind !== 'cluster') return 'not a Cluster';
+    // Before 6.1 a cluster silently dropped sharded subscriptions when a slot changed owner
+    // (node-redis #3311); 6.1 added getNodeClientForKey along with the fix.
+    const fixed =
+      typeof (this.target.client as { getNodeClientForKey?: unknown }).getNodeClientForKey ===
+      'function';
+    return fixed
+      ? undefined
+      : 'node-redis before 6.1 loses sharded subscriptions when a slot changes owner';
   }
 
   async ping(): Promise<void> {
     await this.send(undefined, ['PING']);
+  }
+
+  async serverHas(command: string): Promise<boolean> {
+    const [info] = (await this.send(undefined, ['COMMAND', 'INFO', command])) as unknown[];
+    return Array.isArray(info) || (typeof info === 'object' && info !== null);
   }
 
   async unlinkMatching(pattern: string): Promise<void> {
@@ -206,14 +276,14 @@ export class NodeRedisCommands implements RedisCommands {
     }
   }
 
-  notifications(): NotificationConnection {
+  notifications(sharded: boolean): NotificationConnection {
     const { client } = this.target;
     // A v5 Sentinel cannot be duplicated; it subscribes on a pub/sub connection of its own, so
     // our subscription rides on it and is removed (our listener only) at close.
     if (this.target.kind === 'sentinel' && typeof this.target.client.duplicate !== 'function') {
-      return new NodeRedisNotifications(client, false);
+      return new NodeRedisNotifications(client, false, false);
     }
-    return new NodeRedisNotifications((client as NodeRedisStandalone).duplicate(), true);
+    return new NodeRedisNotifications((client as NodeRedisStandalone).duplicate(), true, sharded);
   }
 
   async close(): Promise<void> {
@@ -265,6 +335,8 @@ class NodeRedisNotifications implements NotificationConnection {
     private readonly connection: NodeRedisStandalone | NodeRedisCluster | NodeRedisSentinel,
     /** True for a duplicate we created (connected and closed here); false for a borrowed one. */
     private readonly ownsConnection: boolean,
+    /** SSUBSCRIBE (a cluster routes each channel to its shard) instead of SUBSCRIBE. */
+    private readonly sharded: boolean,
   ) {
     this.listener = (message, channel) => this.handlers?.message(channel, message);
   }
@@ -298,14 +370,21 @@ class NodeRedisNotifications implements NotificationConnection {
     }
   }
 
-  async subscribe(channel: string): Promise<void> {
+  async subscribe(channels: readonly string[]): Promise<void> {
     await this.connected;
-    if (!this.channels.has(channel)) {
-      await this.connection.subscribe(channel, this.listener);
-      this.channels.add(channel);
+    const fresh = channels.filter((c) => !this.channels.has(c));
+    if (fresh.length === 0) {
+      await this.sync();
       return;
     }
-    await this.sync();
+    const c = this.connection;
+    await Promise.all(
+      // One call per channel: channels of different slots cannot share one SSUBSCRIBE.
+      fresh.map((channel) =>
+        this.sharded ? c.sSubscribe!(channel, this.listener) : c.subscribe(channel, this.listener),
+      ),
+    );
+    for (const channel of fresh) this.channels.add(channel);
   }
 
   async close(): Promise<void> {
@@ -318,7 +397,10 @@ class NodeRedisNotifications implements NotificationConnection {
     }
     await Promise.all(
       [...this.channels].map((channel) =>
-        this.connection.unsubscribe(channel, this.listener).catch(() => undefined),
+        (this.sharded
+          ? this.connection.sUnsubscribe!(channel, this.listener)
+          : this.connection.unsubscribe(channel, this.listener)
+        ).catch(() => undefined),
       ),
     );
   }

@@ -24,6 +24,18 @@ export interface RedisCommands {
   connect(): Promise<void>;
   /** EVALSHA, falling back to EVAL when the server does not know the script (NOSCRIPT). */
   evalScript(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /**
+   * The script, then `WAIT replicas timeoutMs` on the same connection (one pipeline; on a
+   * Cluster, to the master of the keys' slot). Resolves with the reply and the replicas that
+   * acknowledged every write so far.
+   */
+  evalScriptThenWait(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly string[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<[unknown, number]>;
   /** SCRIPT LOAD of each script on every master (at boot: also proves `script|load` is allowed). */
   loadScripts(scripts: readonly LuaScript[]): Promise<void>;
   /** The objects whose 'connect' / 'ready' / 'error' events tell how the command connection fares. */
@@ -31,12 +43,24 @@ export interface RedisCommands {
   /** Passwords in the client's (or the given) connection options, to keep out of every output. */
   readonly secrets: readonly string[];
   pttl(key: string): Promise<unknown>;
-  publish(channel: string, message: string): Promise<void>;
+  /** PUBLISH, or SPUBLISH (routed to the channel's shard) when `sharded`. */
+  publish(channel: string, message: string, sharded: boolean): Promise<void>;
+  /**
+   * Why this client cannot carry shard-local notices on this topology (undefined: it can).
+   * Only a Cluster has them; the server must be Redis 7 (checked by the store).
+   */
+  readonly shardedNoticesUnsupported: string | undefined;
   ping(): Promise<void>;
+  /** True if the server knows `command` (COMMAND INFO). */
+  serverHas(command: string): Promise<boolean>;
   /** UNLINKs every key matching `pattern`, on every master of a Cluster. */
   unlinkMatching(pattern: string): Promise<void>;
-  /** The connection notifications arrive on; owned and closed by the store. */
-  notifications(): NotificationConnection;
+  /**
+   * The connection notifications arrive on; owned and closed by the store. `sharded`: it
+   * subscribes with SSUBSCRIBE, on the shard of each channel, and follows the shards through
+   * failovers.
+   */
+  notifications(sharded: boolean): NotificationConnection;
   /** Closes the client if the store created it; a borrowed client stays open. */
   close(): Promise<void>;
 }
@@ -59,10 +83,10 @@ export interface NotificationConnection {
   /** Attaches the handlers and starts connecting; the client keeps retrying while Redis is down. */
   open(handlers: NotificationHandlers): void;
   /**
-   * Subscribes to `channel` (again, after a reconnect: idempotent) and resolves once the server
-   * has confirmed every subscription on this connection, restored ones included.
+   * Subscribes to `channels` (again, after a reconnect: idempotent) and resolves once the server
+   * has confirmed every subscription, restored ones included.
    */
-  subscribe(channel: string): Promise<void>;
+  subscribe(channels: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

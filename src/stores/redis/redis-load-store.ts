@@ -3,6 +3,7 @@ import { encodeNotice, NoticeKind, type KeyBuilder } from '../../keys';
 import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
 import { ConnectionWatch } from './connection-watch';
+import type { NoticePath } from '../load-store';
 import type { StoreFailure } from './redis-errors';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from '../load-store';
 import type { RedisCommands } from './redis-commands';
@@ -25,23 +26,37 @@ export class RedisLoadStore implements LoadStore {
   private readonly watch: ConnectionWatch;
   private readonly forgetSecrets: Array<() => void>;
   private readonly channel: string;
+  private readonly shardChannels: readonly string[];
   /** SCAN pattern of every key this store writes, for `reset()`. */
   private readonly keyPattern: string;
   private readonly probeKey: string;
+  /** Shard-local notices (SPUBLISH on the user's group channel), decided at boot. */
+  private sharded = false;
+  private noticePath: NoticePath = { mode: 'classic' };
 
-  constructor(source: RedisSource, keys: Pick<KeyBuilder, 'channel' | 'pattern' | 'probeKey'>) {
+  constructor(
+    source: RedisSource,
+    keys: Pick<KeyBuilder, 'channel' | 'shardChannels' | 'pattern' | 'probeKey'>,
+    /** Replica-acknowledged locks (see `waitForReplicas`). */
+    private readonly waitForReplicas?: { replicas: number; timeoutMs: number },
+  ) {
     this.redis = redisCommandsFor(source, this.logger);
     // Before anything can be logged: no password leaves the module.
     this.forgetSecrets = this.redis.secrets.map(registerSecret);
     this.watch = new ConnectionWatch(this.redis.connectionEvents);
     this.channel = keys.channel;
+    this.shardChannels = keys.shardChannels;
     this.keyPattern = keys.pattern;
     this.probeKey = keys.probeKey;
-    this.subscriber = new RedisSubscriber(keys.channel, this.logger);
+    this.subscriber = new RedisSubscriber(this.logger);
   }
 
   get notificationsLive(): boolean {
     return this.subscriber.live;
+  }
+
+  get notices(): NoticePath {
+    return this.noticePath;
   }
 
   get rejection(): StoreFailure | undefined {
@@ -57,15 +72,45 @@ export class RedisLoadStore implements LoadStore {
    * is found now and not by the first user; rejects at once when the server refuses.
    */
   async init(listener: StoreListener): Promise<void> {
-    // The subscriber is created first, so it keeps trying even if Redis is down right now.
-    const subscribed = this.subscriber.start(this.redis.notifications(), listener);
-    subscribed.catch(() => undefined); // awaited below; rejections are reported there
     const refused = this.watch.rejected;
-    // A borrowed client still connecting is waited for (bounded by the caller), so the first
-    // commands are not failed fast as if Redis were down.
-    await Promise.race([this.redis.connect(), refused]);
+    let unreachable: unknown;
+    try {
+      // A borrowed client still connecting is waited for (bounded by the caller), so the first
+      // commands are not failed fast as if Redis were down.
+      await Promise.race([this.redis.connect(), refused]);
+      await this.choosePath();
+    } catch (error) {
+      unreachable = error;
+    }
+    // Started whatever happened, so it keeps trying while Redis is down (and gives up at close).
+    const subscribed = this.subscriber.start(
+      this.redis.notifications(this.sharded),
+      this.sharded ? this.shardChannels : [this.channel],
+      listener,
+    );
+    subscribed.catch(() => undefined); // awaited below; rejections are reported there
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as it came
+    if (unreachable !== undefined) throw unreachable;
     await Promise.race([subscribed, refused]);
     await this.probe();
+  }
+
+  /**
+   * Shard-local notices on a Cluster whose server (Redis 7) and client can carry them; classic
+   * pub/sub otherwise, with the reason in the log and the health details.
+   */
+  private async choosePath(): Promise<void> {
+    if (this.redis.topology !== 'cluster') return;
+    const clientLacks = this.redis.shardedNoticesUnsupported;
+    const serverLacks =
+      clientLacks === undefined && !(await this.redis.serverHas('SPUBLISH'))
+        ? 'the server has no sharded pub/sub (Redis 7 or later has)'
+        : undefined;
+    const reason = clientLacks ?? serverLacks;
+    this.sharded = reason === undefined;
+    this.noticePath = reason === undefined ? { mode: 'sharded' } : { mode: 'classic', reason };
+    if (reason === undefined) this.logger.debug('Cluster: notices are shard-local (SPUBLISH)');
+    else this.logger.warn(`Cluster: notices use classic pub/sub across the cluster bus: ${reason}`);
   }
 
   /** Auth, every script (loaded, and every command they run), and publishing on the channel. */
@@ -73,7 +118,18 @@ export class RedisLoadStore implements LoadStore {
     this.assertConnected();
     await this.redis.ping();
     await this.redis.loadScripts(Object.values(S));
-    await this.redis.evalScript(S.probe, [this.probeKey], [this.channel, 'P:%probe']);
+    const [channel, publish] = this.sharded
+      ? [this.shardChannels[0], 'SPUBLISH']
+      : [this.channel, 'PUBLISH'];
+    await this.redis.evalScript(S.probe, [this.probeKey], [channel, 'P:%probe', publish]);
+  }
+
+  /** The script arguments of a notice for `user`: channel, message, publish command. */
+  private notice(user: StoreUser, kind: NoticeKind): [string, string, string] {
+    const message = encodeNotice(kind, user.tag);
+    return this.sharded
+      ? [user.shardChannel, message, 'SPUBLISH']
+      : [this.channel, message, 'PUBLISH'];
   }
 
   async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
@@ -90,17 +146,13 @@ export class RedisLoadStore implements LoadStore {
     await this.redis.evalScript(
       S.setLoaded,
       [user.loaded, user.waiting],
-      [String(ttlMs), this.channel, encodeNotice(NoticeKind.Loaded, user.tag)],
+      [String(ttlMs), ...this.notice(user, NoticeKind.Loaded)],
     );
   }
 
   async clearLoaded(user: StoreUser): Promise<void> {
     this.assertConnected();
-    await this.redis.evalScript(
-      S.clear,
-      [user.loaded],
-      [this.channel, encodeNotice(NoticeKind.Cleared, user.tag)],
-    );
+    await this.redis.evalScript(S.clear, [user.loaded], this.notice(user, NoticeKind.Cleared));
   }
 
   async acquire(
@@ -110,15 +162,28 @@ export class RedisLoadStore implements LoadStore {
     checkFlag: boolean,
   ): Promise<AcquireResult> {
     this.assertConnected();
-    const [state, value, lineage] = (await this.redis.evalScript(
-      S.acquire,
-      [user.loaded, user.lock, user.fence, user.waiting],
-      [token, String(ttlMs), FENCE_RETENTION_S, checkFlag ? '1' : '0'],
-    )) as [number | string, number | string, string | undefined];
+    const keys = [user.loaded, user.lock, user.fence, user.waiting];
+    const args = [token, String(ttlMs), FENCE_RETENTION_S, checkFlag ? '1' : '0'];
+    const wanted = this.waitForReplicas;
+    const [reply, acks] = wanted
+      ? await this.redis.evalScriptThenWait(
+          S.acquire,
+          keys,
+          args,
+          wanted.replicas,
+          wanted.timeoutMs,
+        )
+      : [await this.redis.evalScript(S.acquire, keys, args), undefined];
+    const [state, value, lineage] = reply as [number | string, number | string, string | undefined];
     // Number(): a borrowed client may use `stringNumbers`, which turns every integer into a string.
     const code = Number(state);
     if (code === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
     if (code === 1) {
+      if (wanted && acks! < wanted.replicas) {
+        // A failover to a replica that has not seen it could hand it out again: never used.
+        await this.release(user, token);
+        return { state: 'unreplicated', acks: acks!, replicas: wanted.replicas };
+      }
       return { state: 'acquired', fencingToken: Number(value), incarnation: `redis:${lineage}` };
     }
     // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
@@ -135,7 +200,7 @@ export class RedisLoadStore implements LoadStore {
     const owned = await this.redis.evalScript(
       S.release,
       [user.lock, user.waiting],
-      [token, this.channel, encodeNotice(NoticeKind.Released, user.tag)],
+      [token, ...this.notice(user, NoticeKind.Released)],
     );
     return Number(owned) === 1;
   }
@@ -145,7 +210,7 @@ export class RedisLoadStore implements LoadStore {
     const owned = await this.redis.evalScript(
       S.finish,
       [user.loaded, user.lock, user.waiting],
-      [token, String(loadedTtlMs), this.channel, encodeNotice(NoticeKind.Loaded, user.tag)],
+      [token, String(loadedTtlMs), ...this.notice(user, NoticeKind.Loaded)],
     );
     return Number(owned) === 1;
   }
@@ -155,14 +220,15 @@ export class RedisLoadStore implements LoadStore {
     const owned = await this.redis.evalScript(
       S.finishLock,
       [user.lock, user.waiting],
-      [token, this.channel, encodeNotice(NoticeKind.Loaded, user.tag)],
+      [token, ...this.notice(user, NoticeKind.Loaded)],
     );
     return Number(owned) === 1;
   }
 
   async publish(kind: NoticeKind, user: StoreUser): Promise<void> {
     this.assertConnected();
-    await this.redis.publish(this.channel, encodeNotice(kind, user.tag));
+    const [channel, message] = this.notice(user, kind);
+    await this.redis.publish(channel, message, this.sharded);
   }
 
   /** SCANs (every master of a Cluster) for this prefix's keys and UNLINKs what it finds. */

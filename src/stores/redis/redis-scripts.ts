@@ -11,7 +11,9 @@ export interface LuaScript {
 /**
  * Lua run by {@link RedisLoadStore}, by EVALSHA with an EVAL fallback on NOSCRIPT (never
  * `defineCommand`, which would add methods to a client the app lent us). Every script touches
- * only the keys of one user, which share a hash slot.
+ * only the keys of one user, which share a hash slot. Notices go out with the publish command
+ * the store passes: `PUBLISH` on the prefix's channel, or `SPUBLISH` on the user's group channel
+ * (same slot as the keys) on a Cluster.
  */
 const SOURCES = {
   /**
@@ -67,14 +69,14 @@ return 0`,
   },
   /**
    * Guarantees: compare-token-and-delete; waiters (if any are marked) are told to retry only
-   * when the lock was ours. KEYS: lock, waiting. ARGV: token, channel, message.
+   * when the lock was ours. KEYS: lock, waiting. ARGV: token, channel, message, publish command.
    */
   release: {
     numberOfKeys: 2,
     lua: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  if redis.call('DEL', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+  if redis.call('DEL', KEYS[2]) == 1 then redis.call(ARGV[4], ARGV[2], ARGV[3]) end
   return 1
 end
 return 0`,
@@ -82,7 +84,7 @@ return 0`,
   /**
    * Guarantees: in one atomic step, sets the flag with its TTL, deletes the lock only if ARGV[1]
    * still owns it, and notifies waiters if any are marked. KEYS: loaded, lock, waiting. ARGV:
-   * token, loadedTtlMs, channel, message. Returns 1 if the lock was still ours.
+   * token, loadedTtlMs, channel, message, publish command. Returns 1 if the lock was still ours.
    */
   finish: {
     numberOfKeys: 3,
@@ -93,12 +95,13 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
   owned = 1
 end
-if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+if redis.call('DEL', KEYS[3]) == 1 then redis.call(ARGV[5], ARGV[3], ARGV[4]) end
 return owned`,
   },
   /**
    * Guarantees: the lock is deleted only if ARGV[1] owns it, and marked waiters hear the user is
-   * loaded (the flag lives in another store). KEYS: lock, waiting. ARGV: token, channel, message.
+   * loaded (the flag lives in another store). KEYS: lock, waiting. ARGV: token, channel, message,
+   * publish command.
    */
   finishLock: {
     numberOfKeys: 2,
@@ -108,7 +111,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   owned = 1
 end
-if redis.call('DEL', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+if redis.call('DEL', KEYS[2]) == 1 then redis.call(ARGV[4], ARGV[2], ARGV[3]) end
 return owned`,
   },
   /**
@@ -126,21 +129,21 @@ return left`,
   },
   /**
    * Guarantees: the flag is set and every process is notified in one step (public `setLoaded`,
-   * always published). KEYS: loaded, waiting. ARGV: ttlMs, channel, message.
+   * always published). KEYS: loaded, waiting. ARGV: ttlMs, channel, message, publish command.
    */
   setLoaded: {
     numberOfKeys: 2,
     lua: `
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.call(ARGV[4], ARGV[2], ARGV[3])
 return 1`,
   },
   /**
    * Guarantees: runs once every command the other scripts run (SET NX PX, GET, PTTL, PEXPIRE,
    * TIME, DEL, PUBLISH), on the probe key of the prefix only, leaving nothing behind: at boot, a
    * missing ACL permission shows here instead of at the first user. KEYS: probe. ARGV: channel,
-   * message.
+   * message, publish command.
    */
   probe: {
     numberOfKeys: 1,
@@ -151,15 +154,18 @@ redis.call('PTTL', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], '1000')
 redis.call('TIME')
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+redis.call(ARGV[3], ARGV[1], ARGV[2])
 return 1`,
   },
-  /** Guarantees: the flag is gone and every process hears of it. KEYS: loaded. ARGV: channel, message. */
+  /**
+   * Guarantees: the flag is gone and every process hears of it. KEYS: loaded. ARGV: channel,
+   * message, publish command.
+   */
   clear: {
     numberOfKeys: 1,
     lua: `
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+redis.call(ARGV[3], ARGV[1], ARGV[2])
 return 1`,
   },
 } as const;

@@ -14,6 +14,8 @@ import { classifyRedisError, type StoreFailure } from './redis-errors';
  */
 export class RedisSubscriber {
   private connection: NotificationConnection | undefined;
+  private channels: readonly string[] = [];
+  private channelSet = new Set<string>();
   private listener: StoreListener | undefined;
   private subscribed = false;
   private subscribing: Promise<void> | undefined;
@@ -22,23 +24,26 @@ export class RedisSubscriber {
   /** Set while the server refuses the subscription (ACL on the channel, credentials). */
   rejection: StoreFailure | undefined;
 
-  constructor(
-    private readonly channel: string,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly logger: Logger) {}
 
   /** True while subscribed on a ready connection: no notice can have been missed. */
   get live(): boolean {
     return this.subscribed && this.connection?.up === true;
   }
 
-  /** Opens `connection` and resolves once subscribed. */
-  async start(connection: NotificationConnection, listener: StoreListener): Promise<void> {
+  /** Opens `connection`, subscribes to `channels`, and resolves once subscribed. */
+  async start(
+    connection: NotificationConnection,
+    channels: readonly string[],
+    listener: StoreListener,
+  ): Promise<void> {
     this.listener = listener;
     this.connection = connection;
+    this.channels = channels;
+    this.channelSet = new Set(channels);
     connection.open({
       message: (channel, message) => {
-        if (channel !== this.channel) return;
+        if (!this.channelSet.has(channel)) return;
         const notice = decodeNotice(message);
         if (notice) this.listener?.notice(notice);
       },
@@ -69,7 +74,7 @@ export class RedisSubscriber {
     // At boot the store's init reports it (and fails the boot); afterwards, the log does.
     if (this.started && this.rejection?.reason !== failure.reason) {
       this.logger.error(
-        `Redis rejected the subscription to ${this.channel} (${failure.reason}: ${errorText(error)}); ${failure.fix}`,
+        `Redis rejected the subscription to ${this.channels[0]}${this.channels.length > 1 ? ` and ${this.channels.length - 1} more` : ''} (${failure.reason}: ${errorText(error)}); ${failure.fix}`,
       );
     }
     this.rejection = failure;
@@ -91,7 +96,7 @@ export class RedisSubscriber {
     if (!connection || this.closing || this.subscribed) return Promise.resolve();
     this.subscribing ??= (async () => {
       try {
-        await connection.subscribe(this.channel);
+        await connection.subscribe(this.channels);
         if (this.closing) return;
         this.subscribed = true;
         if (this.rejection) this.logger.log('Redis accepts the subscription again');
