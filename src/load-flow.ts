@@ -89,6 +89,8 @@ export async function runFlight<T>(
   };
   /** When the store first failed this waiting caller (it rides that out for `outageGraceMs`). */
   let unreachableSince: number | undefined;
+  /** This waiter rode out an outage: the holder it waited for may have lost its lease in it. */
+  let rodeOut = false;
   try {
     for (;;) {
       core.assertOpen(userId);
@@ -110,6 +112,7 @@ export async function runFlight<T>(
       } catch (error) {
         if (!(error instanceof StoreUnreachableError)) throw error;
         unreachableSince ??= performance.now();
+        rodeOut = true;
         const remaining = deadline - performance.now();
         if (remaining > 0) {
           const reason = await waiter.wait(Math.min(remaining, core.options.pollIntervalMs));
@@ -124,6 +127,8 @@ export async function runFlight<T>(
           : { status: 'already-loaded' };
       }
       if (result.state === 'acquired') {
+        if (rodeOut && (await holderCommitted(host, keys, token, waiter, settings, deadline)))
+          return { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') };
         waiter.dispose();
         if (waited) {
           const waitedMs = endWait('woken');
@@ -140,14 +145,6 @@ export async function runFlight<T>(
       }
       if (!waited) events.emit({ type: 'wait-started', userId });
       waited = true;
-      if (result.state === 'unreplicated') {
-        events.emit({
-          type: 'lock-unreplicated',
-          userId,
-          acks: result.acks,
-          replicas: result.replicas,
-        });
-      }
       // Wake on a notice; else re-check right after the holder's lease would run out, and poll
       // while notifications are down (or while too few replicas acknowledge our locks).
       let delay =
@@ -165,6 +162,34 @@ export async function runFlight<T>(
   } finally {
     waiter.dispose();
   }
+}
+
+/**
+ * A waiter that won the lock right after riding out an outage: the holder it waited for may have
+ * finished its load during the outage and lost its lease only because nobody could renew it; it
+ * commits as soon as its client is back, at about the time ours is. Hold the lock for up to a
+ * third of the lease (still ours without renewal) for that commit ('loaded' notice, or the flag
+ * at the end); true: it came, our lock is given back and nothing loads again. After a failover
+ * that costs no extra load; after a holder that really died, at most a third of a lease.
+ */
+async function holderCommitted(
+  host: FlightHost,
+  keys: UserKeys,
+  token: string,
+  waiter: { wait(ms: number): Promise<unknown> },
+  settings: FlightSettings,
+  deadline: number,
+): Promise<boolean> {
+  const { store } = host.core;
+  const end = Math.min(deadline, performance.now() + settings.lockTtlMs / 3);
+  // Already there? Else mark the user waited on, so that commit publishes its notice.
+  const flagNow = (watchMs?: number) => store.flagTtl(keys, watchMs).catch(() => undefined);
+  let committed = (await flagNow(Math.ceil(end - performance.now()) + 1)) !== undefined;
+  for (let left = end - performance.now(); left > 0 && !committed; left = end - performance.now())
+    committed = (await waiter.wait(left)) === NoticeKind.Loaded;
+  if (!committed) committed = (await flagNow()) !== undefined;
+  if (committed) await store.release(keys, token).catch(() => false); // else its lease runs out
+  return committed;
 }
 
 /** What a caller does after waiting `waitTimeoutMs` in vain: throw, or run the loader unlocked. */

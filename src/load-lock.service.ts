@@ -81,7 +81,9 @@ export class LoadLockService
 
   /**
    * Takes the user's lock for `ttlMs` (default `lockTtlMs`) whatever the loaded flag says.
-   * Resolves to the lock, or null while someone else holds it. The lease is not extended for you.
+   * Resolves to the lock, or null while someone else holds it — or, with `waitForReplicas`, when
+   * fewer replicas acknowledged it in time (it was given back unused; a `lock-unreplicated` event
+   * says so). The lease is not extended for you.
    */
   async acquireLoadLock(userId: string, ttlMs?: number): Promise<LoadLock | null> {
     const user = this.core.user(userId);
@@ -236,6 +238,13 @@ export class LoadLockService
   ): Promise<AcquireResult> {
     const attempt = (async (): Promise<AcquireResult> => {
       const result = await this.core.store.acquire(keys, token, ttlMs, checkFlag, retryable);
+      if (result.state === 'unreplicated')
+        this.core.events.emit({
+          type: 'lock-unreplicated',
+          userId: decodeUserTag(keys.tag),
+          acks: result.acks,
+          replicas: result.replicas,
+        });
       if (result.state !== 'acquired' || !this.core.isClosing) return result;
       try {
         await this.core.store.release(keys, token);

@@ -12,7 +12,7 @@
  * replays a schedule.
  */
 import { RedisServer } from '../support/redis-server';
-import { MIN_FAULTS, plannedFaults, runChaos } from './chaos';
+import { MIN_FAULTS, plannedFaults, runChaos, standaloneTarget } from './chaos';
 import { workerPool } from './harness';
 
 const CHAOS_MS = Number(process.env.LOAD_STATUS_CHAOS_MS ?? 25_000);
@@ -42,7 +42,12 @@ describe('chaos: worker crashes, stalls and Redis restarts', () => {
   it(
     'keeps every property of the checker through every planned fault',
     async () => {
-      const result = await runChaos({ pool, server, durationMs: CHAOS_MS, seed: SEED });
+      const result = await runChaos({
+        pool,
+        target: standaloneTarget(server),
+        durationMs: CHAOS_MS,
+        seed: SEED,
+      });
       console.log(result.summary);
 
       expect([...result.violations, ...result.verdict.violations]).toEqual([]);

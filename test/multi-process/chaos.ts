@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadRecord, RunSpec } from '../fixtures/load-worker.protocol';
 import type { RedisServer } from '../support/redis-server';
+import type { WorkerModuleOptions } from '../fixtures/load-worker.protocol';
 import { uniquePrefix } from '../support/env';
 import {
   checkChaos,
@@ -61,10 +62,52 @@ export const LOSS_DETECTION_MS = 3_000 + LOCK_TTL_MS;
 /** The least of each fault a run injects, whatever its length (CI runs the shortest). */
 export const MIN_FAULTS = { kills: 3, redisRestarts: 2, stalls: 2 } as const;
 
+/**
+ * What the chaos runs on and how it fails Redis: a standalone server it kills and restarts
+ * empty, or a Cluster / Sentinel group whose master it kills (a replica is promoted).
+ */
+export interface ChaosTarget {
+  /** How the workers reach Redis. */
+  start: Pick<StartOptions, 'redisUrl' | 'client' | 'topologyNodes'>;
+  /** Extra module options (e.g. `waitForReplicas` on a replicated topology). */
+  options?: WorkerModuleOptions;
+  /** A client for the parent to read the module's keys. */
+  inspector(): ChaosInspector;
+  /** One Redis fault; resolves with its window (Redis gone at `killedAt`, serving again at `restartedAt`). */
+  fault(
+    random: (min: number, max: number) => number,
+    run: { keyPrefix: string; users: readonly string[] },
+  ): Promise<RedisOutage>;
+}
+
+/** What the parent reads the module's keys with (an ioredis `Redis` or `Cluster`). */
+export interface ChaosInspector {
+  exists(key: string): Promise<number>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** A standalone server, SIGKILLed and restarted empty after 200–1,500 ms. */
+export function standaloneTarget(server: RedisServer): ChaosTarget {
+  return {
+    start: { redisUrl: server.url },
+    inspector: () => new Redis(server.url, { maxRetriesPerRequest: 1 }),
+    fault: async (int) => {
+      const killedAt = now();
+      await server.kill();
+      await delay(int(200, 1_500)); // the outage itself
+      const restartedAt = now();
+      await server.restart();
+      return { killedAt, restartedAt };
+    },
+  };
+}
+
 export interface ChaosOptions {
   pool: WorkerPool;
-  /** The Redis to kill and restart (owned by the caller, running). */
-  server: RedisServer;
+  /** Where it runs, and the Redis fault it injects. */
+  target: ChaosTarget;
   /** How long faults are injected. */
   durationMs: number;
   processes?: number;
@@ -122,7 +165,7 @@ export function plannedFaults(durationMs: number): Record<Fault, number> {
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
-  const { pool, server, durationMs } = options;
+  const { pool, target, durationMs } = options;
   const processes = options.processes ?? 4;
   const userCount = options.users ?? 20;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
@@ -136,7 +179,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const runLogDir = mkdtempSync(join(tmpdir(), 'load-status-chaos-'));
   const startOptions: StartOptions = {
     keyPrefix,
-    redisUrl: server.url,
+    ...target.start,
     runLogDir,
     // fail-closed: while Redis is down nobody loads, so every loader run holds a lease granted by
     // Redis, and every property is checked on every run. (fail-open coordinates per process
@@ -146,6 +189,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       lockTtlMs: LOCK_TTL_MS,
       waitTimeoutMs: WAIT_TIMEOUT_MS,
       commandTimeoutMs: COMMAND_TIMEOUT_MS,
+      ...target.options,
     },
   };
   const settings: ChaosSettings = { lockTtlMs: LOCK_TTL_MS, lossDetectionMs: LOSS_DETECTION_MS };
@@ -242,13 +286,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   };
 
   const restartRedis = async (): Promise<void> => {
-    const killedAt = now();
-    await server.kill();
-    await delay(int(200, 1_500)); // the outage itself
-    const restartedAt = now();
-    await server.restart();
-    outages.push({ killedAt, restartedAt });
-    log(`Redis down ${Math.round(restartedAt - killedAt)} ms`);
+    const outage = await target.fault(int, { keyPrefix, users });
+    outages.push(outage);
+    log(`Redis down ${Math.round(outage.restartedAt - outage.killedAt)} ms`);
   };
 
   /**
@@ -284,7 +324,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   ].sort(() => rng() - 0.5);
   const slotMs = durationMs / faults.length;
 
-  let inspect: Redis | undefined;
+  let inspect: ChaosInspector | undefined;
   try {
     await spawn(processes);
     // One fault at a time, one per slot (at a random point in it): every planned fault happens,
@@ -304,7 +344,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // with fail-closed proves it), then let the short-lived flags of the chaos expire, so the
     // final round has to load every user (with the default, long TTL).
     const workers = running();
-    inspect = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    inspect = target.inspector();
     inspect.on('error', () => undefined);
     for (const w of workers) {
       const deadline = now() + 10_000;
@@ -327,7 +367,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
     const flags = users.map((u) => userKey(keyPrefix, u, 'loaded'));
     const flagDeadline = now() + 5_000;
-    while ((await inspect.exists(...flags)) > 0) {
+    // One key per EXISTS: a Cluster refuses a multi-key command across slots.
+    const anyLeft = async () =>
+      (await Promise.all(flags.map((k) => inspect!.exists(k)))).some((n) => n > 0);
+    while (await anyLeft()) {
       if (now() > flagDeadline) {
         violations.push('short-lived flags of the chaos did not expire');
         break;

@@ -22,7 +22,7 @@ import {
 } from '../fixtures/load-worker.protocol';
 import { now, sleep as delay } from '../support/clock';
 import { redisUrl } from '../support/env';
-import type { ClientFlavour } from '../support/redis-clients';
+import type { ClientFlavour, TopologyFlavour } from '../support/redis-clients';
 
 const ROOT = resolve(__dirname, '..', '..');
 const WORKER_SCRIPT = join(ROOT, 'test', 'fixtures', 'load-worker.ts');
@@ -53,7 +53,9 @@ export interface StartOptions {
   namePrefix?: string;
   redisUrl?: string;
   /** @default 'ioredis-url' */
-  client?: ClientFlavour;
+  client?: ClientFlavour | TopologyFlavour;
+  /** With a topology flavour: the Cluster's startup nodes, or the Sentinel group's sentinels. */
+  topologyNodes?: Array<{ host: string; port: number }>;
   /** Where loaders count their runs (HINCRBY), when not `redisUrl`. */
   counterRedisUrl?: string;
   /** Each worker appends its loader runs to `${runLogDir}/${name}.jsonl` (see {@link readRunLogs}). */
@@ -492,6 +494,7 @@ export class WorkerPool {
         name,
         redisUrl: options.redisUrl ?? redisUrl(),
         client: options.client ?? 'ioredis-url',
+        topologyNodes: options.topologyNodes,
         counterRedisUrl: options.counterRedisUrl,
         keyPrefix: options.keyPrefix,
         options: options.options ?? {},
@@ -580,7 +583,7 @@ export function failures(callers: CallerResult[]): string[] {
 
 /** Loader runs per user as the loaders counted them in Redis (HINCRBY). */
 export async function loaderRunsInRedis(
-  redis: Redis,
+  redis: Pick<Redis, 'hgetall'>,
   keyPrefix: string,
 ): Promise<Record<string, number>> {
   const raw = await redis.hgetall(loaderRunsKey(keyPrefix));

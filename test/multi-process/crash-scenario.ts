@@ -25,8 +25,8 @@ export interface CrashScenarioOptions {
   pool: WorkerPool;
   /** Ready workers. */
   workers: LoadWorker[];
-  /** A client on the workers' Redis. */
-  redis: Redis;
+  /** A client on the workers' Redis (a Cluster client on a Cluster). */
+  redis: Pick<Redis, 'pttl'>;
   keyPrefix: string;
   user: string;
   callersPerWorker?: number;

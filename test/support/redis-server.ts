@@ -150,7 +150,13 @@ export class RedisServer {
     this.child = undefined;
   }
 
+  /** Sends `signal` without waiting (SIGSTOP freezes it with its state and sockets; SIGCONT thaws). */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.child?.kill(signal);
+  }
+
   async stop(): Promise<void> {
+    this.signal('SIGCONT'); // a frozen server would never see the SIGTERM
     await this.kill('SIGTERM');
     rmSync(this.dir, { recursive: true, force: true });
   }

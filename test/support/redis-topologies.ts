@@ -173,6 +173,12 @@ export class RedisClusterTopology {
     return { killedPort, newMasterPort };
   }
 
+  /** Restarts a killed node (it keeps its node id and rejoins as a replica) and waits for health. */
+  async heal(port: number): Promise<void> {
+    await this.node(port).restart();
+    await this.waitUntilHealthy();
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
   }
@@ -290,14 +296,44 @@ export class RedisSentinelTopology {
   async failOver(): Promise<{ killedPort: number; newMasterPort: number }> {
     const killedPort = await this.masterPort();
     await this.node(killedPort).kill();
-    let newMasterPort = killedPort;
+    return { killedPort, newMasterPort: await this.waitForPromotion(killedPort) };
+  }
+
+  /** Waits until the sentinels promoted a replica other than `oldMasterPort` (after a kill). */
+  async waitForPromotion(oldMasterPort: number): Promise<number> {
+    let newMasterPort = oldMasterPort;
     await until('the sentinels to promote a replica', async () => {
       newMasterPort = await this.masterPort();
-      if (newMasterPort === killedPort) return false;
-      const role = await redisCli(newMasterPort, 'ROLE');
-      return role.startsWith('master');
+      if (newMasterPort === oldMasterPort) return false;
+      return (await redisCli(newMasterPort, 'ROLE')).startsWith('master');
     });
-    return { killedPort, newMasterPort };
+    return newMasterPort;
+  }
+
+  /**
+   * Restarts a killed node (empty; the sentinels turn it into a replica of the new master) and
+   * waits until it replicates and the group is healthy again.
+   */
+  async heal(port: number): Promise<void> {
+    await this.node(port).restart();
+    await until(
+      `the restarted node ${port} to replicate the new master`,
+      async () => {
+        const replication = await redisCli(port, 'INFO', 'replication');
+        return (
+          infoField(replication, 'role') === 'slave' &&
+          infoField(replication, 'master_link_status') === 'up'
+        );
+      },
+      30_000,
+    );
+    await this.waitUntilHealthy(this.dataNodes.length - 1, this.sentinels.length);
+  }
+
+  /** The data nodes that replicate the current master. */
+  async replicas(): Promise<RedisServer[]> {
+    const master = await this.masterPort();
+    return this.dataNodes.filter((n) => n.port !== master && n.pid !== undefined);
   }
 
   async stop(): Promise<void> {

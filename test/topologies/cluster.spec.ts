@@ -1,0 +1,174 @@
+/**
+ * The load-once flow on a real Redis Cluster: 3 masters with a replica each, started once for
+ * this file (cluster-node-timeout 1 s) and torn down after. The clients are an ioredis `Cluster`
+ * and node-redis 5 and 6 `createCluster` clients, as apps hand them to the module. Every spec
+ * runs real worker processes or real Nest apps against the real Cluster; failovers are real
+ * (the master serving a user's slot is SIGKILLed and its replica promoted).
+ */
+import type { Cluster } from 'ioredis';
+import { KeyBuilder } from '../../src/keys';
+import { uniquePrefix } from '../support/env';
+import { CLUSTER_FLAVOURS } from '../support/redis-clients';
+import { RedisClusterTopology, redisCli } from '../support/redis-topologies';
+import { runChaos, MIN_FAULTS } from '../multi-process/chaos';
+import { workerPool } from '../multi-process/harness';
+import {
+  chaosTarget,
+  clusterTopology,
+  expectCrashedHolderReplaced,
+  describeFailover,
+  healthOf,
+  masterKilledMidLoad,
+  expectNearCacheInvalidatedEverywhere,
+  percentiles,
+  expectResetReachesEveryMaster,
+  expectStampedeRunsOnce,
+  type FailoverRun,
+} from './scenarios';
+
+const CHAOS_MS = Number(process.env.LOAD_STATUS_TOPOLOGY_CHAOS_MS ?? 10_000);
+
+describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
+  const pool = workerPool();
+  let cluster: RedisClusterTopology;
+  let inspect: Cluster;
+
+  beforeAll(async () => {
+    cluster = await RedisClusterTopology.start();
+    inspect = clusterTopology(cluster, 'ioredis-cluster').inspector() as Cluster;
+    inspect.on('error', () => undefined);
+  }, 60_000);
+  afterAll(async () => {
+    await inspect?.quit().catch(() => inspect.disconnect());
+    await cluster?.stop();
+  });
+
+  describe.each(CLUSTER_FLAVOURS)('with %s', (flavour) => {
+    const shardedClient = flavour !== 'node-redis-5-cluster';
+
+    it(`sends notices ${shardedClient ? 'shard-locally (SPUBLISH / SSUBSCRIBE)' : 'by classic pub/sub, saying why'}, in the log and the health details`, async () => {
+      const topology = clusterTopology(cluster, flavour);
+      const keyPrefix = uniquePrefix('cluster-path');
+      const app = await topology.app({ keyPrefix });
+      try {
+        const health = await healthOf(app);
+        const keys = new KeyBuilder(keyPrefix);
+        const userChannel = keys.forUser('some-user').shardChannel;
+        const owner = await cluster.masterPortOf(userChannel);
+        const shardSubscribers = Number(
+          (await redisCli(owner, 'PUBSUB', 'SHARDNUMSUB', userChannel)).split('\n')[1],
+        );
+        const classicSubscribers = Number(
+          (
+            await Promise.all(
+              (await cluster.masterPorts()).map(async (port) =>
+                Number((await redisCli(port, 'PUBSUB', 'NUMSUB', keys.channel)).split('\n')[1]),
+              ),
+            )
+          ).reduce((a, b) => a + b, 0),
+        );
+        const classic = {
+          health: {
+            noticePath: 'classic',
+            noticePathReason: expect.stringMatching(/node-redis before 6\.1/),
+          },
+          shardSubscribers: 0,
+          classicSubscribers: 1,
+        };
+        const sharded = {
+          health: { noticePath: 'sharded' },
+          shardSubscribers: 1,
+          classicSubscribers: 0,
+        };
+        expect({ health, shardSubscribers, classicSubscribers }).toMatchObject(
+          shardedClient ? sharded : classic,
+        );
+        expect(health.noticePathReason === undefined).toBe(shardedClient);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it(
+      'runs the loader once for 4 processes × 50 callers; waiters are woken by the notice',
+      () => expectStampedeRunsOnce(pool, clusterTopology(cluster, flavour), inspect),
+      60_000,
+    );
+  });
+
+  it("invalidates another app's near-cache within notification latency", async () => {
+    const latencies = await expectNearCacheInvalidatedEverywhere(
+      clusterTopology(cluster, 'ioredis-cluster'),
+    );
+    console.log(
+      `cluster near-cache invalidation, sharded notices: ${JSON.stringify(percentiles(latencies))} ms`,
+    );
+  });
+
+  it(
+    'replaces a crashed holder once its lease runs out, with a higher fencing token',
+    () => expectCrashedHolderReplaced(pool, clusterTopology(cluster, 'ioredis-cluster'), inspect),
+    60_000,
+  );
+
+  it('reset() reaches every master and no other prefix', () =>
+    expectResetReachesEveryMaster(clusterTopology(cluster, 'ioredis-cluster'), inspect));
+
+  describe('when the master of a loading user is killed mid-load', () => {
+    const runs: FailoverRun[] = [];
+    afterAll(() => console.log(runs.map((r) => describeFailover('cluster', r)).join('\n')));
+
+    it('with the default outageGraceMs, callers already waiting ride it out: no extra load under fail-open', async () => {
+      const run = await masterKilledMidLoad(
+        pool,
+        clusterTopology(cluster, 'ioredis-cluster'),
+        'fail-open',
+        undefined,
+      );
+      runs.push(run);
+      expect(run.loads).toBe(1);
+      expect(run.errors).toEqual({});
+    }, 90_000);
+
+    it('with outageGraceMs 0 under fail-open, at most one load per process (measured), and none fails', async () => {
+      const run = await masterKilledMidLoad(
+        pool,
+        clusterTopology(cluster, 'ioredis-cluster'),
+        'fail-open',
+        0,
+      );
+      runs.push(run);
+      expect(run.loads).toBeLessThanOrEqual(4);
+      expect(run.errors).toEqual({});
+    }, 90_000);
+
+    it('under fail-closed with the default grace, no extra load and no caller error', async () => {
+      const run = await masterKilledMidLoad(
+        pool,
+        clusterTopology(cluster, 'ioredis-cluster'),
+        'fail-closed',
+        undefined,
+      );
+      runs.push(run);
+      expect(run.loads).toBe(1);
+      expect(run.errors).toEqual({});
+    }, 90_000);
+  });
+
+  it(
+    'keeps every chaos property through worker kills, stalls and master failovers (waitForReplicas 1)',
+    async () => {
+      const result = await runChaos({
+        pool,
+        target: chaosTarget(clusterTopology(cluster, 'ioredis-cluster')),
+        durationMs: CHAOS_MS,
+      });
+      console.log(result.summary);
+      expect([...result.violations, ...result.verdict.violations]).toEqual([]);
+      expect(result.stats.redisRestarts).toBeGreaterThanOrEqual(MIN_FAULTS.redisRestarts);
+      expect(result.stats.leaseLosses).toBeGreaterThanOrEqual(MIN_FAULTS.stalls);
+      expect(result.verdict.callers.hung).toBe(0);
+    },
+    CHAOS_MS + 150_000,
+  );
+});
