@@ -7,6 +7,7 @@ import type { UserKeys } from './keys';
 import type { AcquireResult } from './stores/load-store';
 import type { WaitEndReason } from './load-status.events';
 import { NoticeKind } from './keys';
+import { checkDurationMs } from './validation';
 
 /** What the loader is told about its run. */
 export interface LoadContext {
@@ -19,6 +20,14 @@ export interface LoadContext {
   readonly fencingToken: number | undefined;
   /** Aborts when the lease is lost or the module shuts down; the reason is a `LoadStatusError`. */
   readonly signal: AbortSignal;
+  /**
+   * Sets how long this load keeps the user loaded, from what was loaded (instead of the call's
+   * `loadedTtlMs`): a whole number of ms from 0 to 2,147,483,647, else `LoadStatusConfigError`
+   * (thrown here; the load then fails and the lock is given back). `0`: the load still serves the
+   * callers waiting for it (they see `loaded-elsewhere`), but the user is not kept loaded — the
+   * next call loads again. The last call before the loader returns wins.
+   */
+  setLoadedTtl(ms: number): void;
 }
 
 /** How an `ensureLoaded` call ended. */
@@ -192,6 +201,27 @@ async function holderCommitted(
   return committed;
 }
 
+/** The loader's context; `loadedTtlMs` is what `setLoadedTtl` last set (the call's by default). */
+export function loadContext(
+  userId: string,
+  fencingToken: number | undefined,
+  signal: AbortSignal,
+  loadedTtlMs: number,
+): LoadContext & { readonly loadedTtlMs: number } {
+  let ttl = loadedTtlMs;
+  return {
+    userId,
+    fencingToken,
+    signal,
+    get loadedTtlMs() {
+      return ttl;
+    },
+    setLoadedTtl(ms: number) {
+      ttl = checkDurationMs('ctx.setLoadedTtl(ms)', ms, 0);
+    },
+  };
+}
+
 /** What a caller does after waiting `waitTimeoutMs` in vain: throw, or run the loader unlocked. */
 export async function onTimeout<T>(
   host: FlightHost,
@@ -213,9 +243,10 @@ export async function onTimeout<T>(
   events.emit({ type: 'load-started', userId, fencingToken: undefined });
   let value: T;
   try {
-    value = await loader({ userId, fencingToken: undefined, signal: controller.signal });
+    const ctx = loadContext(userId, undefined, controller.signal, settings.loadedTtlMs);
+    value = await loader(ctx);
     host.core.assertOpen(userId);
-    await host.core.store.setLoaded(keys, settings.loadedTtlMs);
+    if (ctx.loadedTtlMs > 0) await host.core.store.setLoaded(keys, ctx.loadedTtlMs);
   } catch (error) {
     events.emit({
       type: 'load-failed',

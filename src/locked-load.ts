@@ -4,7 +4,13 @@ import {
   LoadStatusShutdownError,
   StoreUnreachableError,
 } from './errors';
-import type { FlightHost, FlightSettings, Loader, LoadOutcome } from './load-flow';
+import {
+  loadContext,
+  type FlightHost,
+  type FlightSettings,
+  type Loader,
+  type LoadOutcome,
+} from './load-flow';
 import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { UserKeys } from './keys';
@@ -50,8 +56,9 @@ export async function runLocked<T>(
   core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);
   events.emit({ type: 'load-started', userId, fencingToken });
   let value: T;
+  const ctx = loadContext(userId, fencingToken, controller.signal, settings.loadedTtlMs);
   try {
-    value = await loader({ userId, fencingToken, signal: controller.signal });
+    value = await loader(ctx);
   } catch (error) {
     stopKeepAlive();
     events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
@@ -68,7 +75,7 @@ export async function runLocked<T>(
   }
   let owned: boolean;
   try {
-    owned = await finishRidingOut(core, keys, token, settings);
+    owned = await finishRidingOut(core, keys, token, settings, ctx.loadedTtlMs);
   } catch (error) {
     events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
     // The finish may not have run: give the lock back so waiters need not sit out the lease.
@@ -101,6 +108,7 @@ async function finishRidingOut(
   keys: UserKeys,
   token: string,
   settings: FlightSettings,
+  loadedTtlMs: number,
 ): Promise<boolean> {
   const since = performance.now();
   for (;;) {
@@ -109,7 +117,7 @@ async function finishRidingOut(
       !core.isClosing &&
       performance.now() - since < settings.outageGraceMs;
     try {
-      return await core.store.finish(keys, token, settings.loadedTtlMs, ridingOut);
+      return await core.store.finish(keys, token, loadedTtlMs, ridingOut);
     } catch (error) {
       if (!(error instanceof StoreUnreachableError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, core.options.pollIntervalMs));

@@ -5,7 +5,15 @@ import { resolveLoadLockService } from './service-registry';
 import { checkDurationMs, describeValue } from './validation';
 
 /** Options of {@link WithUserLoadLock}. */
-export interface WithUserLoadLockOptions extends EnsureLoadedOptions {
+export interface WithUserLoadLockOptions extends Omit<EnsureLoadedOptions, 'loadedTtlMs'> {
+  /**
+   * How long a load keeps the user loaded: ms, or a function of the method's arguments that
+   * returns them (called per call; a bad value rejects the call with `LoadStatusConfigError` and
+   * nothing runs). Inside the loader, `ctx.setLoadedTtl()` is not available to a decorated
+   * method; return-value-based TTLs need `ensureLoaded`.
+   * @default the module's `loadedTtlMs`
+   */
+  loadedTtlMs?: number | ((...args: any[]) => number);
   /**
    * Where the user id comes from: the index of an argument, or a function of the arguments.
    * @default 0 (the first argument)
@@ -36,6 +44,7 @@ export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodD
   const {
     userId: userIdOption = 0,
     keyPrefix,
+    loadedTtlMs,
     ...flightOptions
   } = validateDecoratorOptions(options);
   return (target, propertyKey, descriptor: PropertyDescriptor) => {
@@ -47,10 +56,17 @@ export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodD
     const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
       const service = resolveLoadLockService(methodName, keyPrefix);
       const userId = typeof userIdOption === 'number' ? args[userIdOption] : userIdOption(...args);
+      const ttl =
+        typeof loadedTtlMs === 'function'
+          ? checkDurationMs(
+              '@WithUserLoadLock({ loadedTtlMs }) (its function)',
+              loadedTtlMs(...args),
+            )
+          : loadedTtlMs;
       const outcome = await service.ensureLoaded(
         userId as string,
         () => original.apply(this, args) as unknown,
-        flightOptions,
+        ttl === undefined ? flightOptions : { ...flightOptions, loadedTtlMs: ttl },
       );
       return outcome.status === 'loaded' ? outcome.value : undefined;
     };
@@ -108,7 +124,8 @@ function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoa
       `expected a non-empty string, got ${describeValue(options.keyPrefix)}`,
     );
   }
-  if (options.loadedTtlMs !== undefined) checkDurationMs(name('loadedTtlMs'), options.loadedTtlMs);
+  if (options.loadedTtlMs !== undefined && typeof options.loadedTtlMs !== 'function')
+    checkDurationMs(name('loadedTtlMs'), options.loadedTtlMs);
   if (options.lockTtlMs !== undefined)
     checkDurationMs(name('lockTtlMs'), options.lockTtlMs, MIN_LOCK_TTL_MS);
   if (options.waitTimeoutMs !== undefined)

@@ -172,7 +172,8 @@ export class CacheFlagLoadStore implements LoadStore {
   }
 
   async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
-    await this.setFlag(user, loadedTtlMs);
+    if (loadedTtlMs > 0) await this.setFlag(user, loadedTtlMs);
+    else await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
     return this.locks.finishLock(user, token);
   }
 

@@ -146,7 +146,8 @@ export class GuardedLoadStore implements LoadStore {
     this.fallbackTokens.delete(token);
     // Loaded under a fallback lock: set the flag where the cluster sees it, if Redis answers now.
     const owned = await this.fallback.finish(user, token, loadedTtlMs);
-    await this.run('setLoaded', (s) => s.setLoaded(user, loadedTtlMs)).catch(() => undefined);
+    if (loadedTtlMs > 0)
+      await this.run('setLoaded', (s) => s.setLoaded(user, loadedTtlMs)).catch(() => undefined);
     return owned;
   }
 

@@ -78,7 +78,10 @@ export interface LoadStore {
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean>;
   /** Deletes the lock if `token` owns it and tells waiters to try again. */
   release(user: StoreUser, token: string): Promise<boolean>;
-  /** Atomically: sets the flag, releases the lock if `token` owns it, notifies. Returns ownership. */
+  /**
+   * Atomically: sets the flag (`loadedTtlMs` 0: deletes it), releases the lock if `token` owns it,
+   * notifies. Returns ownership.
+   */
   finish(
     user: StoreUser,
     token: string,

@@ -95,7 +95,8 @@ export class MemoryLoadStore implements LoadStore {
   }
 
   finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
-    this.flags.set(user.tag, this.now() + loadedTtlMs);
+    if (loadedTtlMs > 0) this.flags.set(user.tag, this.now() + loadedTtlMs);
+    else this.flags.delete(user.tag);
     this.wrote();
     const owned = this.takeLock(user.tag, token);
     this.notify(NoticeKind.Loaded, user.tag);

@@ -82,14 +82,14 @@ end
 return 0`,
   },
   /**
-   * Guarantees: in one atomic step, sets the flag with its TTL, deletes the lock only if ARGV[1]
+   * Guarantees: in one atomic step, sets the flag with its TTL (0: deletes it), deletes the lock only if ARGV[1]
    * still owns it, and notifies waiters if any are marked. KEYS: loaded, lock, waiting. ARGV:
    * token, loadedTtlMs, channel, message, publish command. Returns 1 if the lock was still ours.
    */
   finish: {
     numberOfKeys: 3,
     lua: `
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) end
 local owned = 0
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
