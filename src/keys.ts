@@ -9,8 +9,10 @@
  * atomic step, and a subscriber listens to a fixed number of channels whatever the number of
  * users.
  *
- * Layout: `<prefix>:{<group>}:<encoded id>:loaded|lock|fence|waiting`; notices on
+ * Layout: `<prefix>:{<group>}:<encoded id>:loaded|lock|fence|waiting`; the group's generation
+ * (bumped by `clearAllLoaded`) at `<prefix>:{<group>}:%gen:generation`; notices on
  * `<prefix>:events` (classic pub/sub) or `<prefix>:{<group>}:events` (sharded, on a Cluster).
+ * `%gen` and `%probe` are never a user's tag: `encodeURIComponent` puts two hex digits after `%`.
  */
 
 /**
@@ -32,6 +34,8 @@ export interface UserKeys {
   readonly waiting: string;
   /** The group's shard channel (same slot as the keys). */
   readonly shardChannel: string;
+  /** The group's generation key (same slot): a flag counts only if it holds this generation. */
+  readonly generation: string;
 }
 
 export function encodeUserId(userId: string): string {
@@ -57,6 +61,10 @@ export class KeyBuilder {
   readonly channel: string;
   /** The shard channel of every group, index = group (sharded pub/sub on a Cluster). */
   readonly shardChannels: readonly string[];
+  /** The generation key of every group, index = group (see `clearAllLoaded`). */
+  readonly generationKeys: readonly string[];
+  /** With flags in cache-manager: the one generation key, in the cache. */
+  readonly cacheGenerationKey: string;
 
   /**
    * The key the boot probe writes (and deletes at once), in group 0 with its shard channel:
@@ -71,6 +79,11 @@ export class KeyBuilder {
     this.channel = `${prefix}:events`;
     this.shardChannels = Array.from({ length: NOTICE_GROUPS }, (_, g) => `${prefix}:{${g}}:events`);
     this.probeKey = `${prefix}:{0}:%probe:probe`;
+    this.cacheGenerationKey = `${prefix}:%gen:generation`;
+    this.generationKeys = Array.from(
+      { length: NOTICE_GROUPS },
+      (_, g) => `${prefix}:{${g}}:%gen:generation`,
+    );
     // `{*}` keeps a prefix from matching another registration's keys (`app` vs `app:settings`);
     // a prefix holds no glob character (the options reject them).
     this.pattern = `${prefix}:{*}:*`;
@@ -96,6 +109,9 @@ class UserKeySet implements UserKeys {
   }
   get shardChannel(): string {
     return this.keys.shardChannels[this.group];
+  }
+  get generation(): string {
+    return this.keys.generationKeys[this.group];
   }
   get loaded(): string {
     return this.names().loaded;
@@ -131,8 +147,13 @@ export const NoticeKind = {
   Released: 'R',
   /** The flag was cleared. */
   Cleared: 'C',
+  /** Every flag of the prefix was cleared (`clearAllLoaded`); the tag is {@link ALL_USERS_TAG}. */
+  ClearedAll: 'A',
 } as const;
 export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
+
+/** The tag of a {@link NoticeKind.ClearedAll} notice: never a user's (see the layout above). */
+export const ALL_USERS_TAG = '%all';
 
 export function encodeNotice(kind: NoticeKind, tag: string): string {
   return `${kind}:${tag}`;
@@ -140,6 +161,7 @@ export function encodeNotice(kind: NoticeKind, tag: string): string {
 
 export function decodeNotice(message: string): { kind: NoticeKind; tag: string } | undefined {
   const kind = message[0];
-  if (message[1] !== ':' || (kind !== 'L' && kind !== 'R' && kind !== 'C')) return undefined;
+  if (message[1] !== ':' || (kind !== 'L' && kind !== 'R' && kind !== 'C' && kind !== 'A'))
+    return undefined;
   return { kind: kind, tag: message.slice(2) };
 }

@@ -71,6 +71,8 @@ export class LoadStatusCore implements StoreListener {
         store,
         options.onStoreError,
         options.commandTimeoutMs,
+        Date.now,
+        keys.cacheGenerationKey,
       );
     }
     const core = new LoadStatusCore(instanceId, events, options, store, nearCache);

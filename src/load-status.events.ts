@@ -109,6 +109,8 @@ export type LoadStatusEvent = LoadStatusEventBase &
         readonly kind: 'unreachable' | 'rejected';
       }
     | { readonly type: 'store-recovered'; readonly userId?: undefined; readonly operation: string }
+    /** This process called `clearAllLoaded()`: every user of the prefix is not loaded any more. */
+    | { readonly type: 'all-cleared'; readonly userId?: undefined; readonly durationMs: number }
   );
 
 type Without<E> = E extends LoadStatusEvent ? Omit<E, keyof LoadStatusEventBase> : never;

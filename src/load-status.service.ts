@@ -54,6 +54,26 @@ export class LoadStatusService {
   }
 
   /**
+   * Makes every user of this module's `keyPrefix` not loaded, in every process (near-caches are
+   * dropped by a notice, within notification latency); each then loads once on its next call.
+   * Loads running meanwhile set no flag (their waiters load again). O(1) in the number of users:
+   * each of 256 key groups keeps a generation that flags must match, and this moves each one on
+   * (one single-key script per group, so never cross-slot on a Cluster); old flags expire with
+   * their TTL. Locks and fencing tokens are left alone, and so are other prefixes. It never falls
+   * back to the in-process store: with Redis unreachable it rejects with
+   * `LoadStatusUnavailableError` under either policy (an invalidation must not be lost).
+   */
+  async clearAllLoaded(): Promise<void> {
+    this.core.assertOpen();
+    const started = performance.now();
+    await this.core.store.clearAllLoaded();
+    this.core.events.emit({
+      type: 'all-cleared',
+      durationMs: Math.round(performance.now() - started),
+    });
+  }
+
+  /**
    * Deletes every flag, lock and fencing counter under this module's `keyPrefix`, in the store
    * and in this process's near-cache. Meant for test suites (`afterEach(() => status.reset())`);
    * in production it makes every user load again. Locks held by running loaders vanish too.

@@ -30,6 +30,8 @@ export async function runLocked<T>(
     readonly incarnation: string;
     /** `performance.now()` when the acquire was sent: the lease runs from then, at the latest. */
     readonly sentAt: number;
+    /** The flags' generation at the acquire: a `clearAllLoaded` since makes the finish set no flag. */
+    readonly generation?: string;
   },
   loader: Loader<T>,
   settings: FlightSettings,
@@ -75,7 +77,7 @@ export async function runLocked<T>(
   }
   let owned: boolean;
   try {
-    owned = await finishRidingOut(core, keys, token, settings, ctx.loadedTtlMs);
+    owned = await finishRidingOut(core, keys, token, settings, ctx.loadedTtlMs, grant.generation);
   } catch (error) {
     events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
     // The finish may not have run: give the lock back so waiters need not sit out the lease.
@@ -109,6 +111,7 @@ async function finishRidingOut(
   token: string,
   settings: FlightSettings,
   loadedTtlMs: number,
+  generation: string | undefined,
 ): Promise<boolean> {
   const since = performance.now();
   for (;;) {
@@ -117,7 +120,7 @@ async function finishRidingOut(
       !core.isClosing &&
       performance.now() - since < settings.outageGraceMs;
     try {
-      return await core.store.finish(keys, token, loadedTtlMs, ridingOut);
+      return await core.store.finish(keys, token, loadedTtlMs, ridingOut, generation);
     } catch (error) {
       if (!(error instanceof StoreUnreachableError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, core.options.pollIntervalMs));

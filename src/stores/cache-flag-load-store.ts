@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { errorText, LoadStatusUnavailableError } from '../errors';
 import { NoticeKind } from '../keys';
+import { MAX_TTL_MS } from '../validation';
 import type { OnStoreError } from '../load-status.options';
 import { CommandDeadlines } from './command-deadlines';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
@@ -52,6 +53,11 @@ export class CacheFlagLoadStore implements LoadStore {
     private readonly policy: OnStoreError = 'fail-closed',
     commandTimeoutMs = 1_000,
     private readonly now: () => number = Date.now,
+    /**
+     * Where the flags' generation lives in the cache (`clearAllLoaded` moves it on; a flag holds
+     * the generation it was set in and counts only while that is current).
+     */
+    private readonly generationKey = 'load-status:%gen:generation',
   ) {
     this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
   }
@@ -116,21 +122,37 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.guard(
       'isLoaded',
       async () => {
-        const expiresAt = await this.cache.ttl(user.loaded);
-        if (typeof expiresAt === 'number') {
-          const left = expiresAt - this.now();
-          return left > 0 ? left : undefined;
-        }
-        // No expiry recorded: either no entry, or one kept forever.
-        const value = await this.cache.get(user.loaded);
-        return value === undefined || value === null ? undefined : Number.MAX_SAFE_INTEGER;
+        const [value, generation, expiresAt] = await Promise.all([
+          this.cache.get(user.loaded),
+          this.readGeneration(),
+          this.cache.ttl(user.loaded),
+        ]);
+        if (value === undefined || value === null || `${value as string | number}` !== generation)
+          return undefined;
+        if (typeof expiresAt !== 'number') return Number.MAX_SAFE_INTEGER; // kept forever
+        const left = expiresAt - this.now();
+        return left > 0 ? left : undefined;
       },
       undefined,
     );
   }
 
+  /** The current generation ('1' until the first `clearAllLoaded`). */
+  private async readGeneration(): Promise<string> {
+    const value = await this.cache.get(this.generationKey);
+    return value === undefined || value === null ? '1' : `${value as string | number}`;
+  }
+
+  private generation(): Promise<string> {
+    return this.guard('isLoaded', () => this.readGeneration(), '1');
+  }
+
   private setFlag(user: StoreUser, ttlMs: number): Promise<unknown> {
-    return this.guard('setLoaded', () => this.cache.set(user.loaded, 1, ttlMs), undefined);
+    return this.guard(
+      'setLoaded',
+      async () => this.cache.set(user.loaded, await this.readGeneration(), ttlMs),
+      undefined,
+    );
   }
 
   async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
@@ -157,8 +179,8 @@ export class CacheFlagLoadStore implements LoadStore {
     const result = await this.locks.acquire(user, token, ttlMs, false, retryable);
     if (!checkFlag || result.state !== 'acquired') return result;
     // Someone may have finished between our flag read and the lock: they set the flag first.
-    const remainingMs = await this.flagTtl(user);
-    if (remainingMs === undefined) return result;
+    const [remainingMs, generation] = await Promise.all([this.flagTtl(user), this.generation()]);
+    if (remainingMs === undefined) return { ...result, generation };
     await this.locks.finishLock(user, token);
     return { state: 'loaded', remainingMs };
   }
@@ -171,10 +193,39 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.locks.release(user, token);
   }
 
-  async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+  async finish(
+    user: StoreUser,
+    token: string,
+    loadedTtlMs: number,
+    _retryable?: boolean,
+    generation?: string,
+  ): Promise<boolean> {
+    // Begun before a clearAllLoaded: no flag, and waiters retry (they load in the new generation).
+    if (generation !== undefined && generation !== (await this.generation()))
+      return this.locks.release(user, token);
     if (loadedTtlMs > 0) await this.setFlag(user, loadedTtlMs);
     else await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
     return this.locks.finishLock(user, token);
+  }
+
+  /**
+   * Moves the cache's generation on (one key, kept as long as any flag can live), then tells
+   * every process through the lock store.
+   */
+  async clearAllLoaded(): Promise<void> {
+    // Never skipped, whatever the policy: an invalidation the cache did not get would be lost.
+    const bump = async (): Promise<void> => {
+      const next = (Number.parseInt(await this.readGeneration(), 10) || 1) + 1;
+      await this.cache.set(this.generationKey, String(next), MAX_TTL_MS);
+    };
+    try {
+      await this.deadlines.bound('clearAllLoaded', bump());
+    } catch (error) {
+      throw error instanceof LoadStatusUnavailableError
+        ? error
+        : new LoadStatusUnavailableError('clearAllLoaded', error);
+    }
+    await this.locks.clearAllLoaded();
   }
 
   finishLock(user: StoreUser, token: string): Promise<boolean> {

@@ -101,6 +101,11 @@ export class GuardedLoadStore implements LoadStore {
   clearLoaded(user: StoreUser): Promise<void> {
     return this.run('clearLoaded', (s) => s.clearLoaded(user));
   }
+  /** Never served by the fallback: an invalidation Redis did not get would be lost. */
+  async clearAllLoaded(): Promise<void> {
+    await this.fallback.clearAllLoaded();
+    await this.run('clearAllLoaded', (s) => s.clearAllLoaded(), false);
+  }
   async acquire(
     user: StoreUser,
     token: string,
@@ -139,13 +144,21 @@ export class GuardedLoadStore implements LoadStore {
     token: string,
     loadedTtlMs: number,
     retryable = false,
+    generation?: string,
   ): Promise<boolean> {
     if (!this.fallbackTokens.has(token)) {
-      return this.run('finish', (s) => s.finish(user, token, loadedTtlMs), true, retryable);
+      return this.run(
+        'finish',
+        // The generation is the primary's: the fallback, serving a failed finish, keeps its own.
+        (s) =>
+          s.finish(user, token, loadedTtlMs, false, s === this.primary ? generation : undefined),
+        true,
+        retryable,
+      );
     }
     this.fallbackTokens.delete(token);
     // Loaded under a fallback lock: set the flag where the cluster sees it, if Redis answers now.
-    const owned = await this.fallback.finish(user, token, loadedTtlMs);
+    const owned = await this.fallback.finish(user, token, loadedTtlMs, false, generation);
     if (loadedTtlMs > 0)
       await this.run('setLoaded', (s) => s.setLoaded(user, loadedTtlMs)).catch(() => undefined);
     return owned;

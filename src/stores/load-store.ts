@@ -13,6 +13,11 @@ export type AcquireResult =
        * the state before it was lost.
        */
       readonly incarnation: string;
+      /**
+       * The flags' generation when the lock was taken (see `clearAllLoaded`): the finish sets the
+       * flag only if it is still current. Undefined where the store keeps none.
+       */
+      readonly generation?: string;
     }
   | { readonly state: 'held'; readonly remainingMs: number }
   /**
@@ -87,7 +92,14 @@ export interface LoadStore {
     token: string,
     loadedTtlMs: number,
     retryable?: boolean,
+    /** From the acquire: a load from before a `clearAllLoaded` sets no flag. */
+    generation?: string,
   ): Promise<boolean>;
+  /**
+   * Every flag of the prefix reads as not loaded from now on, in every process (a notice drops
+   * near-caches): O(1) in the number of users.
+   */
+  clearAllLoaded(): Promise<void>;
   /**
    * For stores whose flags live elsewhere (cache-manager): deletes the lock if `token` owns it and
    * tells waiters the user is loaded, whether or not the lock was still ours. Returns ownership.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { NoticeKind } from '../keys';
+import { ALL_USERS_TAG, NoticeKind } from '../keys';
 import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
 
 interface Lock {
@@ -24,6 +24,8 @@ export class MemoryLoadStore implements LoadStore {
   private readonly locks = new Map<string, Lock>();
   /** One counter for all users: strictly increasing per user as well, never behind the clock. */
   private fence = 0;
+  /** Moves on at each `clearAllLoaded`: a load begun before it sets no flag. */
+  private generation = 1;
   private writes = 0;
   private listener: StoreListener | undefined;
 
@@ -78,6 +80,7 @@ export class MemoryLoadStore implements LoadStore {
       state: 'acquired',
       fencingToken: this.fence,
       incarnation: this.incarnation,
+      generation: String(this.generation),
     });
   }
 
@@ -94,13 +97,27 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve(owned);
   }
 
-  finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
-    if (loadedTtlMs > 0) this.flags.set(user.tag, this.now() + loadedTtlMs);
-    else this.flags.delete(user.tag);
+  finish(
+    user: StoreUser,
+    token: string,
+    loadedTtlMs: number,
+    _retryable?: boolean,
+    generation?: string,
+  ): Promise<boolean> {
+    const fresh = generation === undefined || generation === String(this.generation);
+    if (fresh && loadedTtlMs > 0) this.flags.set(user.tag, this.now() + loadedTtlMs);
+    else if (fresh) this.flags.delete(user.tag);
     this.wrote();
     const owned = this.takeLock(user.tag, token);
-    this.notify(NoticeKind.Loaded, user.tag);
+    this.notify(fresh ? NoticeKind.Loaded : NoticeKind.Released, user.tag);
     return Promise.resolve(owned);
+  }
+
+  clearAllLoaded(): Promise<void> {
+    this.generation++;
+    this.flags.clear();
+    this.notify(NoticeKind.ClearedAll, ALL_USERS_TAG);
+    return Promise.resolve();
   }
 
   finishLock(user: StoreUser, token: string): Promise<boolean> {

@@ -48,6 +48,7 @@ export class NearCachedLoadStore implements LoadStore {
     return this.inner.init({
       notice: (notice) => {
         if (notice.kind === NoticeKind.Cleared) this.cache.invalidate(notice.tag);
+        else if (notice.kind === NoticeKind.ClearedAll) this.cache.flush();
         listener.notice(notice);
       },
       resubscribed: () => {
@@ -93,14 +94,21 @@ export class NearCachedLoadStore implements LoadStore {
     this.cache.invalidate(user.tag);
   }
 
+  async clearAllLoaded(): Promise<void> {
+    this.cache.flush();
+    await this.inner.clearAllLoaded();
+    this.cache.flush();
+  }
+
   async finish(
     user: StoreUser,
     token: string,
     loadedTtlMs: number,
     retryable?: boolean,
+    generation?: string,
   ): Promise<boolean> {
     const at = this.cache.snapshot();
-    const owned = await this.inner.finish(user, token, loadedTtlMs, retryable);
+    const owned = await this.inner.finish(user, token, loadedTtlMs, retryable, generation);
     this.cache.fill(user.tag, loadedTtlMs, at);
     return owned;
   }

@@ -15,6 +15,7 @@ import { workerPool } from '../multi-process/harness';
 import {
   chaosTarget,
   clusterTopology,
+  expectClearAllReachesEveryApp,
   expectCrashedHolderReplaced,
   describeFailover,
   healthOf,
@@ -88,6 +89,9 @@ describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
         await app.close();
       }
     });
+
+    it('clearAllLoaded reaches another app on every shard within notification latency', () =>
+      expectClearAllReachesEveryApp(clusterTopology(cluster, flavour)));
 
     it(
       'runs the loader once for 4 processes × 50 callers; waiters are woken by the notice',

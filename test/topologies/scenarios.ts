@@ -376,3 +376,28 @@ export async function expectResetReachesEveryMaster(
     await Promise.all([app.close(), other.close()]);
   }
 }
+
+/**
+ * `clearAllLoaded()` in one app makes 100 users spread over every slot group not loaded in
+ * another app (near-cache on) within notification latency: one single-key script per group,
+ * never cross-slot.
+ */
+export async function expectClearAllReachesEveryApp(topology: Topology): Promise<void> {
+  const keyPrefix = uniquePrefix(`${topology.name}-clear-all`);
+  const [a, b] = await Promise.all([topology.app({ keyPrefix }), topology.app({ keyPrefix })]);
+  try {
+    const ids = Array.from({ length: 100 }, (_, i) => `c-${i}`);
+    await Promise.all(ids.map((u) => a.status.setLoaded(u)));
+    expect(await Promise.all(ids.map((u) => b.status.isLoaded(u)))).not.toContain(false);
+    await a.status.clearAllLoaded();
+    const clearedAt = performance.now();
+    while ((await Promise.all(ids.map((u) => b.status.isLoaded(u)))).some(Boolean)) {
+      if (performance.now() - clearedAt > WOKEN_WITHIN_MS) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await Promise.all(ids.map((u) => b.status.isLoaded(u)))).not.toContain(true);
+    expect(performance.now() - clearedAt).toBeLessThan(WOKEN_WITHIN_MS);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}

@@ -15,6 +15,7 @@ import type { TestApp } from '../support/apps';
 import {
   chaosTarget,
   describeFailover,
+  expectClearAllReachesEveryApp,
   expectCrashedHolderReplaced,
   expectNearCacheInvalidatedEverywhere,
   expectStampedeRunsOnce,
@@ -69,6 +70,9 @@ describe('on a Sentinel group (1 master, 2 replicas, 3 sentinels)', () => {
     );
     console.log(`sentinel near-cache invalidation: ${JSON.stringify(percentiles(latencies))} ms`);
   });
+
+  it('clearAllLoaded reaches another app within notification latency', () =>
+    expectClearAllReachesEveryApp(sentinelTopology(group, 'ioredis-sentinel-options')));
 
   it(
     'replaces a crashed holder once its lease runs out, with a higher fencing token',

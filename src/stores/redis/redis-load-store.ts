@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { encodeNotice, NoticeKind, type KeyBuilder } from '../../keys';
+import { ALL_USERS_TAG, encodeNotice, NoticeKind, type KeyBuilder } from '../../keys';
 import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
 import { ConnectionWatch } from './connection-watch';
@@ -30,13 +30,14 @@ export class RedisLoadStore implements LoadStore {
   /** SCAN pattern of every key this store writes, for `reset()`. */
   private readonly keyPattern: string;
   private readonly probeKey: string;
+  private readonly generationKeys: readonly string[];
   /** Shard-local notices (SPUBLISH on the user's group channel), decided at boot. */
   private sharded = false;
   private noticePath: NoticePath = { mode: 'classic' };
 
   constructor(
     source: RedisSource,
-    keys: Pick<KeyBuilder, 'channel' | 'shardChannels' | 'pattern' | 'probeKey'>,
+    keys: Pick<KeyBuilder, 'channel' | 'shardChannels' | 'pattern' | 'probeKey' | 'generationKeys'>,
     /** Replica-acknowledged locks (see `waitForReplicas`). */
     private readonly waitForReplicas?: { replicas: number; timeoutMs: number },
   ) {
@@ -48,6 +49,7 @@ export class RedisLoadStore implements LoadStore {
     this.shardChannels = keys.shardChannels;
     this.keyPattern = keys.pattern;
     this.probeKey = keys.probeKey;
+    this.generationKeys = keys.generationKeys;
     this.subscriber = new RedisSubscriber(this.logger);
   }
 
@@ -136,8 +138,12 @@ export class RedisLoadStore implements LoadStore {
     this.assertConnected();
     const pttl =
       watchMs === undefined
-        ? await this.redis.pttl(user.loaded)
-        : await this.redis.evalScript(S.watch, [user.loaded, user.waiting], [String(watchMs)]);
+        ? await this.redis.evalScript(S.flag, [user.loaded, user.generation], [])
+        : await this.redis.evalScript(
+            S.watch,
+            [user.loaded, user.waiting, user.generation],
+            [String(watchMs)],
+          );
     return ttlFromPttl(pttl);
   }
 
@@ -145,7 +151,7 @@ export class RedisLoadStore implements LoadStore {
     this.assertConnected();
     await this.redis.evalScript(
       S.setLoaded,
-      [user.loaded, user.waiting],
+      [user.loaded, user.waiting, user.generation],
       [String(ttlMs), ...this.notice(user, NoticeKind.Loaded)],
     );
   }
@@ -162,7 +168,7 @@ export class RedisLoadStore implements LoadStore {
     checkFlag: boolean,
   ): Promise<AcquireResult> {
     this.assertConnected();
-    const keys = [user.loaded, user.lock, user.fence, user.waiting];
+    const keys = [user.loaded, user.lock, user.fence, user.waiting, user.generation];
     const args = [token, String(ttlMs), FENCE_RETENTION_S, checkFlag ? '1' : '0'];
     const wanted = this.waitForReplicas;
     const [reply, acks] = wanted
@@ -174,7 +180,12 @@ export class RedisLoadStore implements LoadStore {
           wanted.timeoutMs,
         )
       : [await this.redis.evalScript(S.acquire, keys, args), undefined];
-    const [state, value, lineage] = reply as [number | string, number | string, string | undefined];
+    const [state, value, lineage, generation] = reply as [
+      number | string,
+      number | string,
+      string | undefined,
+      string | number | undefined,
+    ];
     // Number(): a borrowed client may use `stringNumbers`, which turns every integer into a string.
     const code = Number(state);
     if (code === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
@@ -184,7 +195,12 @@ export class RedisLoadStore implements LoadStore {
         await this.release(user, token);
         return { state: 'unreplicated', acks: acks!, replicas: wanted.replicas };
       }
-      return { state: 'acquired', fencingToken: Number(value), incarnation: `redis:${lineage}` };
+      return {
+        state: 'acquired',
+        fencingToken: Number(value),
+        incarnation: `redis:${lineage}`,
+        generation: String(generation),
+      };
     }
     // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
     return { state: 'held', remainingMs: Number(value) >= 0 ? Number(value) : ttlMs };
@@ -205,14 +221,46 @@ export class RedisLoadStore implements LoadStore {
     return Number(owned) === 1;
   }
 
-  async finish(user: StoreUser, token: string, loadedTtlMs: number): Promise<boolean> {
+  async finish(
+    user: StoreUser,
+    token: string,
+    loadedTtlMs: number,
+    _retryable?: boolean,
+    generation?: string,
+  ): Promise<boolean> {
     this.assertConnected();
     const owned = await this.redis.evalScript(
       S.finish,
-      [user.loaded, user.lock, user.waiting],
-      [token, String(loadedTtlMs), ...this.notice(user, NoticeKind.Loaded)],
+      [user.loaded, user.lock, user.waiting, user.generation],
+      [
+        token,
+        String(loadedTtlMs),
+        ...this.notice(user, NoticeKind.Loaded),
+        generation ?? '',
+        encodeNotice(NoticeKind.Released, user.tag),
+      ],
     );
     return Number(owned) === 1;
+  }
+
+  /**
+   * One script per group (NOTICE_GROUPS of them, whatever the number of users), each on one key
+   * of its own slot: never cross-slot. Sharded: each group's script notifies its shard; classic:
+   * one notice on the channel after every group moved on.
+   */
+  async clearAllLoaded(): Promise<void> {
+    this.assertConnected();
+    const message = encodeNotice(NoticeKind.ClearedAll, ALL_USERS_TAG);
+    await Promise.all(
+      this.generationKeys.map((key, group) =>
+        this.redis.evalScript(
+          S.clearGroup,
+          [key],
+          this.sharded ? [this.shardChannels[group], message, 'SPUBLISH'] : ['', '', ''],
+        ),
+      ),
+    );
+    if (!this.sharded) await this.redis.publish(this.channel, message, false);
   }
 
   async finishLock(user: StoreUser, token: string): Promise<boolean> {

@@ -25,15 +25,18 @@ const SOURCES = {
    * (fenceRetentionMs after its last use) or Redis restarts empty. The counter also keeps its
    * lineage, the server time when it was created (`<fence>:<lineage>`): leases of one lineage
    * were granted from one continuous lock state; a new lineage means that state was lost.
-   * KEYS: loaded, lock, fence, waiting. ARGV: token, leaseMs, fenceRetentionMs, checkFlag.
-   * Returns {2, flag pttl} loaded | {1, fence, lineage} acquired | {0, lock pttl} held.
+   * A flag counts only if it holds the group's generation (absent: '1'); a flag from before a
+   * `clearAllLoaded` is ignored (and overwritten by the next finish).
+   * KEYS: loaded, lock, fence, waiting, generation. ARGV: token, leaseMs, fenceRetentionMs,
+   * checkFlag. Returns {2, flag pttl} loaded | {1, fence, lineage, generation} acquired |
+   * {0, lock pttl} held.
    */
   acquire: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `
-if ARGV[4] == '1' then
-  local left = redis.call('PTTL', KEYS[1])
-  if left ~= -2 then return {2, left} end
+local gen = redis.call('GET', KEYS[5]) or '1'
+if ARGV[4] == '1' and redis.call('GET', KEYS[1]) == gen then
+  return {2, redis.call('PTTL', KEYS[1])}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local t = redis.call('TIME')
@@ -53,7 +56,7 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   fence = fence + 1
   if fence < now then fence = now end
   redis.call('SET', KEYS[3], string.format('%d', fence) .. ':' .. lineage, 'PX', ARGV[3])
-  return {1, fence, lineage}
+  return {1, fence, lineage, gen}
 end
 local pttl = redis.call('PTTL', KEYS[2])
 local mark = math.max(pttl, 0) + tonumber(ARGV[2])
@@ -82,20 +85,29 @@ end
 return 0`,
   },
   /**
-   * Guarantees: in one atomic step, sets the flag with its TTL (0: deletes it), deletes the lock only if ARGV[1]
-   * still owns it, and notifies waiters if any are marked. KEYS: loaded, lock, waiting. ARGV:
-   * token, loadedTtlMs, channel, message, publish command. Returns 1 if the lock was still ours.
+   * Guarantees: in one atomic step, sets the flag with its TTL (0: deletes it), deletes the lock
+   * only if ARGV[1] still owns it, and notifies waiters if any are marked. A load that began in an
+   * earlier generation (ARGV[6], from its acquire; '' = unknown) than the group's now — a
+   * `clearAllLoaded` ran meanwhile — sets no flag and tells waiters to retry (ARGV[7]) instead.
+   * KEYS: loaded, lock, waiting, generation. ARGV: token, loadedTtlMs, channel, loaded message,
+   * publish command, generation, released message. Returns 1 if the lock was still ours.
    */
   finish: {
-    numberOfKeys: 3,
+    numberOfKeys: 4,
     lua: `
-if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], '1', 'PX', ARGV[2]) end
+local gen = redis.call('GET', KEYS[4]) or '1'
+local fresh = ARGV[6] == '' or ARGV[6] == gen
+if not fresh then
+elseif ARGV[2] == '0' then redis.call('DEL', KEYS[1])
+else redis.call('SET', KEYS[1], gen, 'PX', ARGV[2]) end
 local owned = 0
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
   owned = 1
 end
-if redis.call('DEL', KEYS[3]) == 1 then redis.call(ARGV[5], ARGV[3], ARGV[4]) end
+if redis.call('DEL', KEYS[3]) == 1 then
+  redis.call(ARGV[5], ARGV[3], fresh and ARGV[4] or ARGV[7])
+end
 return owned`,
   },
   /**
@@ -115,13 +127,16 @@ if redis.call('DEL', KEYS[2]) == 1 then redis.call(ARGV[4], ARGV[2], ARGV[3]) en
 return owned`,
   },
   /**
-   * Guarantees: reports the flag's PTTL and, while it is unset, marks the user as waited on for
-   * ARGV[1] ms. KEYS: loaded, waiting.
+   * Guarantees: reports the flag's PTTL (-2 for a flag of an earlier generation) and, while it
+   * is unset, marks the user as waited on for ARGV[1] ms. KEYS: loaded, waiting, generation.
    */
   watch: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
-local left = redis.call('PTTL', KEYS[1])
+local left = -2
+if redis.call('GET', KEYS[1]) == (redis.call('GET', KEYS[3]) or '1') then
+  left = redis.call('PTTL', KEYS[1])
+end
 if left == -2 and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
 end
@@ -129,12 +144,13 @@ return left`,
   },
   /**
    * Guarantees: the flag is set and every process is notified in one step (public `setLoaded`,
-   * always published). KEYS: loaded, waiting. ARGV: ttlMs, channel, message, publish command.
+   * always published). KEYS: loaded, waiting, generation. ARGV: ttlMs, channel, message,
+   * publish command.
    */
   setLoaded: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('SET', KEYS[1], redis.call('GET', KEYS[3]) or '1', 'PX', ARGV[1])
 redis.call('DEL', KEYS[2])
 redis.call(ARGV[4], ARGV[2], ARGV[3])
 return 1`,
@@ -167,6 +183,32 @@ return 1`,
 redis.call('DEL', KEYS[1])
 redis.call(ARGV[3], ARGV[1], ARGV[2])
 return 1`,
+  },
+  /**
+   * Guarantees: the flag's PTTL if it holds the group's generation, else -2 (not loaded).
+   * KEYS: loaded, generation.
+   */
+  flag: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('GET', KEYS[1]) == (redis.call('GET', KEYS[2]) or '1') then
+  return redis.call('PTTL', KEYS[1])
+end
+return -2`,
+  },
+  /**
+   * Guarantees: one group's generation moves on, so every flag of the group written before reads
+   * as not loaded (they expire with their TTL); with a publish command (sharded notices), the
+   * group's subscribers hear it in the same step. No TTL: it must outlive every flag. KEYS:
+   * generation. ARGV: channel, message, publish command ('' = none). Returns the new generation.
+   */
+  clearGroup: {
+    numberOfKeys: 1,
+    lua: `
+local gen = string.format('%d', tonumber(redis.call('GET', KEYS[1]) or '1') + 1)
+redis.call('SET', KEYS[1], gen)
+if ARGV[3] ~= '' then redis.call(ARGV[3], ARGV[1], ARGV[2]) end
+return gen`,
   },
 } as const;
 
