@@ -17,6 +17,7 @@ module.exports = {
     '/test/managed/tls.spec.ts',
     '/node_modules/',
     '/test/multi-process/',
+    '/test/topologies/',
     '/test/package/',
     '/test/memory/',
     '/test/e2e/',

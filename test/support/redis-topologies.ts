@@ -173,6 +173,42 @@ export class RedisClusterTopology {
     return { killedPort, newMasterPort };
   }
 
+  /**
+   * Moves the slot of `key` to another master, keys included (IMPORTING / MIGRATING, MIGRATE,
+   * SETSLOT NODE on every master), as a resharding does. Clients with the old slot map get MOVED.
+   */
+  async moveSlotOf(key: string): Promise<{ from: number; to: number }> {
+    const slot = String(calculateSlot(key));
+    const from = await this.masterPortOf(key);
+    const masters = await this.masterPorts();
+    const to = masters.find((p) => p !== from)!;
+    const [fromId, toId] = await Promise.all([
+      redisCli(from, 'CLUSTER', 'MYID'),
+      redisCli(to, 'CLUSTER', 'MYID'),
+    ]);
+    await redisCli(to, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await redisCli(from, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    for (;;) {
+      const keys = (await redisCli(from, 'CLUSTER', 'GETKEYSINSLOT', slot, '100'))
+        .split('\n')
+        .filter(Boolean);
+      if (keys.length === 0) break;
+      await redisCli(from, 'MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...keys);
+    }
+    for (const port of masters) await redisCli(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    await until('every node to agree on the moved slot', async () => {
+      for (const node of this.running) {
+        const slots = JSON.parse(await redisCli(node.port, '--json', 'CLUSTER', 'SLOTS')) as Array<
+          [number, number, [string, number, ...unknown[]]]
+        >;
+        const range = slots.find(([a, b]) => Number(slot) >= a && Number(slot) <= b);
+        if (range?.[2][1] !== to) return false;
+      }
+      return true;
+    });
+    return { from, to };
+  }
+
   /** Restarts a killed node (it keeps its node id and rejoins as a replica) and waits for health. */
   async heal(port: number): Promise<void> {
     await this.node(port).restart();

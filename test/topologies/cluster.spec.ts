@@ -7,7 +7,7 @@
  */
 import type { Cluster } from 'ioredis';
 import { KeyBuilder } from '../../src/keys';
-import { uniquePrefix } from '../support/env';
+import { uniquePrefix, userKey } from '../support/env';
 import { CLUSTER_FLAVOURS } from '../support/redis-clients';
 import { RedisClusterTopology, redisCli } from '../support/redis-topologies';
 import { runChaos, MIN_FAULTS } from '../multi-process/chaos';
@@ -114,6 +114,30 @@ describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
     () => expectCrashedHolderReplaced(pool, clusterTopology(cluster, 'ioredis-cluster'), inspect),
     60_000,
   );
+
+  it('follows a slot moved under a replica-acknowledged lock (MOVED inside the EVALSHA + WAIT pipeline)', async () => {
+    const keyPrefix = uniquePrefix('cluster-moved');
+    const app = await clusterTopology(cluster, 'ioredis-cluster').app({
+      keyPrefix,
+      onStoreError: 'fail-closed',
+      waitForReplicas: { replicas: 1, timeoutMs: 500 },
+    });
+    try {
+      // The client learns the slot map, then the slot moves under it.
+      expect(await app.lock.ensureLoaded('before-move', () => 'v')).toMatchObject({
+        status: 'loaded',
+      });
+      const user = 'moved-user';
+      const { to } = await cluster.moveSlotOf(userKey(keyPrefix, user, 'lock'));
+      const lock = await app.lock.acquireLoadLock(user);
+      expect(lock).not.toBeNull();
+      expect(await redisCli(to, 'GET', userKey(keyPrefix, user, 'lock'))).toBe(lock!.token);
+      expect(await app.lock.releaseLoadLock(lock!)).toBe(true);
+      expect(await app.lock.ensureLoaded(user, () => 'w')).toMatchObject({ status: 'loaded' });
+    } finally {
+      await app.close();
+    }
+  });
 
   it('reset() reaches every master and no other prefix', () =>
     expectResetReachesEveryMaster(clusterTopology(cluster, 'ioredis-cluster'), inspect));

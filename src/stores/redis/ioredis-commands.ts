@@ -13,7 +13,12 @@ import type { LuaScript } from './redis-scripts';
 export interface IoRedisLike {
   readonly status: string;
   readonly isCluster?: boolean;
-  readonly options?: { readonly sentinels?: unknown; readonly redisOptions?: unknown };
+  readonly options?: {
+    readonly sentinels?: unknown;
+    readonly redisOptions?: unknown;
+    readonly host?: string;
+    readonly port?: number;
+  };
   /** A Cluster's startup nodes (URLs or addresses, possibly with credentials). */
   readonly startupNodes?: unknown;
   script(subcommand: 'LOAD', lua: string): Promise<unknown>;
@@ -31,7 +36,9 @@ export interface IoRedisLike {
   spublish?(channel: string, message: string): Promise<unknown>;
   scanStream(options: { match: string; count: number }): AsyncIterable<string[]>;
   pipeline(): IoRedisPipeline;
-  nodes?(role: 'master'): IoRedisLike[];
+  nodes?(role: 'master' | 'all'): IoRedisLike[];
+  /** A Cluster's: re-reads the slot map. */
+  refreshSlotsCache?(callback?: (error?: Error) => void): void;
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
@@ -40,6 +47,7 @@ export interface IoRedisLike {
 }
 
 interface IoRedisPipeline {
+  call(command: string, ...args: string[]): IoRedisPipeline;
   evalsha(sha: string, numberOfKeys: number, ...args: string[]): IoRedisPipeline;
   eval(lua: string, numberOfKeys: number, ...args: string[]): IoRedisPipeline;
   wait(replicas: number, timeoutMs: number): IoRedisPipeline;
@@ -117,15 +125,31 @@ export class IoRedisCommands implements RedisCommands {
     replicas: number,
     timeoutMs: number,
   ): Promise<[unknown, number]> {
-    const attempt = async (byEval: boolean): Promise<[unknown, number]> => {
-      const pipeline = this.client.pipeline();
+    const attempt = async (
+      byEval: boolean,
+      via: IoRedisLike = this.client,
+      asking = false,
+      redirections = 0,
+    ): Promise<[unknown, number]> => {
+      const pipeline = via.pipeline();
+      if (asking) pipeline.call('ASKING');
       if (byEval) pipeline.eval(script.lua, script.numberOfKeys, ...keys, ...args);
       else pipeline.evalsha(script.sha, script.numberOfKeys, ...keys, ...args);
       // WAIT in a pipeline, never in MULTI (where it does not block and counts stale acks).
       pipeline.wait(replicas, timeoutMs);
-      const [[scriptError, reply], [waitError, acks]] = (await pipeline.exec()) as Array<
-        [Error | null, unknown]
-      >;
+      const replies = (await pipeline.exec()) as Array<[Error | null, unknown]>;
+      const [[scriptError, reply], [waitError, acks]] = asking ? replies.slice(1) : replies;
+      // A Cluster redirects the script (a slot moved, e.g. after a failover): it did not run
+      // there, and ioredis retries no pipeline with a WAIT in it, so follow the redirection
+      // ourselves, to the node named, where the WAIT must go too.
+      const redirect = scriptError && /^(MOVED|ASK) \d+ (\S+):(\d+)/.exec(scriptError.message);
+      if (redirect && isIoCluster(this.client) && redirections < 3) {
+        if (redirect[1] === 'MOVED') this.client.refreshSlotsCache?.();
+        const node = this.client.nodes!('all').find(
+          (n) => n.options?.host === redirect[2] && n.options?.port === Number(redirect[3]),
+        );
+        if (node) return attempt(byEval, node, redirect[1] === 'ASK', redirections + 1);
+      }
       if (scriptError) throw scriptError;
       if (waitError) throw waitError;
       return [reply, Number(acks)];
