@@ -1,12 +1,39 @@
 /**
- * Knobs of `npm run bench`. The full run is sized for the project's 2-core machine (about 4
- * minutes); BENCH_QUICK=1 is a smoke run of about a minute (one repeat, short windows, a shorter
- * crash cap), whose numbers are not for quoting.
+ * Knobs of `npm run bench`. The full run is sized for the project's 2-core machine (about 4-5
+ * minutes, of which the Redis Cluster part takes 1-2); BENCH_QUICK=1 is a smoke run of about a
+ * minute and a half (one repeat, short windows, a shorter crash cap), whose numbers are not for
+ * quoting. BENCH_ONLY=<id>[,<id>…] runs only those parts (ids: {@link PART_IDS}), e.g.
+ * BENCH_ONLY=cluster for the Redis Cluster rows alone.
  */
 export const QUICK = process.env.BENCH_QUICK === '1';
 
+/** The parts of the run, in the order they run, as BENCH_ONLY names them. */
+export const PART_IDS = [
+  'hot-path',
+  'lock-cycle',
+  'stampede',
+  'many-users',
+  'crash',
+  'cluster',
+] as const;
+export type PartId = (typeof PART_IDS)[number];
+
+/** BENCH_ONLY as a list of parts; every part when unset. Throws on a name it does not know. */
+function parseOnly(value: string | undefined): readonly PartId[] {
+  if (value === undefined || value.trim() === '') return PART_IDS;
+  const names = value.split(',').map((x) => x.trim());
+  const unknown = names.filter((x) => !(PART_IDS as readonly string[]).includes(x));
+  if (unknown.length > 0)
+    throw new Error(
+      `BENCH_ONLY: unknown part ${unknown.join(', ')}; known: ${PART_IDS.join(', ')}`,
+    );
+  return PART_IDS.filter((id) => names.includes(id));
+}
+
 export const CONFIG = {
   quick: QUICK,
+  /** The parts this run measures (BENCH_ONLY), in run order. */
+  only: parseOnly(process.env.BENCH_ONLY),
   /** Repeats of every measurement; the tables show medians. */
   repeats: QUICK ? 1 : 3,
   hotPath: {
@@ -43,6 +70,25 @@ export const CONFIG = {
     users: QUICK ? 200 : 1_000,
     callersPerUser: 20,
     loadMs: 100,
+  },
+  /** Part 6, Redis Cluster (bench/scenarios/cluster.ts). */
+  cluster: {
+    /** The Cluster of the latency, lock-cycle and stampede rows, and the first traffic row. */
+    small: { masters: 3, replicasPerMaster: 1 },
+    /** The second traffic row: twice the shards, a replica each as well. */
+    large: { masters: 6, replicasPerMaster: 1 },
+    /** Latency samples per repeat, configuration and measure (taken round-robin). */
+    latencyRounds: QUICK ? 40 : 200,
+    /** B has been waiting this long (its first check done) when A calls setLoaded. */
+    wakeLeadMs: 10,
+    /** Latency samples above this are counted: a stall (e.g. a delayed ACK on the bus). */
+    slowMs: 10,
+    /** A latency above this is a lost notice (B's re-check or the poll cap ended it). */
+    lateMs: 500,
+    /** Notices per traffic sample. */
+    trafficNotices: QUICK ? 100 : 500,
+    stampede: { apps: 4, callersPerApp: 50, loadMs: 250 },
+    waitForReplicas: { replicas: 1, timeoutMs: 100 },
   },
   /** Lead time of a barrier start: every worker gets its `run` before the start time. */
   barrierLeadMs: 250,

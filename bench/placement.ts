@@ -8,7 +8,8 @@
  * Redis on CPU 0: every round trip crosses cores, the way it crosses a network in production)
  * and "same-core" (both on CPU 0: the loopback best case for Redis, and for the alternatives'
  * ratios). Multi-process scenarios run unpinned. Without taskset or with one CPU, nothing is
- * pinned and the tables say so.
+ * pinned and the tables say so. Several redis-servers (a Cluster's nodes next to a standalone
+ * server) are pinned together: every one of them to CPU 0.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -24,13 +25,18 @@ function taskset(pid: number, cpuList: string): boolean {
 export class Pinning {
   readonly available: boolean;
   private readonly all: string;
+  private readonly redisPids: readonly number[];
 
-  constructor(private readonly redisPid: number | undefined) {
+  /** @param redis the redis-server's pid, or the pids of every redis-server to pin together */
+  constructor(redis: number | readonly (number | undefined)[] | undefined) {
     const n = cpus().length;
     this.all = `0-${n - 1}`;
+    const pids = typeof redis === 'number' ? [redis] : (redis ?? []);
+    this.redisPids = pids.filter((pid): pid is number => pid !== undefined);
     this.available =
       n >= 2 &&
-      redisPid !== undefined &&
+      this.redisPids.length === pids.length &&
+      this.redisPids.length > 0 &&
       spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
   }
 
@@ -39,13 +45,13 @@ export class Pinning {
     if (!this.available) return false;
     const redisCpu = '0';
     const benchCpu = placement === 'cross-core' ? '1' : '0';
-    return taskset(this.redisPid!, redisCpu) && taskset(process.pid, benchCpu);
+    return this.redisPids.every((pid) => taskset(pid, redisCpu)) && taskset(process.pid, benchCpu);
   }
 
   /** Back to every CPU (before forking workers: children inherit the affinity). */
   release(): void {
     if (!this.available) return;
-    taskset(this.redisPid!, this.all);
+    for (const pid of this.redisPids) taskset(pid, this.all);
     taskset(process.pid, this.all);
   }
 }

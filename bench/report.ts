@@ -2,7 +2,7 @@
 import { DEFAULT_LOCK_TTL_MS } from '../src';
 import { CONFIG } from './config';
 import type { StrategyId } from './protocol';
-import type { BenchResults, StampedeRow, TargetCheck } from './results';
+import type { BenchResults, ClusterResult, StampedeRow, TargetCheck } from './results';
 import type { Measured } from './stats';
 import { STRATEGY_LABELS } from './strategies';
 
@@ -138,6 +138,196 @@ export function evaluateTargets(r: BenchResults): TargetCheck[] {
     }
   }
   return out;
+}
+
+/** The Redis Cluster targets (part 6). */
+export function evaluateClusterTargets(c: ClusterResult): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const row = (id: string) => c.latency.find((x) => x.config === id)!;
+  const [standalone, sharded, classic] = ['standalone', 'cluster-sharded', 'cluster-classic'].map(
+    row,
+  );
+  for (const [label, pick] of [
+    ['near-cache invalidation', (x: typeof standalone) => m(x.invalidationP95Us)],
+    ['wake-up', (x: typeof standalone) => m(x.wakeP95Us)],
+  ] as const) {
+    out.push({
+      target: `Cluster, sharded notices: ${label} p95 within 2x of standalone's`,
+      measured: `${num(pick(sharded))} vs ${num(pick(standalone))} µs = ${ratio(pick(sharded), pick(standalone))} (classic pub/sub: ${num(pick(classic))} µs = ${ratio(pick(classic), pick(standalone))})`,
+      met: pick(sharded) <= 2 * pick(standalone),
+    });
+  }
+  const byPath = (path: string) =>
+    c.traffic.filter((x) => x.path === path).sort((a, b) => a.masters - b.masters);
+  const describe = (rows: ClusterResult['traffic']) =>
+    rows.map((x) => `${x.masters} masters ${num(m(x.totalPerNotice))}`).join(', ');
+  const shardRows = byPath('sharded');
+  out.push({
+    target: 'Cluster-bus traffic per notice, sharded: does not grow with the number of shards',
+    measured: `sharded: ${describe(shardRows)}; classic: ${describe(byPath('classic'))} bus messages per notice`,
+    met:
+      shardRows.length >= 2 &&
+      m(shardRows[shardRows.length - 1].totalPerNotice) <= m(shardRows[0].totalPerNotice) + 0.01,
+  });
+  const late = c.latency.reduce((n, x) => n + x.late, 0);
+  out.push({
+    target: `no notice lost: no latency sample over ${CONFIG.cluster.lateMs} ms, any configuration`,
+    measured: c.latency.map((x) => `${x.label}: ${x.late}`).join('; '),
+    met: late === 0,
+  });
+  out.push({
+    target: 'Cluster stampede: exactly one loader run and no error, every repeat and configuration',
+    measured: c.stampede
+      .map(
+        (x) => `${x.label}: ${x.loaderRuns.runs.join(', ')} (errors ${x.errors.runs.join(', ')})`,
+      )
+      .join('; '),
+    met: c.stampede.every(
+      (x) => x.loaderRuns.runs.every((n) => n === 1) && x.errors.runs.every((n) => n === 0),
+    ),
+  });
+  return out;
+}
+
+function renderCluster(c: ClusterResult): string {
+  const parts: string[] = [];
+  const standalone = c.latency.find((x) => x.config === 'standalone')!;
+  const samples = (x: ClusterResult['latency'][number]) => 2 * x.samples * CONFIG.repeats;
+  parts.push(
+    `### 6. Redis Cluster (${c.topology}) next to the standalone server\n\n` +
+      `Placement: ${c.placement}. Took ${num(c.durationSec)} s (Cluster start-ups included).\n\n` +
+      `#### 6a. Notice latency: app A → app B (µs; ${c.latency[0]?.samples ?? 0} samples per repeat and measure, round-robin over the rows)\n\n` +
+      table(
+        [
+          'Redis',
+          'client',
+          'notice path (health)',
+          'invalidation p50',
+          'invalidation p95',
+          'p95 x standalone',
+          'wake-up p50',
+          'wake-up p95',
+          'p95 x standalone',
+          `samples over ${CONFIG.cluster.slowMs} ms / ${CONFIG.cluster.lateMs} ms`,
+        ],
+        c.latency.map((x) => [
+          x.label,
+          x.client,
+          x.noticePathReason ? `${x.noticePath} (${x.noticePathReason})` : x.noticePath,
+          num(m(x.invalidationP50Us)),
+          num(m(x.invalidationP95Us)),
+          ratio(m(x.invalidationP95Us), m(standalone.invalidationP95Us)),
+          num(m(x.wakeP50Us)),
+          num(m(x.wakeP95Us)),
+          ratio(m(x.wakeP95Us), m(standalone.wakeP95Us)),
+          `${x.slow} / ${x.late} of ${samples(x)}`,
+        ]),
+      ) +
+      '\n\nInvalidation: A `clearLoaded` (its round trip included) until B, polling `isLoaded` with setImmediate, gets false from Redis after its near-cache dropped the entry. ' +
+      `Wake-up: B in \`waitForLoad\` (for ${CONFIG.cluster.wakeLeadMs} ms already, re-checking every 1 s), from A's \`setLoaded\` call to B's wake.`,
+  );
+
+  const lockRow = (id: string) => c.lockCycle.find((x) => x.id === id)!;
+  const [ls, lc, lw] = ['standalone', 'cluster', 'cluster-wait-for-replicas'].map(lockRow);
+  const seq = (x: typeof ls): number => m(x.sequentialOpsPerSec);
+  const conc = (x: typeof ls): number => m(x.concurrentOpsPerSec);
+  const cc = CONFIG.lockCycle.concurrency;
+  parts.push(
+    `#### 6b. Lock cycle: \`acquireLoadLock\` + \`releaseLoadLock\` in one process (${cc} concurrent = ${cc} loops on ${cc} distinct users)\n\n` +
+      table(
+        [
+          'Redis',
+          'sequential ops/s',
+          'µs per cycle',
+          'x standalone',
+          'x Cluster',
+          `${cc} concurrent ops/s`,
+          'x standalone',
+          'x Cluster',
+          'locks not granted',
+        ],
+        c.lockCycle.map((x) => [
+          x.label,
+          num(seq(x)),
+          num(1e6 / seq(x)),
+          ratio(seq(x), seq(ls)),
+          x.id === 'standalone' ? '—' : ratio(seq(x), seq(lc)),
+          num(conc(x)),
+          ratio(conc(x), conc(ls)),
+          x.id === 'standalone' ? '—' : ratio(conc(x), conc(lc)),
+          String(x.notGranted),
+        ]),
+      ) +
+      `
+
+waitForReplicas on the Cluster: ${ratio(seq(lw), seq(lc))} the sequential ops/s, ${ratio(conc(lw), conc(lc))} at ${cc} concurrent; ` +
+      `extra per acquire (sequential, median of the repeats' 1/ops differences): ${num(m(c.waitForReplicasExtraUs))} µs.`,
+  );
+
+  const st = c.stampede.find((x) => x.config === 'standalone')!;
+  const sc = CONFIG.cluster.stampede;
+  parts.push(
+    `#### 6c. Stampede in this process: ${sc.apps} apps × ${sc.callersPerApp} callers, one cold user, load ${sc.loadMs} ms\n\n` +
+      table(
+        [
+          'Redis',
+          'loader runs',
+          'errors',
+          'waiter extra p50 / p99 / max ms',
+          'p99 x standalone',
+          'wall ms',
+        ],
+        c.stampede.map((x) => [
+          x.label,
+          num(m(x.loaderRuns)),
+          num(m(x.errors)),
+          `${num(m(x.waiterExtraP50Ms))} / ${num(m(x.waiterExtraP99Ms))} / ${num(m(x.waiterExtraMaxMs))}`,
+          ratio(m(x.waiterExtraP99Ms), m(st.waiterExtraP99Ms)),
+          num(m(x.wallMs)),
+        ]),
+      ),
+  );
+
+  const first = (path: string) =>
+    c.traffic.filter((x) => x.path === path).sort((a, b) => a.masters - b.masters)[0];
+  parts.push(
+    '#### 6d. Cluster-bus traffic per notice (`CLUSTER INFO` deltas summed over every node)\n\n' +
+      table(
+        [
+          'Cluster',
+          'nodes',
+          'notice path (client)',
+          'notices',
+          'PUBLISH bus messages / notice',
+          'SPUBLISH bus messages / notice',
+          'total / notice',
+          'expected',
+          `x ${first('sharded')?.masters ?? '?'} masters`,
+        ],
+        c.traffic.map((x) => [
+          `${x.masters} masters + ${x.masters * x.replicasPerMaster} replicas`,
+          String(x.nodes),
+          `${x.path} (${x.client})`,
+          num(x.notices),
+          num(m(x.publishPerNotice)),
+          num(m(x.publishShardPerNotice)),
+          num(m(x.totalPerNotice)),
+          `${x.expectedPerNotice} (${x.path === 'sharded' ? "the shard's replicas" : 'every other node'})`,
+          ratio(m(x.totalPerNotice), m(first(x.path).totalPerNotice)),
+        ]),
+      ) +
+      '\n\nFields `cluster_stats_messages_publish_sent` and `cluster_stats_messages_publishshard_sent`; each `clearLoaded` publishes one notice.',
+  );
+
+  if (c.targets)
+    parts.push(
+      '#### Redis Cluster targets\n\n' +
+        table(
+          ['target', 'measured', 'met'],
+          c.targets.map((t) => [t.target, t.measured, t.met ? 'yes' : '**no**']),
+        ),
+    );
+  return parts.join('\n\n');
 }
 
 export function renderMarkdown(r: BenchResults): string {
@@ -339,7 +529,9 @@ export function renderMarkdown(r: BenchResults): string {
     );
   }
 
-  if (r.targets) {
+  if (r.cluster) parts.push(renderCluster(r.cluster));
+
+  if (r.targets && r.targets.length > 0) {
     parts.push(
       '### Issue 4 targets\n\n' +
         table(

@@ -86,6 +86,83 @@ export interface ManyUsersRow {
   errorKinds: Record<string, number>;
 }
 
+/** How part 6 reaches Redis: its standalone server, or the Cluster through one of two clients. */
+export type RedisConfigId =
+  'standalone' | 'standalone-node-redis-5' | 'cluster-sharded' | 'cluster-classic';
+
+export interface NoticeLatencyRow {
+  config: RedisConfigId;
+  label: string;
+  /** The client the apps hand to the module. */
+  client: string;
+  /** The health details' `noticePath` (and `noticePathReason`) of the apps. */
+  noticePath: string;
+  noticePathReason?: string;
+  /** A clears, until B's near-cache has dropped the entry (B's next `isLoaded` is false). */
+  invalidationP50Us: Measured;
+  invalidationP95Us: Measured;
+  /** A calls setLoaded, until B's `waitForLoad` resolves. */
+  wakeP50Us: Measured;
+  wakeP95Us: Measured;
+  /** Samples per repeat and measure. */
+  samples: number;
+  /** Samples over `slowMs` (stalled), every repeat and both measures. */
+  slow: number;
+  /** Samples over `lateMs` (a notice lost), every repeat and both measures. */
+  late: number;
+}
+
+export interface ClusterLockCycleRow {
+  id: 'standalone' | 'cluster' | 'cluster-wait-for-replicas';
+  label: string;
+  sequentialOpsPerSec: Measured;
+  concurrentOpsPerSec: Measured;
+  /** Cycles whose acquire got no lock (waitForReplicas: fewer acknowledgements in time). */
+  notGranted: number;
+}
+
+export interface ClusterStampedeRow {
+  config: RedisConfigId;
+  label: string;
+  callers: number;
+  loaderRuns: Measured;
+  errors: Measured;
+  waiterExtraP50Ms: Measured;
+  waiterExtraP99Ms: Measured;
+  waiterExtraMaxMs: Measured;
+  wallMs: Measured;
+}
+
+export interface BusTrafficRow {
+  masters: number;
+  replicasPerMaster: number;
+  nodes: number;
+  path: 'sharded' | 'classic';
+  client: string;
+  notices: number;
+  /** CLUSTER INFO deltas summed over every node, divided by the notices. */
+  publishPerNotice: Measured;
+  publishShardPerNotice: Measured;
+  totalPerNotice: Measured;
+  /** What Redis should send: every other node (classic), the shard's other nodes (sharded). */
+  expectedPerNotice: number;
+}
+
+export interface ClusterResult {
+  /** The Cluster of the latency, lock-cycle and stampede rows. */
+  topology: string;
+  placement: string;
+  latency: NoticeLatencyRow[];
+  lockCycle: ClusterLockCycleRow[];
+  /** waitForReplicas cost per acquire (sequential): 1/ops with it − 1/ops without, µs. */
+  waitForReplicasExtraUs: Measured;
+  stampede: ClusterStampedeRow[];
+  traffic: BusTrafficRow[];
+  /** Filled in by run.ts (report.ts `evaluateClusterTargets`). */
+  targets?: TargetCheck[];
+  durationSec: number;
+}
+
 export interface TargetCheck {
   target: string;
   measured: string;
@@ -114,6 +191,7 @@ export interface BenchResults {
   stampede?: StampedeRow[];
   crash?: CrashRow[];
   manyUsers?: ManyUsersRow[];
+  cluster?: ClusterResult;
   targets?: TargetCheck[];
   errors: string[];
 }

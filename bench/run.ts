@@ -1,9 +1,13 @@
 /**
  * `npm run bench`: starts a private redis-server, runs the five scenarios of issue 4 for every
- * strategy side by side, prints markdown tables (medians of the repeats, ratios against the
- * reference pattern) and writes the same data to bench/results/latest.json.
+ * strategy side by side, then the Redis Cluster rows (part 6: it starts its own Clusters), prints
+ * markdown tables (medians of the repeats, ratios against the reference pattern or the
+ * standalone server) and writes the same data to bench/results/latest.json.
  *
- * BENCH_QUICK=1: a one-minute smoke run (one repeat, short windows, crash cap 8 s).
+ * BENCH_QUICK=1: a smoke run of about a minute and a half (one repeat, short windows, crash cap
+ * 8 s).
+ * BENCH_ONLY=cluster (or any comma-separated part ids of config.ts): only those parts; the files
+ * are then bench/results/latest-<parts>.json and .md, so a full run's stay.
  */
 import 'reflect-metadata';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,12 +15,13 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis-server';
-import { CONFIG } from './config';
+import { CONFIG, PART_IDS, type PartId } from './config';
 import { Pinning } from './placement';
 import { WorkerPool } from './pool';
 import { STRATEGY_IDS } from './protocol';
-import { evaluateTargets, renderMarkdown } from './report';
+import { evaluateClusterTargets, evaluateTargets, renderMarkdown } from './report';
 import type { BenchResults } from './results';
+import { clusterPart, stopClusters } from './scenarios/cluster';
 import { crash } from './scenarios/crash';
 import { hotPath } from './scenarios/hot-path';
 import { lockCycle } from './scenarios/lock-cycle';
@@ -47,7 +52,7 @@ async function main(): Promise<number> {
     log(`bench: ${why}; killing every child process`);
     pool.killAll();
     setTimeout(() => process.exit(1), 2_000).unref();
-    void server.stop().finally(() => process.exit(1));
+    void Promise.allSettled([server.stop(), stopClusters()]).finally(() => process.exit(1));
   };
   process.once('SIGINT', () => abandon('interrupted'));
   process.once('SIGTERM', () => abandon('terminated'));
@@ -58,10 +63,15 @@ async function main(): Promise<number> {
   watchdog.unref();
 
   const serverInfo = await admin.info('server');
+  const subset = CONFIG.only.length < PART_IDS.length;
+  const env = [
+    ...(CONFIG.quick ? ['BENCH_QUICK=1'] : []),
+    ...(subset ? [`BENCH_ONLY=${CONFIG.only.join(',')}`] : []),
+  ];
   const results: BenchResults = {
     meta: {
       date: new Date().toISOString(),
-      command: CONFIG.quick ? 'BENCH_QUICK=1 npm run bench' : 'npm run bench',
+      command: [...env, 'npm run bench'].join(' '),
       quick: CONFIG.quick,
       repeats: CONFIG.repeats,
       node: process.version,
@@ -73,7 +83,7 @@ async function main(): Promise<number> {
       loadAverageAtStart: loadAtStart.map((x) => Number(x.toFixed(2))),
       loadAverageAtEnd: [],
       pinning: pinning.available
-        ? 'scenarios 1-2 pinned with taskset: cross-core = bench CPU 1 / Redis CPU 0, same-core = both CPU 0; scenarios 3-5 unpinned'
+        ? 'scenarios 1-2 pinned with taskset: cross-core = bench CPU 1 / Redis CPU 0, same-core = both CPU 0; scenarios 3-5 unpinned; part 6 cross-core (every redis-server on CPU 0) except its traffic counts'
         : 'unavailable (no taskset or 1 CPU): everything unpinned',
       settings: {
         ...CONFIG,
@@ -106,22 +116,38 @@ async function main(): Promise<number> {
     }
   };
 
+  const runs = (part: PartId): boolean => CONFIG.only.includes(part);
   try {
-    results.hotPath = await scenario('1. hot path', () => hotPath(server.url, pinning, log));
-    results.lockCycle = await scenario('2. lock cycle', () => lockCycle(server.url, pinning, log));
+    if (runs('hot-path'))
+      results.hotPath = await scenario('1. hot path', () => hotPath(server.url, pinning, log));
+    if (runs('lock-cycle'))
+      results.lockCycle = await scenario('2. lock cycle', () =>
+        lockCycle(server.url, pinning, log),
+      );
     pinning.release(); // workers inherit this process's CPU affinity
-    const workers = await pool.spawnMany(
-      Array.from({ length: CONFIG.stampede.processes }, (_, i) => `w${i + 1}`),
-      [...STRATEGY_IDS],
-    );
-    results.stampede = await scenario('3. stampede', () => stampede(admin, workers, log));
-    results.manyUsers = await scenario('5. many users', () => manyUsers(admin, workers, log));
-    results.crash = await scenario('4. crash', () => crash(pool, workers.slice(0, 3), log));
+    if (runs('stampede') || runs('many-users') || runs('crash')) {
+      const workers = await pool.spawnMany(
+        Array.from({ length: CONFIG.stampede.processes }, (_, i) => `w${i + 1}`),
+        [...STRATEGY_IDS],
+      );
+      if (runs('stampede'))
+        results.stampede = await scenario('3. stampede', () => stampede(admin, workers, log));
+      if (runs('many-users'))
+        results.manyUsers = await scenario('5. many users', () => manyUsers(admin, workers, log));
+      if (runs('crash'))
+        results.crash = await scenario('4. crash', () => crash(pool, workers.slice(0, 3), log));
+      await pool.closeAll(); // before part 6: idle workers would only take CPU
+    }
+    if (runs('cluster')) {
+      results.cluster = await scenario('6. Redis Cluster', () => clusterPart(server, log));
+      if (results.cluster) results.cluster.targets = evaluateClusterTargets(results.cluster);
+    }
   } catch (error) {
     results.errors.push(error instanceof Error ? error.message : String(error));
   } finally {
     await pool.closeAll().catch(() => pool.killAll());
     admin.disconnect();
+    await stopClusters(); // nothing is left unless part 6 failed mid-way
     await server.stop();
     clearTimeout(watchdog);
   }
@@ -135,11 +161,12 @@ async function main(): Promise<number> {
   }
   const markdown = renderMarkdown(results);
   const dir = join(__dirname, 'results');
+  const base = subset ? `latest-${CONFIG.only.join('+')}` : 'latest';
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(dir, 'latest.md'), markdown);
+  writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `${base}.md`), markdown);
   process.stdout.write(markdown);
-  log(`bench: wrote ${join(dir, 'latest.json')} (and latest.md)`);
+  log(`bench: wrote ${join(dir, `${base}.json`)} (and ${base}.md)`);
   return results.errors.length > 0 ? 1 : 0;
 }
 

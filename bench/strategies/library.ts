@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Injectable, Module, type INestApplicationContext } from '@nestjs/common';
+import { Injectable, Module, type INestApplicationContext, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { RedisOptions } from 'ioredis';
 import {
@@ -9,6 +9,7 @@ import {
   LoadStatusService,
   WithUserLoadLock,
   type LoadStatusModuleOptions,
+  type RedisSource,
 } from '../../src';
 import type { FlowResult, Strategy } from './types';
 
@@ -64,13 +65,26 @@ export class LibraryStrategy implements Strategy {
     const redis: string | RedisOptions = clientOptions
       ? { host: url.hostname, port: Number(url.port), ...clientOptions }
       : redisUrl;
+    return LibraryStrategy.withSource(redis, options);
+  }
+
+  /**
+   * The same on any Redis the module takes: a URL, ioredis options, or a client it borrows (an
+   * ioredis `Cluster`, a node-redis `createCluster()`; the caller closes it after `close()`).
+   * @param logLevels what the app logs (the bench's tables go to stdout, as Nest's log does)
+   */
+  static async withSource(
+    redis: RedisSource,
+    options: Omit<LoadStatusModuleOptions, 'redis'> = {},
+    logLevels: LogLevel[] = ['error', 'warn'],
+  ): Promise<LibraryStrategy> {
     const app = await NestFactory.createApplicationContext(
       {
         module: BenchAppModule,
         imports: [LoadStatusModule.forRoot({ keyPrefix: 'bench-lib', ...options, redis })],
         providers: [HotPathLoader],
       },
-      { logger: ['error', 'warn'], abortOnError: false },
+      { logger: logLevels, abortOnError: false },
     );
     await app.init();
     return new LibraryStrategy(
