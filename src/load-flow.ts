@@ -54,6 +54,8 @@ export interface FlightSettings {
   readonly waitTimeoutMs: number;
   readonly onWaitTimeout: OnWaitTimeout;
   readonly outageGraceMs: number;
+  /** 0: off. */
+  readonly refreshAheadMs: number;
 }
 
 /** Hooks the service gives a flight so shutdown can find its lock and its loader. */
@@ -67,7 +69,20 @@ export interface FlightHost {
     ttlMs: number,
     checkFlag: boolean,
     retryable?: boolean,
+    refreshAheadMs?: number,
   ): Promise<AcquireResult>;
+  /**
+   * Runs a refresh-ahead load (the lock is ours, the user still loaded) in the background: the
+   * caller is answered already-loaded, and nobody receives the value.
+   */
+  refreshInBackground(
+    userId: string,
+    keys: UserKeys,
+    token: string,
+    grant: AcquireResult & { state: 'acquired'; sentAt: number },
+    loader: Loader<unknown>,
+    settings: FlightSettings,
+  ): void;
   /** `lock` undefined: a loader running without the lock (`onWaitTimeout: 'run'`). */
   track(lock: HeldLoadLock | undefined, controller: AbortController): void;
   untrack(lock: HeldLoadLock | undefined, controller?: AbortController): void;
@@ -116,7 +131,15 @@ export async function runFlight<T>(
           performance.now() - unreachableSince < settings.outageGraceMs);
       let result: AcquireResult;
       try {
-        result = await host.acquire(keys, token, settings.lockTtlMs, true, ridingOut);
+        // Only a caller that has not waited refreshes ahead: a waiter is done once it is loaded.
+        result = await host.acquire(
+          keys,
+          token,
+          settings.lockTtlMs,
+          true,
+          ridingOut,
+          waited ? 0 : settings.refreshAheadMs,
+        );
         unreachableSince = undefined;
       } catch (error) {
         if (!(error instanceof StoreUnreachableError)) throw error;
@@ -134,6 +157,10 @@ export async function runFlight<T>(
         return waited
           ? { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') }
           : { status: 'already-loaded' };
+      }
+      if (result.state === 'acquired' && result.refreshOf !== undefined) {
+        host.refreshInBackground(userId, keys, token, { ...result, sentAt }, loader, settings);
+        return { status: 'already-loaded' };
       }
       if (result.state === 'acquired') {
         if (rodeOut && (await holderCommitted(host, keys, token, waiter, settings, deadline)))

@@ -16,7 +16,13 @@ import {
 } from './load-flow';
 import { HeldLoadLock, type LoadLock } from './load-lock';
 import { LoadStatusCore } from './load-status.core';
-import { MIN_LOCK_TTL_MS, oneOf, type OnWaitTimeout } from './load-status.options';
+import {
+  checkRefreshAheadMs,
+  MIN_LOCK_TTL_MS,
+  oneOf,
+  type OnWaitTimeout,
+} from './load-status.options';
+import { runLocked } from './locked-load';
 import { registerLoadLockService, unregisterLoadLockService } from './service-registry';
 import { checkDurationMs, describeValue } from './validation';
 import { decodeUserTag, type UserKeys } from './keys';
@@ -32,6 +38,12 @@ export interface EnsureLoadedOptions {
   waitTimeoutMs?: number;
   /** @default the module's `onWaitTimeout` */
   onWaitTimeout?: OnWaitTimeout;
+  /**
+   * Refresh ahead when less than this is left of the flag (0: off); must be below the call's
+   * `loadedTtlMs`. The module's value is used only where it is below the call's `loadedTtlMs`.
+   * @default the module's `refreshAheadMs`
+   */
+  refreshAheadMs?: number;
 }
 
 /**
@@ -56,8 +68,10 @@ export class LoadLockService
     this.host = {
       core,
       nextToken: () => this.nextToken(),
-      acquire: (keys, token, ttlMs, checkFlag, retryable) =>
-        this.acquire(keys, token, ttlMs, checkFlag, retryable),
+      acquire: (keys, token, ttlMs, checkFlag, retryable, refreshAheadMs) =>
+        this.acquire(keys, token, ttlMs, checkFlag, retryable, refreshAheadMs),
+      refreshInBackground: (userId, keys, token, grant, loader, settings) =>
+        this.refreshInBackground(userId, keys, token, grant, loader, settings),
       track: (lock, controller) => {
         if (lock) this.held.set(lock, controller);
         else this.unlocked.add(controller);
@@ -135,7 +149,8 @@ export class LoadLockService
     }
     const settings = this.settings(options);
     this.core.assertOpen(user.id);
-    if (this.core.nearCache?.cachedLoaded(user.keys.tag)) return ALREADY_LOADED;
+    if (this.core.nearCache?.cachedLoaded(user.keys.tag, settings.refreshAheadMs))
+      return ALREADY_LOADED;
     const running = this.flights.get(user.id) as Promise<LoadOutcome<T>> | undefined;
     if (running) return this.join(user.id, user.keys, running, loader, settings);
     const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() =>
@@ -182,11 +197,18 @@ export class LoadLockService
       );
     }
     const o = this.core.options;
+    const loadedTtlMs =
+      options.loadedTtlMs === undefined
+        ? o.loadedTtlMs
+        : checkDurationMs('loadedTtlMs', options.loadedTtlMs);
     return {
-      loadedTtlMs:
-        options.loadedTtlMs === undefined
-          ? o.loadedTtlMs
-          : checkDurationMs('loadedTtlMs', options.loadedTtlMs),
+      loadedTtlMs,
+      refreshAheadMs:
+        options.refreshAheadMs !== undefined
+          ? checkRefreshAheadMs('refreshAheadMs', options.refreshAheadMs, loadedTtlMs)
+          : o.refreshAheadMs < loadedTtlMs
+            ? o.refreshAheadMs
+            : 0,
       lockTtlMs:
         options.lockTtlMs === undefined
           ? o.lockTtlMs
@@ -229,15 +251,64 @@ export class LoadLockService
   }
 
   /** The store's acquire; a lock won after shutdown began is released at once. */
+  /**
+   * A refresh-ahead load under our lock, not awaited by anyone: its value goes nowhere; the flag's
+   * TTL starts again when it succeeds. Shutdown aborts its signal and releases its lock, like any
+   * running loader's.
+   */
+  private refreshInBackground(
+    userId: string,
+    keys: UserKeys,
+    token: string,
+    grant: AcquireResult & { state: 'acquired'; sentAt: number },
+    loader: Loader<unknown>,
+    settings: FlightSettings,
+  ): void {
+    const { events, logger } = this.core;
+    const { fencingToken } = grant;
+    const started = performance.now();
+    events.emit({ type: 'refresh-started', userId, fencingToken, remainingMs: grant.refreshOf! });
+    runLocked(this.host, userId, keys, token, grant, loader, settings).then(
+      () =>
+        events.emit({
+          type: 'refreshed',
+          userId,
+          fencingToken,
+          durationMs: Math.round(performance.now() - started),
+        }),
+      (error: unknown) => {
+        if (error instanceof LoadStatusShutdownError) return;
+        logger.warn(
+          `refresh-ahead of user ${JSON.stringify(userId)} failed (${errorText(error)}); the flag runs out as usual`,
+        );
+        events.emit({
+          type: 'refresh-failed',
+          userId,
+          fencingToken,
+          durationMs: Math.round(performance.now() - started),
+          error,
+        });
+      },
+    );
+  }
+
   private acquire(
     keys: UserKeys,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
     retryable = false,
+    refreshAheadMs = 0,
   ): Promise<AcquireResult> {
     const attempt = (async (): Promise<AcquireResult> => {
-      const result = await this.core.store.acquire(keys, token, ttlMs, checkFlag, retryable);
+      const result = await this.core.store.acquire(
+        keys,
+        token,
+        ttlMs,
+        checkFlag,
+        retryable,
+        refreshAheadMs,
+      );
       if (result.state === 'unreplicated')
         this.core.events.emit({
           type: 'lock-unreplicated',

@@ -109,6 +109,29 @@ export type LoadStatusEvent = LoadStatusEventBase &
         readonly kind: 'unreachable' | 'rejected';
       }
     | { readonly type: 'store-recovered'; readonly userId?: undefined; readonly operation: string }
+    /** This process took the lock to refresh a loaded user ahead (`refreshAheadMs`); the caller was served. */
+    | {
+        readonly type: 'refresh-started';
+        readonly userId: string;
+        readonly fencingToken: number;
+        /** What was left of the flag. */
+        readonly remainingMs: number;
+      }
+    /** A refresh-ahead load succeeded: the flag's TTL started again. */
+    | {
+        readonly type: 'refreshed';
+        readonly userId: string;
+        readonly fencingToken: number;
+        readonly durationMs: number;
+      }
+    /** A refresh-ahead load failed (also logged as a warning): the flag runs out as usual. */
+    | {
+        readonly type: 'refresh-failed';
+        readonly userId: string;
+        readonly fencingToken: number;
+        readonly durationMs: number;
+        readonly error: unknown;
+      }
     /** This process called `clearAllLoaded()`: every user of the prefix is not loaded any more. */
     | { readonly type: 'all-cleared'; readonly userId?: undefined; readonly durationMs: number }
   );

@@ -76,6 +76,16 @@ export interface LoadStatusModuleOptions {
    */
   outageGraceMs?: number;
   /**
+   * Refresh-ahead: a call that finds the user loaded with less than this left returns at once
+   * (`already-loaded`), and one process in the cluster (the one that takes the lock) runs the
+   * loader again in the background; on success the flag's TTL starts again, so an active user
+   * never waits for a reload. No caller receives the refreshed value. A failed refresh emits
+   * `refresh-failed` and logs a warning; the flag then runs out as usual. 0: off. Must be less
+   * than `loadedTtlMs`.
+   * @default 0 (off)
+   */
+  refreshAheadMs?: number;
+  /**
    * Replica-acknowledged locks (like Redisson's synced locks): after taking a lock, WAIT until
    * `replicas` replicas have it, at most `timeoutMs`. Fewer acknowledgements: the lock is given
    * back and not used — the caller waits and retries as if it were held (and, after
@@ -147,6 +157,7 @@ export interface ResolvedLoadStatusOptions {
   readonly onStoreError: OnStoreError;
   readonly commandTimeoutMs: number;
   readonly outageGraceMs: number;
+  readonly refreshAheadMs: number;
   readonly waitForReplicas: Required<WaitForReplicasOptions> | undefined;
   /** `false` when disabled. */
   readonly nearCache: Required<NearCacheOptions> | false;
@@ -179,6 +190,7 @@ const KNOWN_OPTIONS = new Set([
   'onStoreError',
   'commandTimeoutMs',
   'outageGraceMs',
+  'refreshAheadMs',
   'waitForReplicas',
   'nearCache',
   'cache',
@@ -243,10 +255,19 @@ export function resolveOptions(
     'commandTimeoutMs',
     orDefault(o.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS),
   );
+  const loadedTtlMs = checkDurationMs(
+    'loadedTtlMs',
+    orDefault(o.loadedTtlMs, DEFAULT_LOADED_TTL_MS),
+  );
   const resolved: ResolvedLoadStatusOptions = {
     redis,
     keyPrefix,
-    loadedTtlMs: checkDurationMs('loadedTtlMs', orDefault(o.loadedTtlMs, DEFAULT_LOADED_TTL_MS)),
+    loadedTtlMs,
+    refreshAheadMs: checkRefreshAheadMs(
+      'refreshAheadMs',
+      orDefault(o.refreshAheadMs, 0),
+      loadedTtlMs,
+    ),
     lockTtlMs,
     waitTimeoutMs: checkDurationMs(
       'waitTimeoutMs',
@@ -375,4 +396,15 @@ function resolveCache(value: unknown): true | FlagCache | undefined {
     'cache',
     `expected true (the app's CACHE_MANAGER) or a cache-manager Cache with get, set, del and ttl, got ${describeValue(value)}`,
   );
+}
+
+/** `refreshAheadMs`: 0 (off) or a whole number of ms below `loadedTtlMs`. */
+export function checkRefreshAheadMs(name: string, value: unknown, loadedTtlMs: number): number {
+  const ms = checkDurationMs(name, value, 0);
+  if (ms >= loadedTtlMs)
+    throw new LoadStatusConfigError(
+      name,
+      `expected less than loadedTtlMs (${loadedTtlMs}), got ${ms}: every call would refresh`,
+    );
+  return ms;
 }

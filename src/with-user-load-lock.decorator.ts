@@ -96,6 +96,7 @@ function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoa
     'lockTtlMs',
     'waitTimeoutMs',
     'onWaitTimeout',
+    'refreshAheadMs',
   ];
   for (const key of Object.keys(options)) {
     if (!known.includes(key))
@@ -130,6 +131,8 @@ function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoa
     checkDurationMs(name('lockTtlMs'), options.lockTtlMs, MIN_LOCK_TTL_MS);
   if (options.waitTimeoutMs !== undefined)
     checkDurationMs(name('waitTimeoutMs'), options.waitTimeoutMs, 0);
+  if (options.refreshAheadMs !== undefined)
+    checkDurationMs(name('refreshAheadMs'), options.refreshAheadMs, 0);
   if (options.onWaitTimeout !== undefined)
     oneOf(name('onWaitTimeout'), options.onWaitTimeout, ['throw', 'run']);
   return options;

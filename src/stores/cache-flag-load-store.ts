@@ -171,10 +171,21 @@ export class CacheFlagLoadStore implements LoadStore {
     ttlMs: number,
     checkFlag: boolean,
     retryable?: boolean,
+    refreshAheadMs = 0,
   ): Promise<AcquireResult> {
     if (checkFlag) {
       const remainingMs = await this.flagTtl(user);
-      if (remainingMs !== undefined) return { state: 'loaded', remainingMs };
+      if (remainingMs !== undefined && remainingMs >= refreshAheadMs)
+        return { state: 'loaded', remainingMs };
+      if (remainingMs !== undefined) {
+        // In the refresh window: whoever takes the lock refreshes; the rest are served as loaded.
+        const [result, generation] = await Promise.all([
+          this.locks.acquire(user, token, ttlMs, false, retryable),
+          this.generation(),
+        ]);
+        if (result.state === 'acquired') return { ...result, generation, refreshOf: remainingMs };
+        return { state: 'loaded', remainingMs, refreshing: result.state === 'held' };
+      }
     }
     const result = await this.locks.acquire(user, token, ttlMs, false, retryable);
     if (!checkFlag || result.state !== 'acquired') return result;

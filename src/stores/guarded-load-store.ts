@@ -112,13 +112,14 @@ export class GuardedLoadStore implements LoadStore {
     ttlMs: number,
     checkFlag: boolean,
     retryable = false,
+    refreshAheadMs = 0,
   ): Promise<AcquireResult> {
     let servedByFallback = false;
     const result = await this.run(
       'acquire',
       (s) => {
         servedByFallback = s === this.fallback;
-        return s.acquire(user, token, ttlMs, checkFlag);
+        return s.acquire(user, token, ttlMs, checkFlag, false, refreshAheadMs);
       },
       true,
       retryable,

@@ -3,7 +3,12 @@ import type { StoreFailure } from './redis/redis-errors';
 
 /** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
 export type AcquireResult =
-  | { readonly state: 'loaded'; readonly remainingMs: number }
+  | {
+      readonly state: 'loaded';
+      readonly remainingMs: number;
+      /** In the refresh-ahead window, and someone holds the lock: a refresh is under way. */
+      readonly refreshing?: boolean;
+    }
   | {
       readonly state: 'acquired';
       readonly fencingToken: number;
@@ -18,6 +23,11 @@ export type AcquireResult =
        * flag only if it is still current. Undefined where the store keeps none.
        */
       readonly generation?: string;
+      /**
+       * Taken to refresh ahead: the flag is still set, with this many ms left (the caller is
+       * served already-loaded; the load runs in the background). Undefined for a cold load.
+       */
+      readonly refreshOf?: number;
     }
   | { readonly state: 'held'; readonly remainingMs: number }
   /**
@@ -78,6 +88,11 @@ export interface LoadStore {
     checkFlag: boolean,
     /** The caller rides out an outage: an unreachable store throws `StoreUnreachableError`. */
     retryable?: boolean,
+    /**
+     * With `checkFlag`: a flag with less than this left takes the lock to refresh ahead (or, if
+     * held, reports `refreshing`). 0 or undefined: off.
+     */
+    refreshAheadMs?: number,
   ): Promise<AcquireResult>;
   /** Extends the lease if `token` still owns the lock. */
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean>;

@@ -62,10 +62,16 @@ export class MemoryLoadStore implements LoadStore {
     token: string,
     ttlMs: number,
     checkFlag: boolean,
+    _retryable?: boolean,
+    refreshAheadMs = 0,
   ): Promise<AcquireResult> {
     const remainingMs = checkFlag ? this.remaining(user.tag) : undefined;
-    if (remainingMs !== undefined) return Promise.resolve({ state: 'loaded', remainingMs });
+    const refresh = remainingMs !== undefined && remainingMs < refreshAheadMs;
+    if (remainingMs !== undefined && !refresh)
+      return Promise.resolve({ state: 'loaded', remainingMs });
     const held = this.liveLock(user.tag);
+    if (held && refresh)
+      return Promise.resolve({ state: 'loaded', remainingMs: remainingMs, refreshing: true });
     if (held)
       return Promise.resolve({
         state: 'held',
@@ -81,6 +87,7 @@ export class MemoryLoadStore implements LoadStore {
       fencingToken: this.fence,
       incarnation: this.incarnation,
       generation: String(this.generation),
+      ...(refresh ? { refreshOf: remainingMs } : {}),
     });
   }
 

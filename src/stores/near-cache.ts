@@ -12,6 +12,10 @@ const SWEEP_EVERY_OPERATIONS = 1_024;
 
 interface Entry {
   readonly expiresAt: number;
+  /** When the flag itself runs out (the entry may end earlier, at `maxAgeMs`). */
+  readonly flagEndsAt: number;
+  /** Seen being refreshed ahead by someone: answer "loaded" until the entry ends. */
+  refreshing: boolean;
   touchedAt: number;
 }
 
@@ -50,18 +54,40 @@ export class NearCache {
     return Math.floor(left);
   }
 
-  fill(tag: string, remainingMs: number, at: { sentAt: number; generation: number }): void {
+  fill(
+    tag: string,
+    remainingMs: number,
+    at: { sentAt: number; generation: number },
+    refreshing = false,
+  ): void {
     if (++this.operations >= SWEEP_EVERY_OPERATIONS) this.sweep();
     if (at.generation !== this.generation) return;
     const expiresAt = at.sentAt + Math.min(remainingMs, this.maxAgeMs);
     const now = this.now();
     if (expiresAt <= now) return;
     this.entries.delete(tag);
-    this.entries.set(tag, { expiresAt, touchedAt: now });
+    this.entries.set(tag, {
+      expiresAt,
+      flagEndsAt: at.sentAt + remainingMs,
+      refreshing,
+      touchedAt: now,
+    });
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
+  }
+
+  /**
+   * True if the entry answers "loaded" for a call that refreshes `refreshAheadMs` ahead: the flag
+   * has at least that long left, or someone was seen refreshing it. Else the call goes to the
+   * store, where one caller in the cluster takes the refresh.
+   */
+  fresh(tag: string, refreshAheadMs: number): boolean {
+    if (this.remaining(tag) === undefined) return false;
+    if (refreshAheadMs === 0) return true;
+    const entry = this.entries.get(tag)!;
+    return entry.refreshing || entry.flagEndsAt - this.now() >= refreshAheadMs;
   }
 
   /** Drops every expired entry. */

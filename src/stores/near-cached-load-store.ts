@@ -35,8 +35,8 @@ export class NearCachedLoadStore implements LoadStore {
   }
 
   /** True when the near-cache alone says the user is loaded (no round trip). */
-  cachedLoaded(tag: string): boolean {
-    return this.hit(tag) !== undefined;
+  cachedLoaded(tag: string, refreshAheadMs = 0): boolean {
+    return this.inner.notificationsLive && this.cache.fresh(tag, refreshAheadMs);
   }
 
   /** The cached remaining TTL, trusted only while notifications (and so invalidations) flow. */
@@ -73,12 +73,24 @@ export class NearCachedLoadStore implements LoadStore {
     ttlMs: number,
     checkFlag: boolean,
     retryable?: boolean,
+    refreshAheadMs = 0,
   ): Promise<AcquireResult> {
-    const cached = checkFlag ? this.hit(user.tag) : undefined;
-    if (cached !== undefined) return { state: 'loaded', remainingMs: cached };
+    if (checkFlag && this.cachedLoaded(user.tag, refreshAheadMs))
+      return { state: 'loaded', remainingMs: this.cache.remaining(user.tag) ?? 0 };
     const at = this.cache.snapshot();
-    const result = await this.inner.acquire(user, token, ttlMs, checkFlag, retryable);
-    if (result.state === 'loaded') this.cache.fill(user.tag, result.remainingMs, at);
+    const result = await this.inner.acquire(
+      user,
+      token,
+      ttlMs,
+      checkFlag,
+      retryable,
+      refreshAheadMs,
+    );
+    if (result.state === 'loaded')
+      this.cache.fill(user.tag, result.remainingMs, at, result.refreshing === true);
+    else if (result.state === 'acquired' && result.refreshOf !== undefined)
+      // We refresh: the others here answer "loaded" meanwhile, without a round trip each.
+      this.cache.fill(user.tag, result.refreshOf, at, true);
     return result;
   }
 

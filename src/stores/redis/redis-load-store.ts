@@ -166,10 +166,18 @@ export class RedisLoadStore implements LoadStore {
     token: string,
     ttlMs: number,
     checkFlag: boolean,
+    _retryable?: boolean,
+    refreshAheadMs = 0,
   ): Promise<AcquireResult> {
     this.assertConnected();
     const keys = [user.loaded, user.lock, user.fence, user.waiting, user.generation];
-    const args = [token, String(ttlMs), FENCE_RETENTION_S, checkFlag ? '1' : '0'];
+    const args = [
+      token,
+      String(ttlMs),
+      FENCE_RETENTION_S,
+      checkFlag ? '1' : '0',
+      String(refreshAheadMs),
+    ];
     const wanted = this.waitForReplicas;
     const [reply, acks] = wanted
       ? await this.redis.evalScriptThenWait(
@@ -180,19 +188,24 @@ export class RedisLoadStore implements LoadStore {
           wanted.timeoutMs,
         )
       : [await this.redis.evalScript(S.acquire, keys, args), undefined];
-    const [state, value, lineage, generation] = reply as [
+    const [state, value, lineage, generation, flagLeft] = reply as [
       number | string,
       number | string,
       string | undefined,
       string | number | undefined,
+      number | string | undefined,
     ];
     // Number(): a borrowed client may use `stringNumbers`, which turns every integer into a string.
     const code = Number(state);
     if (code === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
+    if (code === 3)
+      return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0, refreshing: true };
     if (code === 1) {
       if (wanted && acks! < wanted.replicas) {
         // A failover to a replica that has not seen it could hand it out again: never used.
         await this.release(user, token);
+        // A refresh that cannot be replicated: the user is still loaded; someone refreshes later.
+        if (Number(flagLeft) >= 0) return { state: 'loaded', remainingMs: Number(flagLeft) };
         return { state: 'unreplicated', acks: acks!, replicas: wanted.replicas };
       }
       return {
@@ -200,6 +213,7 @@ export class RedisLoadStore implements LoadStore {
         fencingToken: Number(value),
         incarnation: `redis:${lineage}`,
         generation: String(generation),
+        ...(Number(flagLeft) >= 0 ? { refreshOf: Number(flagLeft) } : {}),
       };
     }
     // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.

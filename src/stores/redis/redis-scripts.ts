@@ -27,16 +27,20 @@ const SOURCES = {
    * were granted from one continuous lock state; a new lineage means that state was lost.
    * A flag counts only if it holds the group's generation (absent: '1'); a flag from before a
    * `clearAllLoaded` is ignored (and overwritten by the next finish).
+   * Refresh-ahead (ARGV[5] > 0): a flag with less than ARGV[5] ms left takes the lock if free
+   * (returning the flag's PTTL as the fifth value), else reports the user loaded and refreshing.
    * KEYS: loaded, lock, fence, waiting, generation. ARGV: token, leaseMs, fenceRetentionMs,
-   * checkFlag. Returns {2, flag pttl} loaded | {1, fence, lineage, generation} acquired |
-   * {0, lock pttl} held.
+   * checkFlag, refreshAheadMs. Returns {2, flag pttl} loaded | {3, flag pttl} loaded and being
+   * refreshed | {1, fence, lineage, generation, flag pttl or -2} acquired | {0, lock pttl} held.
    */
   acquire: {
     numberOfKeys: 5,
     lua: `
 local gen = redis.call('GET', KEYS[5]) or '1'
+local left = -2
 if ARGV[4] == '1' and redis.call('GET', KEYS[1]) == gen then
-  return {2, redis.call('PTTL', KEYS[1])}
+  left = redis.call('PTTL', KEYS[1])
+  if left == -1 or left >= tonumber(ARGV[5]) then return {2, left} end
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local t = redis.call('TIME')
@@ -56,9 +60,10 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   fence = fence + 1
   if fence < now then fence = now end
   redis.call('SET', KEYS[3], string.format('%d', fence) .. ':' .. lineage, 'PX', ARGV[3])
-  return {1, fence, lineage, gen}
+  return {1, fence, lineage, gen, left}
 end
 local pttl = redis.call('PTTL', KEYS[2])
+if left ~= -2 then return {3, left} end
 local mark = math.max(pttl, 0) + tonumber(ARGV[2])
 if redis.call('PTTL', KEYS[4]) < mark then redis.call('SET', KEYS[4], '1', 'PX', mark) end
 return {0, pttl}`,
