@@ -18,6 +18,8 @@ export interface AppOptions {
   loadMs?: number;
   /** How long a user stays loaded, in ms. @default the library's (1 hour) */
   loadedTtlMs?: number;
+  /** Reload an active user in the background this long before the flag runs out. @default 0 (off) */
+  refreshAheadMs?: number;
   /** The data cache; pass one instance to several apps to model a shared cache. @default a new one */
   cache?: UserDataCache;
 }
@@ -33,6 +35,7 @@ export class AppModule {
           redis: options.redisUrl,
           keyPrefix: options.keyPrefix ?? 'example',
           loadedTtlMs: options.loadedTtlMs,
+          refreshAheadMs: options.refreshAheadMs,
         }),
       ],
       controllers: [UsersController, MetricsController],

@@ -39,6 +39,17 @@ export class LoadMetrics implements OnModuleDestroy {
     help: 'Store commands that failed (fail-open served them in-process)',
     registers: [this.registry],
   });
+  private readonly refreshes = new Counter({
+    name: 'load_status_refreshes_total',
+    help: 'Refresh-ahead loads (refreshAheadMs) by result: started, succeeded, failed',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private readonly clearAll = new Counter({
+    name: 'load_status_clear_all_total',
+    help: 'clearAllLoaded() calls made by this process',
+    registers: [this.registry],
+  });
   private readonly subscription: Subscription;
 
   constructor(events: LoadStatusEvents) {
@@ -59,6 +70,18 @@ export class LoadMetrics implements OnModuleDestroy {
           break;
         case 'store-error':
           this.storeErrors.inc();
+          break;
+        case 'refresh-started':
+          this.refreshes.inc({ result: 'started' });
+          break;
+        case 'refreshed':
+          this.refreshes.inc({ result: 'succeeded' });
+          break;
+        case 'refresh-failed':
+          this.refreshes.inc({ result: 'failed' });
+          break;
+        case 'all-cleared':
+          this.clearAll.inc();
           break;
       }
     });

@@ -141,3 +141,23 @@ describe('two example apps on one Redis', () => {
     expect(a.app.get(UserDataService).loaderRuns + b.app.get(UserDataService).loaderRuns).toBe(2);
   });
 });
+
+describe('example app metrics', () => {
+  it('GET /metrics counts refresh-ahead loads (redis, refreshAheadMs)', async () => {
+    const { app, url } = await startApp({
+      redisUrl: redisUrl(),
+      keyPrefix: uniquePrefix('e2e-refresh'),
+      loadedTtlMs: 1_000,
+      refreshAheadMs: 600,
+    });
+    await getData(url, 'active'); // cold load
+    await new Promise((r) => setTimeout(r, 500)); // into the refresh window
+    const served = await getData(url, 'active');
+    expect(served.outcome).toBe('skipped'); // answered at once; the refresh runs behind it
+    await new Promise((r) => setTimeout(r, LOAD_MS + 100));
+    expect(app.get(UserDataService).stats().perUser).toEqual({ active: 2 });
+    const metrics = (await request(url).get('/metrics')).text;
+    expect(metrics).toMatch(/^load_status_refreshes_total\{result="started"\} 1$/m);
+    expect(metrics).toMatch(/^load_status_refreshes_total\{result="succeeded"\} 1$/m);
+  });
+});
