@@ -62,6 +62,7 @@ export class LoadLockService
   /** Acquires in flight: shutdown waits for them, so no lock is won after it looked. */
   private readonly acquiring = new Set<Promise<unknown>>();
   private sequence = 0;
+  private acquiresSinceSweep = 0;
   private readonly host: FlightHost;
 
   constructor(@Inject(LoadStatusCore) private readonly core: LoadStatusCore) {
@@ -334,6 +335,9 @@ export class LoadLockService
 
   /** Locks from `acquireLoadLock` whose lease ran out without a release need no tracking. */
   private forgetExpiredLocks(): void {
+    // A sweep per acquire would cost every lock cycle a walk over the held locks.
+    if (++this.acquiresSinceSweep < SWEEP_HELD_EVERY) return;
+    this.acquiresSinceSweep = 0;
     const now = performance.now();
     for (const [lock, controller] of this.held) {
       if (controller === undefined && lock.leaseEndsAt <= now) this.held.delete(lock);
@@ -346,6 +350,8 @@ export class LoadLockService
 }
 
 const ALREADY_LOADED = Object.freeze({ status: 'already-loaded' as const });
+/** Locks from `acquireLoadLock` whose lease ran out are forgotten every this many acquires. */
+const SWEEP_HELD_EVERY = 64;
 
 function joined<T>(outcome: LoadOutcome<T>): LoadOutcome<T> {
   return outcome.status === 'loaded' ? { ...outcome, shared: true } : outcome;

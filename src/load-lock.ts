@@ -81,12 +81,14 @@ export class HeldLoadLock implements LoadLock {
     this.released = true;
     this.onReleased(this);
     const owned = await this.core.store.release(this.keys, this.token);
-    this.core.events.emit({
-      type: 'lock-released',
-      userId: this.userId,
-      fencingToken: this.fencingToken,
-      owned,
-    });
+    const { events } = this.core;
+    if (events.active)
+      events.emit({
+        type: 'lock-released',
+        userId: this.userId,
+        fencingToken: this.fencingToken,
+        owned,
+      });
     return owned;
   }
 

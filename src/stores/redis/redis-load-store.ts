@@ -212,7 +212,8 @@ export class RedisLoadStore implements LoadStore {
         state: 'acquired',
         fencingToken: Number(value),
         incarnation: `redis:${lineage}`,
-        generation: String(generation),
+        // '' when the flag was not checked (a bare acquireLoadLock, which never finishes).
+        ...(generation ? { generation: String(generation) } : {}),
         ...(Number(flagLeft) >= 0 ? { refreshOf: Number(flagLeft) } : {}),
       };
     }

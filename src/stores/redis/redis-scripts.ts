@@ -36,11 +36,14 @@ const SOURCES = {
   acquire: {
     numberOfKeys: 5,
     lua: `
-local gen = redis.call('GET', KEYS[5]) or '1'
+local gen = ''
 local left = -2
-if ARGV[4] == '1' and redis.call('GET', KEYS[1]) == gen then
-  left = redis.call('PTTL', KEYS[1])
-  if left == -1 or left >= tonumber(ARGV[5]) then return {2, left} end
+if ARGV[4] == '1' then
+  gen = redis.call('GET', KEYS[5]) or '1'
+  if redis.call('GET', KEYS[1]) == gen then
+    left = redis.call('PTTL', KEYS[1])
+    if left == -1 or left >= tonumber(ARGV[5]) then return {2, left} end
+  end
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local t = redis.call('TIME')
