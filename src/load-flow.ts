@@ -146,11 +146,15 @@ export async function runFlight<T>(
         unreachableSince ??= performance.now();
         rodeOut = true;
         const remaining = deadline - performance.now();
-        if (remaining > 0) {
-          const reason = await waiter.wait(Math.min(remaining, core.options.pollIntervalMs));
-          if (reason === NoticeKind.Loaded)
-            return { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') };
+        if (remaining <= 0) {
+          // The wait budget is spent: no more riding out (an immediate retry would spin).
+          endWait('timeout');
+          waited = false;
+          return await onTimeout(host, userId, keys, loader, settings, started);
         }
+        const reason = await waiter.wait(Math.min(remaining, core.options.pollIntervalMs));
+        if (reason === NoticeKind.Loaded)
+          return { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') };
         continue;
       }
       if (result.state === 'loaded') {
@@ -203,10 +207,11 @@ export async function runFlight<T>(
 /**
  * A waiter that won the lock right after riding out an outage: the holder it waited for may have
  * finished its load during the outage and lost its lease only because nobody could renew it; it
- * commits as soon as its client is back, at about the time ours is. Hold the lock for up to a
- * third of the lease (still ours without renewal) for that commit ('loaded' notice, or the flag
- * at the end); true: it came, our lock is given back and nothing loads again. After a failover
- * that costs no extra load; after a holder that really died, at most a third of a lease.
+ * commits as soon as its client is back, at about the time ours is (clients back off their
+ * reconnects by up to 500 ms, those the module makes). Hold the lock for up to two thirds of the
+ * lease (still ours without renewal) for that commit ('loaded' notice, or the flag at the end);
+ * true: it came, our lock is given back and nothing loads again. After a failover that costs no
+ * extra load; after a holder that really died, at most two thirds of a lease.
  */
 async function holderCommitted(
   host: FlightHost,
@@ -217,10 +222,12 @@ async function holderCommitted(
   deadline: number,
 ): Promise<boolean> {
   const { store } = host.core;
-  const end = Math.min(deadline, performance.now() + settings.lockTtlMs / 3);
+  const end = Math.min(deadline, performance.now() + (settings.lockTtlMs * 2) / 3);
+  if (end <= performance.now()) return false; // no budget left to hold it
   // Already there? Else mark the user waited on, so that commit publishes its notice.
   const flagNow = (watchMs?: number) => store.flagTtl(keys, watchMs).catch(() => undefined);
-  let committed = (await flagNow(Math.ceil(end - performance.now()) + 1)) !== undefined;
+  let committed =
+    (await flagNow(Math.max(1, Math.ceil(end - performance.now()) + 1))) !== undefined;
   for (let left = end - performance.now(); left > 0 && !committed; left = end - performance.now())
     committed = (await waiter.wait(left)) === NoticeKind.Loaded;
   if (!committed) committed = (await flagNow()) !== undefined;

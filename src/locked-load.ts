@@ -14,6 +14,7 @@ import {
 import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { UserKeys } from './keys';
+import type { FinishResult } from './stores/load-store';
 
 /**
  * Step 4 of the load-once flow, for the caller that won the lock: run the loader with the lease
@@ -61,6 +62,7 @@ export async function runLocked<T>(
   const ctx = loadContext(userId, fencingToken, controller.signal, settings.loadedTtlMs);
   try {
     value = await loader(ctx);
+    warnIfAlwaysRefreshing(core, ctx.loadedTtlMs, settings.refreshAheadMs);
   } catch (error) {
     stopKeepAlive();
     events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
@@ -77,7 +79,14 @@ export async function runLocked<T>(
   }
   let owned: boolean;
   try {
-    owned = await finishRidingOut(core, keys, token, settings, ctx.loadedTtlMs, grant.generation);
+    ({ owned } = await finishRidingOut(
+      core,
+      keys,
+      token,
+      settings,
+      ctx.loadedTtlMs,
+      grant.generation,
+    ));
   } catch (error) {
     events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
     // The finish may not have run: give the lock back so waiters need not sit out the lease.
@@ -112,7 +121,7 @@ async function finishRidingOut(
   settings: FlightSettings,
   loadedTtlMs: number,
   generation: string | undefined,
-): Promise<boolean> {
+): Promise<FinishResult> {
   const since = performance.now();
   for (;;) {
     const ridingOut =
@@ -126,6 +135,17 @@ async function finishRidingOut(
       await new Promise((resolve) => setTimeout(resolve, core.options.pollIntervalMs));
     }
   }
+}
+
+let warnedAlwaysRefreshing = false;
+
+/** A flag that starts inside its own refresh window is refreshed by every call: say so, once. */
+function warnIfAlwaysRefreshing(core: LoadStatusCore, ttlMs: number, aheadMs: number): void {
+  if (warnedAlwaysRefreshing || aheadMs === 0 || ttlMs === 0 || ttlMs > aheadMs) return;
+  warnedAlwaysRefreshing = true;
+  core.logger.warn(
+    `a load set a flag TTL of ${ttlMs} ms, not above refreshAheadMs (${aheadMs} ms): every call will refresh such a user in the background; keep TTLs above refreshAheadMs`,
+  );
 }
 
 /** Extends the lease every third of it; aborts the loader's signal if the lease was lost. */

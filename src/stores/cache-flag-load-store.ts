@@ -4,7 +4,13 @@ import { NoticeKind } from '../keys';
 import { MAX_TTL_MS } from '../validation';
 import type { OnStoreError } from '../load-status.options';
 import { CommandDeadlines } from './command-deadlines';
-import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import type {
+  AcquireResult,
+  FinishResult,
+  LoadStore,
+  StoreListener,
+  StoreUser,
+} from './load-store';
 
 /**
  * The part of a cache-manager 6 or 7 `Cache` this store uses; any object with these methods
@@ -147,10 +153,10 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.guard('isLoaded', () => this.readGeneration(), '1');
   }
 
-  private setFlag(user: StoreUser, ttlMs: number): Promise<unknown> {
+  private setFlag(user: StoreUser, ttlMs: number, generation?: string): Promise<unknown> {
     return this.guard(
       'setLoaded',
-      async () => this.cache.set(user.loaded, await this.readGeneration(), ttlMs),
+      async () => this.cache.set(user.loaded, generation ?? (await this.readGeneration()), ttlMs),
       undefined,
     );
   }
@@ -210,13 +216,14 @@ export class CacheFlagLoadStore implements LoadStore {
     loadedTtlMs: number,
     _retryable?: boolean,
     generation?: string,
-  ): Promise<boolean> {
+  ): Promise<FinishResult> {
     // Begun before a clearAllLoaded: no flag, and waiters retry (they load in the new generation).
     if (generation !== undefined && generation !== (await this.generation()))
-      return this.locks.release(user, token);
-    if (loadedTtlMs > 0) await this.setFlag(user, loadedTtlMs);
+      return { owned: await this.locks.release(user, token), committed: false };
+    // The acquire's generation: a clear between our check and this write leaves it stale.
+    if (loadedTtlMs > 0) await this.setFlag(user, loadedTtlMs, generation);
     else await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
-    return this.locks.finishLock(user, token);
+    return { owned: await this.locks.finishLock(user, token), committed: true };
   }
 
   /**

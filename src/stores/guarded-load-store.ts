@@ -8,7 +8,13 @@ import {
 import { redactError } from '../redaction';
 import { classifyRedisError, type StoreFailure } from './redis/redis-errors';
 import type { OnStoreError } from '../load-status.options';
-import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import type {
+  AcquireResult,
+  FinishResult,
+  LoadStore,
+  StoreListener,
+  StoreUser,
+} from './load-store';
 import { CommandDeadlines } from './command-deadlines';
 import { MemoryLoadStore } from './memory-load-store';
 import type { LoadStatusEvents } from '../load-status.events';
@@ -146,7 +152,7 @@ export class GuardedLoadStore implements LoadStore {
     loadedTtlMs: number,
     retryable = false,
     generation?: string,
-  ): Promise<boolean> {
+  ): Promise<FinishResult> {
     if (!this.fallbackTokens.has(token)) {
       return this.run(
         'finish',
@@ -159,10 +165,11 @@ export class GuardedLoadStore implements LoadStore {
     }
     this.fallbackTokens.delete(token);
     // Loaded under a fallback lock: set the flag where the cluster sees it, if Redis answers now.
-    const owned = await this.fallback.finish(user, token, loadedTtlMs, false, generation);
-    if (loadedTtlMs > 0)
+    const result = await this.fallback.finish(user, token, loadedTtlMs, false, generation);
+    // Not when a clearAllLoaded ran meanwhile: that load must not count anywhere.
+    if (result.committed && loadedTtlMs > 0)
       await this.run('setLoaded', (s) => s.setLoaded(user, loadedTtlMs)).catch(() => undefined);
-    return owned;
+    return result;
   }
 
   async finishLock(user: StoreUser, token: string): Promise<boolean> {

@@ -36,6 +36,12 @@ export type AcquireResult =
    */
   | { readonly state: 'unreplicated'; readonly acks: number; readonly replicas: number };
 
+/** What a finish did. */
+export interface FinishResult {
+  readonly owned: boolean;
+  readonly committed: boolean;
+}
+
 /** A notification seen on the store's channel, for the user with encoded id `tag`. */
 export interface StoreNotice {
   readonly kind: NoticeKind;
@@ -100,7 +106,8 @@ export interface LoadStore {
   release(user: StoreUser, token: string): Promise<boolean>;
   /**
    * Atomically: sets the flag (`loadedTtlMs` 0: deletes it), releases the lock if `token` owns it,
-   * notifies. Returns ownership.
+   * notifies. `owned`: the lock was still ours; `committed`: the load counts (false when a
+   * `clearAllLoaded` ran since its acquire: no flag was written and waiters were told to retry).
    */
   finish(
     user: StoreUser,
@@ -109,7 +116,7 @@ export interface LoadStore {
     retryable?: boolean,
     /** From the acquire: a load from before a `clearAllLoaded` sets no flag. */
     generation?: string,
-  ): Promise<boolean>;
+  ): Promise<FinishResult>;
   /**
    * Every flag of the prefix reads as not loaded from now on, in every process (a notice drops
    * near-caches): O(1) in the number of users.

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { ALL_USERS_TAG, NoticeKind } from '../keys';
-import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import type {
+  AcquireResult,
+  FinishResult,
+  LoadStore,
+  StoreListener,
+  StoreUser,
+} from './load-store';
 
 interface Lock {
   token: string;
@@ -110,14 +116,14 @@ export class MemoryLoadStore implements LoadStore {
     loadedTtlMs: number,
     _retryable?: boolean,
     generation?: string,
-  ): Promise<boolean> {
+  ): Promise<FinishResult> {
     const fresh = generation === undefined || generation === String(this.generation);
     if (fresh && loadedTtlMs > 0) this.flags.set(user.tag, this.now() + loadedTtlMs);
     else if (fresh) this.flags.delete(user.tag);
     this.wrote();
     const owned = this.takeLock(user.tag, token);
     this.notify(fresh ? NoticeKind.Loaded : NoticeKind.Released, user.tag);
-    return Promise.resolve(owned);
+    return Promise.resolve({ owned, committed: fresh });
   }
 
   clearAllLoaded(): Promise<void> {

@@ -1,5 +1,11 @@
 import { NoticeKind } from '../keys';
-import type { AcquireResult, LoadStore, StoreListener, StoreUser } from './load-store';
+import type {
+  AcquireResult,
+  FinishResult,
+  LoadStore,
+  StoreListener,
+  StoreUser,
+} from './load-store';
 import { NearCache } from './near-cache';
 
 /**
@@ -118,11 +124,11 @@ export class NearCachedLoadStore implements LoadStore {
     loadedTtlMs: number,
     retryable?: boolean,
     generation?: string,
-  ): Promise<boolean> {
+  ): Promise<FinishResult> {
     const at = this.cache.snapshot();
-    const owned = await this.inner.finish(user, token, loadedTtlMs, retryable, generation);
-    this.cache.fill(user.tag, loadedTtlMs, at);
-    return owned;
+    const result = await this.inner.finish(user, token, loadedTtlMs, retryable, generation);
+    if (result.committed) this.cache.fill(user.tag, loadedTtlMs, at);
+    return result;
   }
 
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {

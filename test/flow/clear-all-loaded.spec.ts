@@ -127,6 +127,22 @@ describe('clearAllLoaded on Redis (two apps, near-caches on)', () => {
     expect(await a.status.isLoaded('in-flight')).toBe(true); // the waiter's load counts
   });
 
+  it("a load running across it is not cached as loaded by its own process's near-cache", async () => {
+    const release = deferred();
+    const holder = a.lock.ensureLoaded('crossing', async () => {
+      await release.promise;
+      return 'old';
+    });
+    await sleep(50);
+    await b.status.clearAllLoaded();
+    await sleep(50); // a's subscriber has seen the notice and flushed
+    release.resolve();
+    await expect(holder).resolves.toMatchObject({ status: 'loaded', value: 'old' });
+    expect(await redis.exists(userKey(keyPrefix, 'crossing', 'loaded'))).toBe(0);
+    expect(await a.status.isLoaded('crossing')).toBe(false);
+    expect(await a.lock.ensureLoaded('crossing', () => 'new')).toMatchObject({ status: 'loaded' });
+  });
+
   it('holds for a process started after it, and for flags set after it', async () => {
     await a.status.setLoaded('before');
     await a.status.clearAllLoaded();

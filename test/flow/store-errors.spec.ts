@@ -1,5 +1,5 @@
-import { LoadStatusUnavailableError } from '../../src';
-import { startApp, type TestApp } from '../support/apps';
+import { LoadStatusUnavailableError, LoadWaitTimeoutError } from '../../src';
+import { deferred, startApp, type TestApp } from '../support/apps';
 import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 
@@ -210,3 +210,37 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5_000): Promis
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe('a waiter riding out an outage when its wait budget runs out', () => {
+  it('ends with LoadWaitTimeoutError at its budget, not after spinning through outageGraceMs', async () => {
+    const server = await RedisServer.start();
+    const options = {
+      redis: server.url,
+      keyPrefix: uniquePrefix('ride-out-budget'),
+      waitTimeoutMs: 400,
+    };
+    const [holder, waiterApp] = await Promise.all([startApp(options), startApp(options)]);
+    const release = deferred();
+    try {
+      const holding = holder.lock.ensureLoaded('u', () => release.promise);
+      await sleep(50);
+      const started = performance.now();
+      const waiting = waiterApp.lock.ensureLoaded('u', () => 'must not run');
+      await sleep(100); // it waits on the holder's lease
+      await server.kill(); // it now rides the outage out (outageGraceMs 5 s by default)
+      // Timers still fire while it rides out: the event loop is not starved.
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 20);
+      await expect(waiting).rejects.toBeInstanceOf(LoadWaitTimeoutError);
+      clearInterval(ticker);
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(ticks).toBeGreaterThan(3);
+      release.resolve();
+      await holding.catch(() => undefined);
+    } finally {
+      release.resolve();
+      await Promise.all([holder.close(), waiterApp.close()]);
+      await server.stop();
+    }
+  });
+});

@@ -249,7 +249,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     expect((await h.b.acquire(user, 'fresh', 5_000, true)).state).toBe('acquired');
     expect(await h.a.release(user, 'stale')).toBe(false);
     expect(await h.a.extend(user, 'stale', 5_000)).toBe(false);
-    expect(await h.a.finish(user, 'stale', 5_000)).toBe(false);
+    expect(await h.a.finish(user, 'stale', 5_000)).toEqual({ owned: false, committed: true });
     // The fresh owner still holds it.
     expect((await h.a.acquire(user, 'third', 5_000, false)).state).toBe('held');
     expect(await h.b.release(user, 'fresh')).toBe(true);
@@ -302,7 +302,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
       loaded: await h.b.flagTtl(user).then((t) => t !== undefined),
       lock: await h.b.acquire(user, 'probe', 5_000, false),
     }));
-    expect(await h.a.finish(user, 'owner', 5_000)).toBe(true);
+    expect(await h.a.finish(user, 'owner', 5_000)).toEqual({ owned: true, committed: true });
     const { notice, loaded, lock } = await seen;
     expect(notice.tag).toBe(user.tag);
     expect(loaded).toBe(true);
@@ -422,7 +422,7 @@ describe('redis store specifics', () => {
       const second = await store.acquire(user, 'b', 5_000, true);
       expect(second.state === 'held' && second.remainingMs).toBeLessThanOrEqual(5_000);
       expect(await store.extend(user, 'a', 5_000)).toBe(true);
-      expect(await store.finish(user, 'a', 5_000)).toBe(true);
+      expect(await store.finish(user, 'a', 5_000)).toMatchObject({ owned: true });
       expect(await store.flagTtl(user)).toBeGreaterThan(4_000);
       expect((await store.acquire(user, 'c', 5_000, true)).state).toBe('loaded');
     } finally {
@@ -491,7 +491,7 @@ describe.each(NODE_REDIS_FLAVOURS)('redis store on a borrowed %s client', (flavo
       const user = keys.forUser('u');
       const first = await store.acquire(user, 'a', 5_000, true);
       expect(first.state === 'acquired' && typeof first.fencingToken).toBe('number');
-      expect(await store.finish(user, 'a', 5_000)).toBe(true);
+      expect(await store.finish(user, 'a', 5_000)).toMatchObject({ owned: true });
       expect(await store.flagTtl(user)).toBeGreaterThan(4_000);
       expect((await store.acquire(user, 'b', 5_000, true)).state).toBe('loaded');
     } finally {

@@ -81,7 +81,14 @@ function ownedIoRedis(
   // No auto-pipelining: measured (npm run bench), its deferral to the next tick costs more
   // latency than batching saves, since a stampede is only a handful of round trips. Pass
   // `enableAutoPipelining: true` in the options to opt in. A caller's options win.
-  const shared = { maxRetriesPerRequest: 1, lazyConnect: true };
+  // Reconnects at most 500 ms apart (ioredis' default backs off to 2 s): after a failover, every
+  // process is back within about half a second of the new master, so a holder's finish is not
+  // left behind its waiters (see the post-outage handover in load-flow.ts).
+  const shared = {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    retryStrategy: (times: number) => Math.min(times * 50, 500),
+  };
   const client =
     typeof source === 'string'
       ? new ioredis.Redis(source, shared)

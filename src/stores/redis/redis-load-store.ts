@@ -5,7 +5,13 @@ import type { RedisSource } from '../../redis-source';
 import { ConnectionWatch } from './connection-watch';
 import type { NoticePath } from '../load-store';
 import type { StoreFailure } from './redis-errors';
-import type { AcquireResult, LoadStore, StoreListener, StoreUser } from '../load-store';
+import type {
+  AcquireResult,
+  FinishResult,
+  LoadStore,
+  StoreListener,
+  StoreUser,
+} from '../load-store';
 import type { RedisCommands } from './redis-commands';
 import { redisCommandsFor } from './redis-connection';
 import { FENCE_RETENTION_MS, REDIS_SCRIPTS as S } from './redis-scripts';
@@ -242,9 +248,9 @@ export class RedisLoadStore implements LoadStore {
     loadedTtlMs: number,
     _retryable?: boolean,
     generation?: string,
-  ): Promise<boolean> {
+  ): Promise<FinishResult> {
     this.assertConnected();
-    const owned = await this.redis.evalScript(
+    const reply = await this.redis.evalScript(
       S.finish,
       [user.loaded, user.lock, user.waiting, user.generation],
       [
@@ -255,7 +261,8 @@ export class RedisLoadStore implements LoadStore {
         encodeNotice(NoticeKind.Released, user.tag),
       ],
     );
-    return Number(owned) === 1;
+    const [owned, committed] = reply as [number | string, number | string];
+    return { owned: Number(owned) === 1, committed: Number(committed) === 1 };
   }
 
   /**
@@ -266,7 +273,7 @@ export class RedisLoadStore implements LoadStore {
   async clearAllLoaded(): Promise<void> {
     this.assertConnected();
     const message = encodeNotice(NoticeKind.ClearedAll, ALL_USERS_TAG);
-    await Promise.all(
+    const moved = await Promise.allSettled(
       this.generationKeys.map((key, group) =>
         this.redis.evalScript(
           S.clearGroup,
@@ -275,7 +282,10 @@ export class RedisLoadStore implements LoadStore {
         ),
       ),
     );
+    // Groups that did move on are told even if another failed (then the caller hears of it).
     if (!this.sharded) await this.redis.publish(this.channel, message, false);
+    const failed = moved.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async finishLock(user: StoreUser, token: string): Promise<boolean> {

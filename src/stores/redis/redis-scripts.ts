@@ -98,7 +98,8 @@ return 0`,
    * earlier generation (ARGV[6], from its acquire; '' = unknown) than the group's now — a
    * `clearAllLoaded` ran meanwhile — sets no flag and tells waiters to retry (ARGV[7]) instead.
    * KEYS: loaded, lock, waiting, generation. ARGV: token, loadedTtlMs, channel, loaded message,
-   * publish command, generation, released message. Returns 1 if the lock was still ours.
+   * publish command, generation, released message. Returns {1 if the lock was still ours, 1 if
+   * the load counts (its generation is current)}.
    */
   finish: {
     numberOfKeys: 4,
@@ -116,7 +117,7 @@ end
 if redis.call('DEL', KEYS[3]) == 1 then
   redis.call(ARGV[5], ARGV[3], fresh and ARGV[4] or ARGV[7])
 end
-return owned`,
+return {owned, fresh and 1 or 0}`,
   },
   /**
    * Guarantees: the lock is deleted only if ARGV[1] owns it, and marked waiters hear the user is
