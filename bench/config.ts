@@ -1,9 +1,10 @@
 /**
- * Knobs of `npm run bench`. The full run is sized for the project's 2-core machine (about 4-5
- * minutes, of which the Redis Cluster part takes 1-2); BENCH_QUICK=1 is a smoke run of about a
- * minute and a half (one repeat, short windows, a shorter crash cap), whose numbers are not for
- * quoting. BENCH_ONLY=<id>[,<id>…] runs only those parts (ids: {@link PART_IDS}), e.g.
- * BENCH_ONLY=cluster for the Redis Cluster rows alone.
+ * Knobs of `npm run bench`. The full run is sized for the project's 2-core machine (about 6
+ * minutes, of which the Redis Cluster part takes 1-2 and steady traffic about 1.5); BENCH_QUICK=1
+ * is a smoke run of about two minutes (one repeat, short windows, a shorter crash cap, shorter
+ * TTLs), whose numbers are not for quoting. BENCH_ONLY=<id>[,<id>…] runs only those parts (ids:
+ * {@link PART_IDS}), e.g. BENCH_ONLY=cluster for the Redis Cluster rows alone, BENCH_ONLY=steady
+ * for steady traffic across TTL expiry.
  */
 export const QUICK = process.env.BENCH_QUICK === '1';
 
@@ -15,6 +16,7 @@ export const PART_IDS = [
   'many-users',
   'crash',
   'cluster',
+  'steady',
 ] as const;
 export type PartId = (typeof PART_IDS)[number];
 
@@ -89,6 +91,24 @@ export const CONFIG = {
     trafficNotices: QUICK ? 100 : 500,
     stampede: { apps: 4, callersPerApp: 50, loadMs: 250 },
     waitForReplicas: { replicas: 1, timeoutMs: 100 },
+  },
+  /**
+   * Part 7, steady traffic across TTL expiry (bench/scenarios/steady.ts): every process starts a
+   * call every `everyMs` (users round robin, processes phase-shifted) for `ttls` flag TTLs, after
+   * one cold load per user that is not measured.
+   */
+  steady: {
+    processes: 4,
+    users: 2,
+    everyMs: 10,
+    loadedTtlMs: QUICK ? 1_000 : 2_000,
+    /** About a third of the TTL. */
+    refreshAheadMs: QUICK ? 350 : 700,
+    loadMs: QUICK ? 150 : 250,
+    /** Traffic lasts this many flag TTLs. */
+    ttls: QUICK ? 3 : 4,
+    /** A caller that took longer than this waited (a flag or near-cache answer takes ~0.1-1 ms). */
+    waitedMs: 5,
   },
   /** Lead time of a barrier start: every worker gets its `run` before the start time. */
   barrierLeadMs: 250,

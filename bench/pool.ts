@@ -9,6 +9,9 @@ import type {
   ParentMessage,
   RunCommand,
   RunResult,
+  SteadyCommand,
+  SteadyReport,
+  SteadySetup,
   StrategyId,
   WorkerConfig,
   WorkerMessage,
@@ -27,7 +30,7 @@ export function newRunId(): number {
 export class BenchWorker {
   private readonly pending = new Map<
     number,
-    { resolve: (r: RunResult) => void; reject: (e: Error) => void }
+    { resolve: (r: RunResult | SteadyReport) => void; reject: (e: Error) => void }
   >();
   private readonly loaderListeners = new Set<(event: LoaderEvent) => void>();
   private exited = false;
@@ -59,10 +62,25 @@ export class BenchWorker {
 
   /** Sends a run; resolves with the worker's report once every call of the run settled. */
   run(spec: Omit<RunCommand, 'type' | 'runId'>, runId = newRunId()): Promise<RunResult> {
-    return new Promise<RunResult>((resolve, reject) => {
+    return this.request<RunResult>(runId, { type: 'run', runId, ...spec });
+  }
+
+  /**
+   * Sends a steady run (part 7; the worker needs `steady` in its config); resolves once its
+   * traffic ended, every call settled and every load ended.
+   */
+  steady(spec: Omit<SteadyCommand, 'type' | 'runId'>, runId = newRunId()): Promise<SteadyReport> {
+    return this.request<SteadyReport>(runId, { type: 'steady', runId, ...spec });
+  }
+
+  private request<T extends RunResult | SteadyReport>(
+    runId: number,
+    message: ParentMessage,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       if (this.exited) return reject(new Error(`worker ${this.name} is gone`));
-      this.pending.set(runId, { resolve, reject });
-      this.send({ type: 'run', runId, ...spec });
+      this.pending.set(runId, { resolve: (r) => resolve(r as T), reject });
+      this.send(message);
     });
   }
 
@@ -93,7 +111,7 @@ export class BenchWorker {
   }
 
   private onMessage(message: WorkerMessage): void {
-    if (message.type === 'result') {
+    if (message.type === 'result' || message.type === 'steady-result') {
       const p = this.pending.get(message.runId);
       this.pending.delete(message.runId);
       p?.resolve(message);
@@ -111,8 +129,9 @@ export class WorkerPool {
 
   constructor(private readonly redisUrl: string) {}
 
-  async spawn(name: string, strategies: StrategyId[]): Promise<BenchWorker> {
-    const config: WorkerConfig = { name, redisUrl: this.redisUrl, strategies };
+  /** @param steady also set up part 7's variants with these settings */
+  async spawn(name: string, strategies: StrategyId[], steady?: SteadySetup): Promise<BenchWorker> {
+    const config: WorkerConfig = { name, redisUrl: this.redisUrl, strategies, steady };
     const child = fork(join(__dirname, 'worker.ts'), [], {
       execArgv: ['-r', '@swc-node/register'],
       env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },
@@ -145,14 +164,19 @@ export class WorkerPool {
   }
 
   /** Spawns several workers, at most `parallel` booting at once (boots are CPU-bound). */
-  async spawnMany(names: string[], strategies: StrategyId[], parallel = 2): Promise<BenchWorker[]> {
+  async spawnMany(
+    names: string[],
+    strategies: StrategyId[],
+    parallel = 2,
+    steady?: SteadySetup,
+  ): Promise<BenchWorker[]> {
     const out: BenchWorker[] = new Array<BenchWorker>(names.length);
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(parallel, names.length) }, async () => {
         while (next < names.length) {
           const i = next++;
-          out[i] = await this.spawn(names[i], strategies);
+          out[i] = await this.spawn(names[i], strategies, steady);
         }
       }),
     );

@@ -2,7 +2,13 @@
 import { DEFAULT_LOCK_TTL_MS } from '../src';
 import { CONFIG } from './config';
 import type { StrategyId } from './protocol';
-import type { BenchResults, ClusterResult, StampedeRow, TargetCheck } from './results';
+import type {
+  BenchResults,
+  ClusterResult,
+  StampedeRow,
+  SteadyResult,
+  TargetCheck,
+} from './results';
 import type { Measured } from './stats';
 import { STRATEGY_LABELS } from './strategies';
 
@@ -330,6 +336,82 @@ waitForReplicas on the Cluster: ${ratio(seq(lw), seq(lc))} the sequential ops/s,
   return parts.join('\n\n');
 }
 
+function renderSteady(st: SteadyResult): string {
+  const c = st.settings;
+  const row = (v: string) => st.rows.find((x) => x.variant === v)!;
+  const [off, ahead, ref] = ['library', 'library-refresh-ahead', 'reference'].map(row);
+  const p99 = (x: typeof off): number => m(x.p99Ms);
+  // Refresh-ahead's p99 is a few hundredths of the others' or less: two significant digits.
+  const times = (a: number, b: number): string =>
+    a / b < 0.1 && a / b > 0 ? `${(a / b).toPrecision(2)}x` : ratio(a, b);
+  const offPeriod = c.loadedTtlMs + c.loadMs;
+  const aheadPeriod = c.loadedTtlMs - c.refreshAheadMs + c.loadMs;
+  const errors = (x: typeof off): string =>
+    num(m(x.errors)) +
+    (Object.keys(x.errorKinds).length > 0
+      ? ` (${Object.entries(x.errorKinds)
+          .map(([k, v]) => `${k} ×${v}`)
+          .join(', ')})`
+      : '');
+  return (
+    `### 7. Steady traffic across TTL expiry: ${c.processes} processes × a call every ${c.everyMs} ms (${c.users} users round robin), flag TTL ${c.loadedTtlMs} ms, load ${c.loadMs} ms, ${c.ttls} TTLs per row\n\n` +
+    table(
+      [
+        'strategy',
+        'callers',
+        'latency p50 / p99 / max ms',
+        'p99 x no refresh-ahead',
+        'p99 x reference',
+        `callers > ${c.waitedMs} ms`,
+        'not already-loaded',
+        'loader runs (background)',
+        'loads per TTL window, per user',
+        "median gap between a user's loads ms",
+        'errors',
+      ],
+      st.rows.map((x) => [
+        x.label,
+        num(m(x.callers)),
+        `${num(m(x.p50Ms))} / ${num(p99(x))} / ${num(m(x.maxMs))}`,
+        times(p99(x), p99(off)),
+        times(p99(x), p99(ref)),
+        num(m(x.waited)),
+        num(m(x.notFromFlag)),
+        `${num(m(x.loaderRuns))} (${num(m(x.backgroundLoads))})`,
+        num(m(x.loadsPerTtl)),
+        num(m(x.loadGapMs)),
+        errors(x),
+      ]),
+    ) +
+    `\n\np99 with refreshAheadMs ${c.refreshAheadMs}: ${num(p99(ahead))} ms = ${times(p99(ahead), p99(off))} of the library's without it (${num(p99(off))} ms) and ${times(p99(ahead), p99(ref))} of the reference's (${num(p99(ref))} ms). ` +
+    `Expected load period (gap between a user's loads): without refresh-ahead ≈ TTL + load = ${offPeriod} ms plus the wait for the next caller (the reference's waiters add up to a 100 ms poll), ` +
+    `≈ ${num(c.loadedTtlMs / offPeriod)} loads per TTL window; with it ≈ TTL − refreshAheadMs + load = ${aheadPeriod} ms, ≈ ${num(c.loadedTtlMs / aheadPeriod)} per TTL window. ` +
+    `The window holds ${c.ttls} TTLs, so the count of loads in it is coarse (whole expiries); the gap is not.` +
+    '\n\nLatency: call start to settle in the worker, every paced call of every process in one HDR histogram per repeat (`hdr-histogram-js`). ' +
+    "Before each row's traffic one process loads every user once (cold, not measured). Loader runs are counted in the workers' loaders; " +
+    '"background" = the loader of a call answered `already-loaded` (a refresh-ahead).\n\n' +
+    table(
+      [
+        'strategy',
+        'p99 ms per repeat',
+        'cold loads before the traffic, per repeat',
+        'traffic ms',
+        'pacing timer late p99 / max ms',
+        'calls skipped (timer behind)',
+      ],
+      st.rows.map((x) => [
+        x.label,
+        x.p99Ms.runs.map(num).join(', '),
+        x.primeLoads.join(', '),
+        num(m(x.trafficMs)),
+        `${num(m(x.timerLateP99Ms))} / ${num(m(x.timerLateMaxMs))}`,
+        num(m(x.skipped)),
+      ]),
+    ) +
+    `\n\nTook ${num(st.durationSec)} s (worker start-up included).`
+  );
+}
+
 export function renderMarkdown(r: BenchResults): string {
   const parts: string[] = [];
   const meta = r.meta;
@@ -530,6 +612,7 @@ export function renderMarkdown(r: BenchResults): string {
   }
 
   if (r.cluster) parts.push(renderCluster(r.cluster));
+  if (r.steady) parts.push(renderSteady(r.steady));
 
   if (r.targets && r.targets.length > 0) {
     parts.push(

@@ -1,4 +1,4 @@
-import type { StrategyId } from './protocol';
+import type { SteadyVariant, StrategyId } from './protocol';
 import type { Measured } from './stats';
 
 export interface HotPathRow {
@@ -163,6 +163,58 @@ export interface ClusterResult {
   durationSec: number;
 }
 
+/** Part 7: one row of steady traffic across TTL expiry (every process's calls together). */
+export interface SteadyRow {
+  variant: SteadyVariant;
+  label: string;
+  /** Paced calls per repeat (cold prime calls not included). */
+  callers: Measured;
+  /** First to last paced call, over every process (ms). */
+  trafficMs: Measured;
+  /** Caller latency, call start to settle, from an HDR histogram per repeat (ms). */
+  p50Ms: Measured;
+  p99Ms: Measured;
+  maxMs: Measured;
+  /** Callers that took longer than `waitedMs`. */
+  waited: Measured;
+  /** Callers not answered `already-loaded` (they loaded, joined a load or waited for one). */
+  notFromFlag: Measured;
+  /** Loader runs counted in the workers' loaders during the traffic, background ones included. */
+  loaderRuns: Measured;
+  /** Loader runs of calls answered `already-loaded` (refresh-ahead, in the background). */
+  backgroundLoads: Measured;
+  /** Loader runs per user ÷ (traffic ms ÷ flag TTL). */
+  loadsPerTtl: Measured;
+  /**
+   * Median gap between one user's consecutive loader starts, the cold load's included (ms): the
+   * load period, free of how many expiries happen to fall inside the traffic window.
+   */
+  loadGapMs: Measured;
+  errors: Measured;
+  errorKinds: Record<string, number>;
+  /** Cold loads of the prime before the traffic, per repeat (one per user expected). */
+  primeLoads: number[];
+  /** Diagnostics: lateness of the pacing timers (ms), and calls skipped because of it. */
+  timerLateP99Ms: Measured;
+  timerLateMaxMs: Measured;
+  skipped: Measured;
+}
+
+export interface SteadyResult {
+  settings: {
+    processes: number;
+    users: number;
+    everyMs: number;
+    loadedTtlMs: number;
+    refreshAheadMs: number;
+    loadMs: number;
+    ttls: number;
+    waitedMs: number;
+  };
+  rows: SteadyRow[];
+  durationSec: number;
+}
+
 export interface TargetCheck {
   target: string;
   measured: string;
@@ -192,6 +244,7 @@ export interface BenchResults {
   crash?: CrashRow[];
   manyUsers?: ManyUsersRow[];
   cluster?: ClusterResult;
+  steady?: SteadyResult;
   targets?: TargetCheck[];
   errors: string[];
 }

@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: starts a private redis-server, runs the five scenarios of issue 4 for every
- * strategy side by side, then the Redis Cluster rows (part 6: it starts its own Clusters), prints
+ * strategy side by side, then the Redis Cluster rows (part 6: it starts its own Clusters) and
+ * steady traffic across TTL expiry (part 7: refresh-ahead against none and the reference), prints
  * markdown tables (medians of the repeats, ratios against the reference pattern or the
  * standalone server) and writes the same data to bench/results/latest.json.
  *
- * BENCH_QUICK=1: a smoke run of about a minute and a half (one repeat, short windows, crash cap
- * 8 s).
- * BENCH_ONLY=cluster (or any comma-separated part ids of config.ts): only those parts; the files
- * are then bench/results/latest-<parts>.json and .md, so a full run's stay.
+ * BENCH_QUICK=1: a smoke run of about two minutes (one repeat, short windows, crash cap 8 s,
+ * part 7 on 1 s flag TTLs).
+ * BENCH_ONLY=cluster, BENCH_ONLY=steady (or any comma-separated part ids of config.ts): only
+ * those parts; the files are then bench/results/latest-<parts>.json and .md, so a full run's
+ * stay.
  */
 import 'reflect-metadata';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { hotPath } from './scenarios/hot-path';
 import { lockCycle } from './scenarios/lock-cycle';
 import { manyUsers } from './scenarios/many-users';
 import { stampede } from './scenarios/stampede';
+import { steadyTraffic } from './scenarios/steady';
 import { REDLOCK_DURATION_MS } from './strategies/redlock';
 
 /** The whole run is abandoned (children killed) after this long. */
@@ -83,7 +86,7 @@ async function main(): Promise<number> {
       loadAverageAtStart: loadAtStart.map((x) => Number(x.toFixed(2))),
       loadAverageAtEnd: [],
       pinning: pinning.available
-        ? 'scenarios 1-2 pinned with taskset: cross-core = bench CPU 1 / Redis CPU 0, same-core = both CPU 0; scenarios 3-5 unpinned; part 6 cross-core (every redis-server on CPU 0) except its traffic counts'
+        ? 'scenarios 1-2 pinned with taskset: cross-core = bench CPU 1 / Redis CPU 0, same-core = both CPU 0; scenarios 3-5 unpinned; part 6 cross-core (every redis-server on CPU 0) except its traffic counts; part 7 unpinned'
         : 'unavailable (no taskset or 1 CPU): everything unpinned',
       settings: {
         ...CONFIG,
@@ -142,6 +145,10 @@ async function main(): Promise<number> {
       results.cluster = await scenario('6. Redis Cluster', () => clusterPart(server, log));
       if (results.cluster) results.cluster.targets = evaluateClusterTargets(results.cluster);
     }
+    if (runs('steady'))
+      results.steady = await scenario('7. steady traffic across TTL expiry', () =>
+        steadyTraffic(pool, log),
+      );
   } catch (error) {
     results.errors.push(error instanceof Error ? error.message : String(error));
   } finally {

@@ -68,12 +68,20 @@ export class ReferenceStrategy implements Strategy {
   readonly crossProcess = true;
   readonly status: ReferenceLoadStatus;
 
-  constructor(private readonly redis: Redis) {
-    this.status = new ReferenceLoadStatus(redis);
+  /**
+   * @param loadedTtlMs the flag's TTL (`setLoaded`): the reference's 1 h unless a scenario needs
+   *   flags that run out (part 7)
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly loadedTtlMs = LOADED_TTL_MS,
+    globalPrefix?: string,
+  ) {
+    this.status = new ReferenceLoadStatus(redis, globalPrefix);
   }
 
-  static create(redisUrl: string): ReferenceStrategy {
-    return new ReferenceStrategy(new Redis(redisUrl));
+  static create(redisUrl: string, loadedTtlMs?: number, globalPrefix?: string): ReferenceStrategy {
+    return new ReferenceStrategy(new Redis(redisUrl), loadedTtlMs, globalPrefix);
   }
 
   async ensureLoaded(
@@ -87,7 +95,7 @@ export class ReferenceStrategy implements Strategy {
       try {
         if (await s.isLoaded(userId)) return 'waited';
         await loader();
-        await s.setLoaded(userId);
+        await s.setLoaded(userId, this.loadedTtlMs);
         return 'ran-loader';
       } finally {
         await s.releaseLoadLock(userId);
