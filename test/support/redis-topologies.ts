@@ -352,6 +352,8 @@ export class RedisSentinelTopology {
    */
   async heal(port: number): Promise<void> {
     await this.node(port).restart();
+    // Point it at the new master at once, as the sentinels would in a while (up to ~10 s).
+    await redisCli(port, 'REPLICAOF', '127.0.0.1', String(await this.masterPort()));
     await until(
       `the restarted node ${port} to replicate the new master`,
       async () => {

@@ -124,21 +124,27 @@ export class IoRedisCommands implements RedisCommands {
     args: readonly string[],
     replicas: number,
     timeoutMs: number,
-  ): Promise<[unknown, number]> {
+    then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
+  ): Promise<[unknown, number, unknown]> {
     const attempt = async (
       byEval: boolean,
       via: IoRedisLike = this.client,
       asking = false,
       redirections = 0,
-    ): Promise<[unknown, number]> => {
+    ): Promise<[unknown, number, unknown]> => {
       const pipeline = via.pipeline();
       if (asking) pipeline.call('ASKING');
       if (byEval) pipeline.eval(script.lua, script.numberOfKeys, ...keys, ...args);
       else pipeline.evalsha(script.sha, script.numberOfKeys, ...keys, ...args);
       // WAIT in a pipeline, never in MULTI (where it does not block and counts stale acks).
       pipeline.wait(replicas, timeoutMs);
+      if (byEval)
+        pipeline.eval(then.script.lua, then.script.numberOfKeys, ...then.keys, ...then.args);
+      else pipeline.evalsha(then.script.sha, then.script.numberOfKeys, ...then.keys, ...then.args);
       const replies = (await pipeline.exec()) as Array<[Error | null, unknown]>;
-      const [[scriptError, reply], [waitError, acks]] = asking ? replies.slice(1) : replies;
+      const [[scriptError, reply], [waitError, acks], [thenError, thenReply]] = asking
+        ? replies.slice(1)
+        : replies;
       // A Cluster redirects the script (a slot moved, e.g. after a failover): it did not run
       // there, and ioredis retries no pipeline with a WAIT in it, so follow the redirection
       // ourselves, to the node named, where the WAIT must go too.
@@ -152,7 +158,8 @@ export class IoRedisCommands implements RedisCommands {
       }
       if (scriptError) throw scriptError;
       if (waitError) throw waitError;
-      return [reply, Number(acks)];
+      if (thenError) throw thenError;
+      return [reply, Number(acks), thenReply];
     };
     try {
       return await attempt(false);

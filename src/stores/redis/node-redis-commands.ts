@@ -185,35 +185,48 @@ export class NodeRedisCommands implements RedisCommands {
     args: readonly string[],
     replicas: number,
     timeoutMs: number,
-  ): Promise<[unknown, number]> {
+    then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
+  ): Promise<[unknown, number, unknown]> {
     const rest = [String(script.numberOfKeys), ...keys, ...args];
     const wait = ['WAIT', String(replicas), String(timeoutMs)];
-    const attempt = async (head: string[]): Promise<[unknown, number]> => {
+    const thenRest = [String(then.script.numberOfKeys), ...then.keys, ...then.args];
+    const attempt = async (byEval: boolean): Promise<[unknown, number, unknown]> => {
+      const head = byEval ? ['EVAL', script.lua, ...rest] : ['EVALSHA', script.sha, ...rest];
+      const tail = byEval
+        ? ['EVAL', then.script.lua, ...thenRest]
+        : ['EVALSHA', then.script.sha, ...thenRest];
       const target = this.target;
       // A pipeline (never MULTI, where WAIT does not block); a cluster's goes to the keys' master.
       let replies: unknown[];
       if (target.kind === 'standalone') {
-        replies = await target.client.multi().addCommand(head).addCommand(wait).execAsPipeline();
+        replies = await target.client
+          .multi()
+          .addCommand(head)
+          .addCommand(wait)
+          .addCommand(tail)
+          .execAsPipeline();
       } else if (target.kind === 'cluster') {
         replies = await target.client
           .multi(keys[0])
           .addCommand(keys[0], false, head)
           .addCommand(undefined, false, wait)
+          .addCommand(keys[0], false, tail)
           .execAsPipeline();
       } else {
         replies = await target.client
           .multi()
           .addCommand(false, head)
           .addCommand(false, wait)
+          .addCommand(false, tail)
           .execAsPipeline();
       }
-      return [replies[0], Number(replies[1])];
+      return [replies[0], Number(replies[1]), replies[2]];
     };
     try {
-      return await attempt(['EVALSHA', script.sha, ...rest]);
+      return await attempt(false);
     } catch (error) {
       if (!isNoScriptError(error)) throw error;
-      return attempt(['EVAL', script.lua, ...rest]);
+      return attempt(true);
     }
   }
 

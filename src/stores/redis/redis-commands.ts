@@ -35,7 +35,12 @@ export interface RedisCommands {
     args: readonly string[],
     replicas: number,
     timeoutMs: number,
-  ): Promise<[unknown, number]>;
+    /**
+     * Run after the WAIT in the same pipeline: whatever server the connection reaches by then
+     * (a client may resend the rest of a pipeline to a new master after a failover) answers it.
+     */
+    then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
+  ): Promise<[unknown, number, unknown]>;
   /** SCRIPT LOAD of each script on every master (at boot: also proves `script|load` is allowed). */
   loadScripts(scripts: readonly LuaScript[]): Promise<void>;
   /** The objects whose 'connect' / 'ready' / 'error' events tell how the command connection fares. */

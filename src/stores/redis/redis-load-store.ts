@@ -185,15 +185,16 @@ export class RedisLoadStore implements LoadStore {
       String(refreshAheadMs),
     ];
     const wanted = this.waitForReplicas;
-    const [reply, acks] = wanted
+    const [reply, acks, stillOurs] = wanted
       ? await this.redis.evalScriptThenWait(
           S.acquire,
           keys,
           args,
           wanted.replicas,
           wanted.timeoutMs,
+          { script: S.owns, keys: [user.lock], args: [token] },
         )
-      : [await this.redis.evalScript(S.acquire, keys, args), undefined];
+      : [await this.redis.evalScript(S.acquire, keys, args), undefined, undefined];
     const [state, value, lineage, generation, flagLeft] = reply as [
       number | string,
       number | string,
@@ -207,7 +208,9 @@ export class RedisLoadStore implements LoadStore {
     if (code === 3)
       return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0, refreshing: true };
     if (code === 1) {
-      if (wanted && acks! < wanted.replicas) {
+      // Too few acknowledgements, or (after a failover in mid-pipeline) the master that serves the
+      // lock now does not have it: never used.
+      if (wanted && (acks! < wanted.replicas || Number(stillOurs) !== 1)) {
         // A failover to a replica that has not seen it could hand it out again: never used.
         await this.release(user, token);
         // A refresh that cannot be replicated: the user is still loaded; someone refreshes later.

@@ -194,6 +194,18 @@ redis.call(ARGV[3], ARGV[1], ARGV[2])
 return 1`,
   },
   /**
+   * Guarantees: 1 if ARGV[1] holds the lock on the server that runs it. Run after a WAIT in the
+   * same pipeline, it proves that the master serving the lock now has it (a client that resends
+   * the rest of a pipeline after a failover could otherwise count another server's acks for a
+   * lock that died with the old master). KEYS: lock. ARGV: token.
+   */
+  owns: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0`,
+  },
+  /**
    * Guarantees: the flag's PTTL if it holds the group's generation, else -2 (not loaded).
    * KEYS: loaded, generation.
    */
