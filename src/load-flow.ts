@@ -162,6 +162,14 @@ export async function runFlight<T>(
           ? { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') }
           : { status: 'already-loaded' };
       }
+      // A grant whose reply came back after its lease ran out (a failover held the reply up):
+      // someone else may hold the lock by now, so it is never used; ask again.
+      if (result.state === 'acquired' && performance.now() - sentAt >= settings.lockTtlMs) {
+        core.logger.warn(
+          `the lock of user ${JSON.stringify(userId)} was granted ${Math.round(performance.now() - sentAt)} ms ago, past its ${settings.lockTtlMs} ms lease; not used`,
+        );
+        continue;
+      }
       if (result.state === 'acquired' && result.refreshOf !== undefined) {
         host.refreshInBackground(userId, keys, token, { ...result, sentAt }, loader, settings);
         return { status: 'already-loaded' };

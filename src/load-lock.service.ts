@@ -108,6 +108,8 @@ export class LoadLockService
     const sentAt = performance.now();
     const result = await this.acquire(user.keys, token, ttl, false);
     if (result.state !== 'acquired') return null;
+    // Its reply came after the lease ran out (a failover held it up): not a lock any more.
+    if (performance.now() - sentAt >= ttl) return null;
     this.forgetExpiredLocks();
     const lock = new HeldLoadLock(
       user.id,

@@ -2,6 +2,7 @@ import {
   InvalidUserIdError,
   LoadLeaseLostError,
   LoadStatusConfigError,
+  LoadStatusEvents,
   LoadStatusShutdownError,
   LoadWaitTimeoutError,
   type LoadContext,
@@ -328,5 +329,40 @@ describe('ensureLoaded across two connections to one Redis', () => {
     expect(await b.lock.acquireLoadLock('handover')).toBeNull();
     await a.close();
     expect(await b.lock.acquireLoadLock('handover')).not.toBeNull();
+  });
+});
+
+describe('a grant whose reply arrives after its lease ran out', () => {
+  /** Blocks this process's event loop, as a long GC pause or a stalled host would. */
+  const stall = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+
+  it('is never used: acquireLoadLock resolves null, ensureLoaded asks again before loading', async () => {
+    const app = await startApp({
+      redis: redisUrl(),
+      keyPrefix: uniquePrefix('late-grant'),
+      lockTtlMs: 100,
+    });
+    try {
+      const late = app.lock.acquireLoadLock('late');
+      stall(150); // the grant is on its way back; the lease ends before we read it
+      expect(await late).toBeNull();
+
+      const fencing: number[] = [];
+      const sub = app.app.get(LoadStatusEvents).events$.subscribe((e) => {
+        if (e.type === 'lock-acquired') fencing.push(e.fencingToken);
+      });
+      let runs = 0;
+      const call = app.lock.ensureLoaded('late-load', () => void runs++);
+      stall(150);
+      await expect(call).resolves.toMatchObject({ status: 'loaded' });
+      sub.unsubscribe();
+      expect(runs).toBe(1);
+      expect(fencing).toHaveLength(1); // only the second, live grant was used
+    } finally {
+      await app.close();
+    }
   });
 });
