@@ -27,7 +27,7 @@ import {
   type FailoverRun,
 } from './scenarios';
 
-const CHAOS_MS = Number(process.env.LOAD_STATUS_TOPOLOGY_CHAOS_MS ?? 10_000);
+const CHAOS_MS = Number(process.env.LOAD_STATUS_TOPOLOGY_CHAOS_MS ?? 6_000);
 
 describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
   const pool = workerPool();

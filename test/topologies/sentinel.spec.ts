@@ -26,7 +26,7 @@ import {
   type FailoverRun,
 } from './scenarios';
 
-const CHAOS_MS = Number(process.env.LOAD_STATUS_TOPOLOGY_CHAOS_MS ?? 10_000);
+const CHAOS_MS = Number(process.env.LOAD_STATUS_TOPOLOGY_CHAOS_MS ?? 6_000);
 
 describe('on a Sentinel group (1 master, 2 replicas, 3 sentinels)', () => {
   const pool = workerPool();
