@@ -10,10 +10,8 @@ import { KeyBuilder } from '../../src/keys';
 import { uniquePrefix, userKey } from '../support/env';
 import { CLUSTER_FLAVOURS } from '../support/redis-clients';
 import { RedisClusterTopology, redisCli } from '../support/redis-topologies';
-import { runChaos, MIN_FAULTS } from '../multi-process/chaos';
 import { workerPool } from '../multi-process/harness';
 import {
-  chaosTarget,
   clusterTopology,
   expectClearAllReachesEveryApp,
   expectCrashedHolderReplaced,
@@ -26,8 +24,6 @@ import {
   expectStampedeRunsOnce,
   type FailoverRun,
 } from './scenarios';
-
-const CHAOS_MS = Number(process.env.LOAD_STATUS_TOPOLOGY_CHAOS_MS ?? 6_000);
 
 describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
   const pool = workerPool();
@@ -182,21 +178,4 @@ describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
       expect(run.errors).toEqual({});
     }, 90_000);
   });
-
-  it(
-    'keeps every chaos property through worker kills, stalls and master failovers (waitForReplicas 1)',
-    async () => {
-      const result = await runChaos({
-        pool,
-        target: chaosTarget(clusterTopology(cluster, 'ioredis-cluster')),
-        durationMs: CHAOS_MS,
-      });
-      console.log(result.summary);
-      expect([...result.violations, ...result.verdict.violations]).toEqual([]);
-      expect(result.stats.redisRestarts).toBeGreaterThanOrEqual(MIN_FAULTS.redisRestarts);
-      expect(result.stats.leaseLosses).toBeGreaterThanOrEqual(MIN_FAULTS.stalls);
-      expect(result.verdict.callers.hung).toBe(0);
-    },
-    CHAOS_MS + 150_000,
-  );
 });
