@@ -281,7 +281,6 @@ export async function masterKilledMidLoad(
   const maxCallerMs = Math.max(...callers.map((c) => c.ms));
   expect(maxCallerMs).toBeLessThan(15_000 + 2_000 + 1_000);
   const uLoads = loadsOf(reports);
-  console.log(JSON.stringify({ outage, holder: holderLoad.pid, uLoads }, null, 1));
   const tokenBefore = Math.max(...uLoads.map((l) => l.fencingToken ?? 0));
 
   // Loading resumes on the new master by itself, with notifications (woken within 1 s).
