@@ -60,6 +60,12 @@ export interface ChaosSettings {
    * an overlap across incarnations, and on the recovery window after a restart.
    */
   lossDetectionMs: number;
+  /**
+   * How long after its loader ended a load's finish may still write the flag when its caller
+   * never reported the commit (the worker was killed, or the finish failed after it ran): the
+   * finish rides an outage out for `outageGraceMs`, then one more command. Default 0.
+   */
+  finishWindowMs?: number;
 }
 
 export interface ChaosHistory {
@@ -231,7 +237,8 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
     const backed = successes.some((r) => {
       const tol = unc(c.pid) + unc(r.pid);
       const loadEnd = toParent(r.pid, r.end!);
-      const flagFrom = toParent(r.pid, r.committedAt ?? r.end!);
+      // Without a reported commit, the flag may have been written as late as the finish window.
+      const flagFrom = toParent(r.pid, r.committedAt ?? r.end! + (settings.finishWindowMs ?? 0));
       return (
         r.userId === c.userId &&
         loadEnd <= end + tol &&

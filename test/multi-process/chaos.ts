@@ -192,7 +192,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ...target.options,
     },
   };
-  const settings: ChaosSettings = { lockTtlMs: LOCK_TTL_MS, lossDetectionMs: LOSS_DETECTION_MS };
+  const settings: ChaosSettings = {
+    lockTtlMs: LOCK_TTL_MS,
+    lossDetectionMs: LOSS_DETECTION_MS,
+    // The default outageGraceMs (5 s), then one more command.
+    finishWindowMs: 5_000 + COMMAND_TIMEOUT_MS,
+  };
 
   const kills: KillEvent[] = [];
   const stalls: StallEvent[] = [];
