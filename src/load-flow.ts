@@ -239,7 +239,10 @@ async function holderCommitted(
   for (let left = end - performance.now(); left > 0 && !committed; left = end - performance.now())
     committed = (await waiter.wait(left)) === NoticeKind.Loaded;
   if (!committed) committed = (await flagNow()) !== undefined;
-  if (committed) await store.release(keys, token).catch(() => false); // else its lease runs out
+  if (committed)
+    await store.release(keys, token).catch(() => false); // else its lease runs out
+  // Not committed: we load. Renew the lease the hold used up, before the keep-alive's first tick.
+  else await store.extend(keys, token, settings.lockTtlMs).catch(() => false);
   return committed;
 }
 
