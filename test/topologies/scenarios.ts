@@ -12,7 +12,7 @@ import { uniquePrefix, userKey } from '../support/env';
 import { createTopologyClient, type TopologyFlavour } from '../support/redis-clients';
 import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-topologies';
 import type { RedisOutage } from '../multi-process/chaos-checker';
-import type { ChaosTarget } from '../multi-process/chaos';
+import { MIN_FAULTS, runChaos, type ChaosTarget } from '../multi-process/chaos';
 import {
   callersOf,
   failures,
@@ -399,4 +399,28 @@ export async function expectClearAllReachesEveryApp(topology: Topology): Promise
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
+}
+
+/** How long a topology chaos run injects faults (the fault minimums hold at any length). */
+export const TOPOLOGY_CHAOS_MS = Number(process.env.LOAD_STATUS_TOPOLOGY_CHAOS_MS ?? 6_000);
+
+/**
+ * A shortened chaos run on the topology (worker kills, stalls, master failovers, with
+ * `waitForReplicas: { replicas: 1 }`): every property of the chaos checker holds, the planned
+ * faults happened, and no caller hung.
+ */
+export async function expectChaosPropertiesHold(
+  pool: WorkerPool,
+  topology: Topology,
+): Promise<void> {
+  const result = await runChaos({
+    pool,
+    target: chaosTarget(topology),
+    durationMs: TOPOLOGY_CHAOS_MS,
+  });
+  console.log(result.summary);
+  expect([...result.violations, ...result.verdict.violations]).toEqual([]);
+  expect(result.stats.redisRestarts).toBeGreaterThanOrEqual(MIN_FAULTS.redisRestarts);
+  expect(result.stats.leaseLosses).toBeGreaterThanOrEqual(MIN_FAULTS.stalls);
+  expect(result.verdict.callers.hung).toBe(0);
 }
