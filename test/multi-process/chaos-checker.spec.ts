@@ -161,6 +161,18 @@ describe('chaos checker: incarnations', () => {
     expect(check({ runs: [before, after], outages }).violations).toEqual([]);
   });
 
+  it("judges the old grant from when it was sent: its reply may come back after Redis's kill", () => {
+    // Sent at +10, granted, Redis killed at +12, the reply read at +14; restarted at +300.
+    const early = run('1', { grantSentAt: T0 + 10, acquiredAt: T0 + 14, start: T0 + 14 });
+    const outages = [{ killedAt: T0 + 12, restartedAt: T0 + 300 }];
+    expect(check({ runs: [early, after], outages }).violations).toEqual([]);
+    // A grant sent after the kill cannot be the killed server's.
+    const late = { ...early, grantSentAt: T0 + 13 };
+    expect(check({ runs: [late, after], outages }).violations).toEqual([
+      expect.stringMatching(/without a Redis state loss/),
+    ]);
+  });
+
   it('bounds how long a holder of the lost state overlaps the new one', () => {
     const outages = [{ killedAt: T0 + 50, restartedAt: T0 + 150 }];
     const old = run('1', { end: T0 + 900, leaseEndsAt: T0 + 5_000 });
@@ -224,6 +236,24 @@ describe('chaos checker: no lost load', () => {
     expect(check({ runs, requests: [request([c])] }).violations).toEqual([]);
     const uncommitted = [run('1', { loadedTtlMs: 500 })];
     expect(check({ runs: uncommitted, requests: [request([c])] }).violations).toEqual([
+      expect.stringMatching(/lost load/),
+    ]);
+  });
+
+  it('judges a load whose commit was never reported from the end of the finish window, no later', () => {
+    // The loader ended at +100; its caller never reported the commit (its worker was killed). With
+    // a 2 s finish window its flag may have been written as late as +2_100 and lived to +2_600.
+    const runs = [run('1', { loadedTtlMs: 500 })];
+    const settings = { lockTtlMs: LEASE_MS, lossDetectionMs: 3_000, finishWindowMs: 2_000 };
+    const inside = caller({ status: 'already-loaded', start: T0 + 2_500, end: T0 + 2_505 });
+    expect(check({ runs, requests: [request([inside])], settings }).violations).toEqual([]);
+    const beyond = caller({ status: 'already-loaded', start: T0 + 2_700, end: T0 + 2_705 });
+    expect(check({ runs, requests: [request([beyond])], settings }).violations).toEqual([
+      expect.stringMatching(/lost load/),
+    ]);
+    // A reported commit is a fact: the window does not stretch it.
+    const committed = [run('1', { loadedTtlMs: 500, committed: true, committedAt: T0 + 150 })];
+    expect(check({ runs: committed, requests: [request([inside])], settings }).violations).toEqual([
       expect.stringMatching(/lost load/),
     ]);
   });

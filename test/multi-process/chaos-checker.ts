@@ -199,7 +199,9 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
         } else {
           // (2) Continuity: a new incarnation appears only after Redis lost the old one, and a
           // holder of the old state overlaps the new one only until it can learn of the loss.
-          if (!outageBetween(outages, a.from, b.from))
+          // The old grant was made by the server at some point after it was sent (its reply may
+          // come back after the kill), the new one before its reply came.
+          if (!outageBetween(outages, a.sentAt - tolerance, b.from + tolerance))
             violations.push(
               `user ${user}: incarnation changed from ${a.run.incarnation} to ${b.run.incarnation} without a Redis state loss in between (${describeRun(a.run)}, then ${describeRun(b.run)})`,
             );

@@ -9,7 +9,7 @@
  * lease as the library reported it; every caller is reported as it ends. When the faults stop,
  * one final round requests every user from every worker; then chaos-checker.ts judges it all.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -47,6 +47,8 @@ const MAX_LOAD_MS = 3_000;
 const SLACK_MS = 1_000;
 /** A stall lasts the lease and then some, so the lease runs out while the holder sleeps. */
 const STALL_MS = LOCK_TTL_MS + 600;
+/** How long a stall may try to catch a holder mid-load (see `stall` in runChaos). */
+const STALL_ATTEMPT_MS = 20_000;
 /**
  * The longest a caller may take: waiting (`waitTimeoutMs`) + one last acquire (bounded by
  * `commandTimeoutMs`) + the load + the finish (`commandTimeoutMs`) + slack.
@@ -300,25 +302,47 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
    * A holder frozen past its lease: it starts a long load of a fresh user, is SIGSTOPped, another
    * worker asks for the same user (and takes it over once the lease ran out), and after the
    * stall the frozen holder's next renewal finds the lock gone: its loader's signal aborts.
+   * Only a worker caught mid-load is frozen: right after a failover a worker may still be
+   * reconnecting (fail-closed, its request fails and no loader starts), and freezing it then
+   * tests nothing; such an attempt is retried with a fresh user, until STALL_ATTEMPT_MS.
    */
   let stallCount = 0;
   const stall = async (): Promise<void> => {
-    const [victim, other] = [...running()].sort(() => rng() - 0.5);
-    const user = `stalled-${++stallCount}`;
-    const spec: RunSpec = {
-      userIds: [user],
-      callersPerUser: 2,
-      loadMs: MAX_LOAD_MS,
-      mode: 'ensureLoaded',
-    };
-    const victimRun = request(victim, spec);
-    await victim.loaderStarted((r) => r.userId === user, 5_000).catch(() => undefined);
-    const freeze = victim.stall(STALL_MS);
-    const takeover = request(other, { ...spec, loadMs: 100 });
-    const { stoppedAt, resumedAt } = await freeze;
-    stalls.push({ pid: victim.pid, stoppedAt, resumedAt });
-    log(`SIGSTOP ${victim.name} for ${Math.round(resumedAt - stoppedAt)} ms mid-load`);
-    await Promise.all([victimRun, takeover]);
+    const deadline = now() + STALL_ATTEMPT_MS;
+    for (;;) {
+      const [victim, other] = [...running()].sort(() => rng() - 0.5);
+      const user = `stalled-${++stallCount}`;
+      const spec: RunSpec = {
+        userIds: [user],
+        callersPerUser: 2,
+        loadMs: MAX_LOAD_MS,
+        mode: 'ensureLoaded',
+      };
+      const victimRun = request(victim, spec);
+      const midLoad = await Promise.race([
+        victim
+          .loaderStarted((r) => r.userId === user, Math.max(1, deadline - now()))
+          .then(
+            () => true,
+            () => false,
+          ),
+        victimRun.then(() => false),
+      ]);
+      if (!midLoad) {
+        await victimRun;
+        if (now() > deadline)
+          throw new Error(`no stall caught a holder mid-load in ${STALL_ATTEMPT_MS} ms`);
+        log(`stall: ${victim.name} did not start loading ${user}; trying a fresh user`);
+        continue;
+      }
+      const freeze = victim.stall(STALL_MS);
+      const takeover = request(other, { ...spec, loadMs: 100 });
+      const { stoppedAt, resumedAt } = await freeze;
+      stalls.push({ pid: victim.pid, stoppedAt, resumedAt });
+      log(`SIGSTOP ${victim.name} for ${Math.round(resumedAt - stoppedAt)} ms mid-load`);
+      await Promise.all([victimRun, takeover]);
+      return;
+    }
   };
 
   const planned = plannedFaults(durationMs);
@@ -425,6 +449,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         .map(([name, n]) => `${name}=${n}`)
         .join(' ') || 'none';
     const maxClockMs = Math.max(...Object.values(clocks).map((c) => c.uncertaintyMs));
+    // A failing run leaves its whole history behind, for the checker to be re-run on it.
+    let historyFile = '';
+    if (verdict.violations.length + violations.length > 0) {
+      historyFile = join(tmpdir(), `load-status-chaos-${seed}-${process.pid}.json`);
+      const history = { runs, requests, kills, stalls, outages, clocks, settings };
+      writeFileSync(historyFile, JSON.stringify({ history, violations, verdict }));
+    }
     const summary =
       `chaos: processes=${processes} (spawned ${spawned}), users=${userCount}, ` +
       `faults for ${Math.round(durationMs / 1000)} s (total ${Math.round(stats.durationMs / 1000)} s), ` +
@@ -435,7 +466,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       `stall [${errorText(verdict.errors.stall)}]; overlaps across a lost lock state: ` +
       `${verdict.crossIncarnationOverlaps.count} (max ${verdict.crossIncarnationOverlaps.maxMs} ms); ` +
       `clock bound ±${maxClockMs.toFixed(2)} ms; ` +
-      `violations=${verdict.violations.length + violations.length}; seed=${seed}`;
+      `violations=${verdict.violations.length + violations.length}; seed=${seed}` +
+      (historyFile ? `; history in ${historyFile}` : '');
     return { summary, verdict, violations, stats };
   } finally {
     stopping = true;

@@ -352,10 +352,26 @@ export class RedisSentinelTopology {
    */
   async heal(port: number): Promise<void> {
     await this.node(port).restart();
-    // Point it at the new master at once, as the sentinels would in a while (up to ~10 s).
-    await redisCli(port, 'REPLICAOF', '127.0.0.1', String(await this.masterPort()));
+    await this.follow(port, await this.masterPort());
+    await this.waitUntilHealthy(this.dataNodes.length - 1, this.sentinels.length);
+  }
+
+  /**
+   * Points every live replica at the current master and waits until each replicates it. After a
+   * failover the sentinels reconfigure the other replicas, but one they saw as down (frozen, or
+   * its link dropped) waits a failover timeout and more; a test that needs a replica's
+   * acknowledgement right after a promotion calls this instead of waiting for them.
+   */
+  async replicasFollowMaster(): Promise<void> {
+    const master = await this.masterPort();
+    await Promise.all((await this.replicas()).map((r) => this.follow(r.port, master)));
+  }
+
+  /** `REPLICAOF` the master at once, as the sentinels would in a while, and waits for the link. */
+  private async follow(port: number, masterPort: number): Promise<void> {
+    await redisCli(port, 'REPLICAOF', '127.0.0.1', String(masterPort));
     await until(
-      `the restarted node ${port} to replicate the new master`,
+      `node ${port} to replicate the master on ${masterPort}`,
       async () => {
         const replication = await redisCli(port, 'INFO', 'replication');
         return (
@@ -365,7 +381,6 @@ export class RedisSentinelTopology {
       },
       30_000,
     );
-    await this.waitUntilHealthy(this.dataNodes.length - 1, this.sentinels.length);
   }
 
   /** The data nodes that replicate the current master. */

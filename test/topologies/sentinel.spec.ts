@@ -153,6 +153,9 @@ describe('on a Sentinel group (1 master, 2 replicas, 3 sentinels)', () => {
       killed = true;
       for (const r of replicas) r.signal('SIGCONT');
       await group.waitForPromotion(master);
+      // The replica that was not promoted replicates the new master (so a lock can be
+      // acknowledged), as the sentinels would make it after a while.
+      await group.replicasFollowMaster();
       // Both apps' clients follow the promotion (fail-closed: they throw until then).
       let b: LoadLock | null = null;
       await until(
