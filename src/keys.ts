@@ -139,7 +139,11 @@ class UserKeySet implements UserKeys {
   }
 }
 
-/** Notification kinds sent on {@link KeyBuilder.channel} as `<kind>:<tag>`. */
+/**
+ * Notification kinds sent on {@link KeyBuilder.channel} as `<kind>:<tag>`, or
+ * `<kind>:<tag>:<token>` for a holder's own 'loaded' notice (the lock token of the load that
+ * wrote the flag; a tag never holds ':', a token may).
+ */
 export const NoticeKind = {
   /** The flag was set: waiters are done. */
   Loaded: 'L',
@@ -155,13 +159,17 @@ export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
 /** The tag of a {@link NoticeKind.ClearedAll} notice: never a user's (see the layout above). */
 export const ALL_USERS_TAG = '%all';
 
-export function encodeNotice(kind: NoticeKind, tag: string): string {
-  return `${kind}:${tag}`;
+export function encodeNotice(kind: NoticeKind, tag: string, holder?: string): string {
+  return holder === undefined ? `${kind}:${tag}` : `${kind}:${tag}:${holder}`;
 }
 
-export function decodeNotice(message: string): { kind: NoticeKind; tag: string } | undefined {
+export function decodeNotice(
+  message: string,
+): { kind: NoticeKind; tag: string; holder?: string } | undefined {
   const kind = message[0];
   if (message[1] !== ':' || (kind !== 'L' && kind !== 'R' && kind !== 'C' && kind !== 'A'))
     return undefined;
-  return { kind: kind, tag: message.slice(2) };
+  const colon = message.indexOf(':', 2);
+  if (colon === -1) return { kind, tag: message.slice(2) };
+  return { kind, tag: message.slice(2, colon), holder: message.slice(colon + 1) };
 }

@@ -185,6 +185,7 @@ export async function runFlight<T>(
         waited = false;
         return await runLocked(host, userId, keys, token, { ...result, sentAt }, loader, settings);
       }
+      if (result.state === 'held') waiter.awaiting(result.holder);
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
         endWait('timeout');

@@ -96,7 +96,7 @@ export class LoadStatusCore implements StoreListener {
   }
 
   notice(notice: StoreNotice): void {
-    this.waiters.notify(notice.tag, notice.kind);
+    this.waiters.notify(notice.tag, notice.kind, notice.holder);
   }
 
   resubscribed(): void {

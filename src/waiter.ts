@@ -10,6 +10,10 @@ export type WakeReason = NoticeKind | 'resync' | 'timer';
  */
 export class Waiter {
   private pending: WakeReason | undefined;
+  /** The holders named by the 'loaded' notices kept in `pending`. */
+  private readonly loadedBy: Array<string | undefined> = [];
+  /** The lock token of the holder this caller last saw: see {@link awaiting}. */
+  private holder: string | undefined;
   private settle: ((reason: WakeReason) => void) | undefined;
   private failure: Error | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
@@ -22,15 +26,35 @@ export class Waiter {
   /** Forgets notices seen so far: call right before each read of the store. */
   arm(): void {
     this.pending = undefined;
+    this.loadedBy.length = 0;
   }
 
-  notify(reason: WakeReason): void {
+  /**
+   * The caller saw `holder` holding the lock: from now on only that holder's 'loaded' notice ends
+   * the wait. Any other 'loaded' notice — one published before the caller's read and delivered
+   * after it (a process that stalled with it unread), or one with no holder — may speak of a
+   * flag that is gone by now, so it only asks for a re-check, like a release. Undefined (the
+   * store does not report holders): every 'loaded' notice ends the wait.
+   */
+  awaiting(holder: string | undefined): void {
+    this.holder = holder;
+  }
+
+  notify(reason: WakeReason, holder?: string): void {
     if (this.settle) {
-      this.settle(reason);
+      this.settle(reason === NoticeKind.Loaded ? this.judge([holder]) : reason);
       return;
     }
     // Keep the most decisive notice: 'loaded' ends a wait, anything else only asks for a re-check.
+    // Which holders said 'loaded' is judged at the wait: the holder is learnt after the read.
+    if (reason === NoticeKind.Loaded && this.loadedBy.length < 8) this.loadedBy.push(holder);
     if (this.pending !== NoticeKind.Loaded) this.pending = reason;
+  }
+
+  private judge(loadedBy: ReadonlyArray<string | undefined>): WakeReason {
+    return this.holder === undefined || loadedBy.includes(this.holder)
+      ? NoticeKind.Loaded
+      : NoticeKind.Released;
   }
 
   /** Ends this and every later wait with `error` (shutdown). */
@@ -44,8 +68,8 @@ export class Waiter {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.pending !== undefined) {
-      const reason = this.pending;
-      this.pending = undefined;
+      const reason = this.pending === NoticeKind.Loaded ? this.judge(this.loadedBy) : this.pending;
+      this.arm();
       return Promise.resolve(reason);
     }
     return new Promise<WakeReason>((resolve, reject) => {
@@ -98,9 +122,9 @@ export class WaiterRegistry {
     return waiter;
   }
 
-  notify(tag: string, reason: WakeReason): void {
+  notify(tag: string, reason: WakeReason, holder?: string): void {
     const set = this.byTag.get(tag);
-    if (set) for (const waiter of set) waiter.notify(reason);
+    if (set) for (const waiter of set) waiter.notify(reason, holder);
   }
 
   notifyAll(reason: WakeReason): void {

@@ -29,7 +29,15 @@ export type AcquireResult =
        */
       readonly refreshOf?: number;
     }
-  | { readonly state: 'held'; readonly remainingMs: number }
+  | {
+      readonly state: 'held';
+      readonly remainingMs: number;
+      /**
+       * The holder's lock token, where the store reports it: only that holder's 'loaded' notice
+       * ends a wait outright (an older one, delivered late, only asks for a re-check).
+       */
+      readonly holder?: string;
+    }
   /**
    * Taken, but fewer replicas than `waitForReplicas` acknowledged it in time: given back at
    * once and not to be used; try again later.
@@ -46,6 +54,8 @@ export interface FinishResult {
 export interface StoreNotice {
   readonly kind: NoticeKind;
   readonly tag: string;
+  /** A 'loaded' notice from a finish: the lock token of the load that wrote the flag. */
+  readonly holder?: string;
 }
 
 export interface StoreListener {

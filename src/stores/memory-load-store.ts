@@ -82,6 +82,7 @@ export class MemoryLoadStore implements LoadStore {
       return Promise.resolve({
         state: 'held',
         remainingMs: Math.max(0, Math.ceil(held.expiresAt - this.now())),
+        holder: held.token,
       });
     this.locks.set(user.tag, { token, expiresAt: this.now() + ttlMs });
     this.wrote();
@@ -122,7 +123,7 @@ export class MemoryLoadStore implements LoadStore {
     else if (fresh) this.flags.delete(user.tag);
     this.wrote();
     const owned = this.takeLock(user.tag, token);
-    this.notify(fresh ? NoticeKind.Loaded : NoticeKind.Released, user.tag);
+    this.notify(fresh ? NoticeKind.Loaded : NoticeKind.Released, user.tag, token);
     return Promise.resolve({ owned, committed: fresh });
   }
 
@@ -135,7 +136,7 @@ export class MemoryLoadStore implements LoadStore {
 
   finishLock(user: StoreUser, token: string): Promise<boolean> {
     const owned = this.takeLock(user.tag, token);
-    this.notify(NoticeKind.Loaded, user.tag);
+    this.notify(NoticeKind.Loaded, user.tag, token);
     return Promise.resolve(owned);
   }
 
@@ -185,11 +186,12 @@ export class MemoryLoadStore implements LoadStore {
     return undefined;
   }
 
-  private notify(kind: NoticeKind, tag: string): void {
+  private notify(kind: NoticeKind, tag: string, holder?: string): void {
     const listener = this.listener;
     if (listener === undefined) return;
+    const notice = holder === undefined ? { kind, tag } : { kind, tag, holder };
     // Delivered on a later tick, like a pub/sub message, so callers never re-enter themselves.
-    queueMicrotask(() => listener.notice({ kind, tag }));
+    queueMicrotask(() => listener.notice(notice));
   }
 
   private wrote(): void {

@@ -52,6 +52,9 @@ describe('keys', () => {
         const tag = keys.forUser(id).tag;
         expect(decodeUserTag(tag)).toBe(id);
         expect(decodeNotice(encodeNotice(kind, tag))).toEqual({ kind, tag });
+        // A holder's token (it may hold ':') comes back whole beside the tag.
+        const holder = `${id}:${tag}:7`;
+        expect(decodeNotice(encodeNotice(kind, tag, holder))).toEqual({ kind, tag, holder });
       }),
       { numRuns: 2_000 },
     );

@@ -133,8 +133,8 @@ export class RedisLoadStore implements LoadStore {
   }
 
   /** The script arguments of a notice for `user`: channel, message, publish command. */
-  private notice(user: StoreUser, kind: NoticeKind): [string, string, string] {
-    const message = encodeNotice(kind, user.tag);
+  private notice(user: StoreUser, kind: NoticeKind, holder?: string): [string, string, string] {
+    const message = encodeNotice(kind, user.tag, holder);
     return this.sharded
       ? [user.shardChannel, message, 'SPUBLISH']
       : [this.channel, message, 'PUBLISH'];
@@ -227,7 +227,11 @@ export class RedisLoadStore implements LoadStore {
       };
     }
     // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
-    return { state: 'held', remainingMs: Number(value) >= 0 ? Number(value) : ttlMs };
+    return {
+      state: 'held',
+      remainingMs: Number(value) >= 0 ? Number(value) : ttlMs,
+      ...(lineage ? { holder: String(lineage) } : {}),
+    };
   }
 
   async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
@@ -259,7 +263,7 @@ export class RedisLoadStore implements LoadStore {
       [
         token,
         String(loadedTtlMs),
-        ...this.notice(user, NoticeKind.Loaded),
+        ...this.notice(user, NoticeKind.Loaded, token),
         generation ?? '',
         encodeNotice(NoticeKind.Released, user.tag),
       ],
@@ -296,7 +300,7 @@ export class RedisLoadStore implements LoadStore {
     const owned = await this.redis.evalScript(
       S.finishLock,
       [user.lock, user.waiting],
-      [token, ...this.notice(user, NoticeKind.Loaded)],
+      [token, ...this.notice(user, NoticeKind.Loaded, token)],
     );
     return Number(owned) === 1;
   }

@@ -31,7 +31,8 @@ const SOURCES = {
    * (returning the flag's PTTL as the fifth value), else reports the user loaded and refreshing.
    * KEYS: loaded, lock, fence, waiting, generation. ARGV: token, leaseMs, fenceRetentionMs,
    * checkFlag, refreshAheadMs. Returns {2, flag pttl} loaded | {3, flag pttl} loaded and being
-   * refreshed | {1, fence, lineage, generation, flag pttl or -2} acquired | {0, lock pttl} held.
+   * refreshed | {1, fence, lineage, generation, flag pttl or -2} acquired | {0, lock pttl, holder's
+   * token} held.
    */
   acquire: {
     numberOfKeys: 5,
@@ -69,7 +70,7 @@ local pttl = redis.call('PTTL', KEYS[2])
 if left ~= -2 then return {3, left} end
 local mark = math.max(pttl, 0) + tonumber(ARGV[2])
 if redis.call('PTTL', KEYS[4]) < mark then redis.call('SET', KEYS[4], '1', 'PX', mark) end
-return {0, pttl}`,
+return {0, pttl, redis.call('GET', KEYS[2]) or ''}`,
   },
   /** Guarantees: the lease is extended only while ARGV[1] owns the lock. KEYS: lock. ARGV: token, leaseMs. */
   extend: {
