@@ -253,7 +253,6 @@ export class LoadLockService
     return onTimeout(this.host, userId, keys, loader, settings, started);
   }
 
-  /** The store's acquire; a lock won after shutdown began is released at once. */
   /**
    * A refresh-ahead load under our lock, not awaited by anyone: its value goes nowhere; the flag's
    * TTL starts again when it succeeds. Shutdown aborts its signal and releases its lock, like any
@@ -295,6 +294,7 @@ export class LoadLockService
     );
   }
 
+  /** The store's acquire; a lock won after shutdown began is released at once. */
   private acquire(
     keys: UserKeys,
     token: string,

@@ -12,6 +12,9 @@ import type {
   StoreUser,
 } from './load-store';
 
+/** The lease an ownership check in `finish` sets (finishLock deletes the lock right after). */
+const OWNERSHIP_CHECK_LEASE_MS = 1_000;
+
 /**
  * The part of a cache-manager 6 or 7 `Cache` this store uses; any object with these methods
  * works. TTLs are in ms; `ttl(key)` returns the expiry time (ms since the epoch). A miss is
@@ -220,9 +223,14 @@ export class CacheFlagLoadStore implements LoadStore {
     // Begun before a clearAllLoaded: no flag, and waiters retry (they load in the new generation).
     if (generation !== undefined && generation !== (await this.generation()))
       return { owned: await this.locks.release(user, token), committed: false };
+    // A holder that lost the lock leaves a later load's flag alone (see the Redis store's finish);
+    // whether the lock is still ours is asked only when a flag is there (refresh-ahead, or late).
+    const later =
+      (await this.flagTtl(user)) !== undefined &&
+      !(await this.locks.extend(user, token, OWNERSHIP_CHECK_LEASE_MS));
     // The acquire's generation: a clear between our check and this write leaves it stale.
-    if (loadedTtlMs > 0) await this.setFlag(user, loadedTtlMs, generation);
-    else await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
+    if (!later && loadedTtlMs > 0) await this.setFlag(user, loadedTtlMs, generation);
+    else if (!later) await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
     return { owned: await this.locks.finishLock(user, token), committed: true };
   }
 

@@ -119,10 +119,12 @@ export class MemoryLoadStore implements LoadStore {
     generation?: string,
   ): Promise<FinishResult> {
     const fresh = generation === undefined || generation === String(this.generation);
-    if (fresh && loadedTtlMs > 0) this.flags.set(user.tag, this.now() + loadedTtlMs);
-    else if (fresh) this.flags.delete(user.tag);
-    this.wrote();
     const owned = this.takeLock(user.tag, token);
+    // A holder that lost the lock leaves a later load's flag alone (see the Redis store's finish).
+    const later = !owned && this.remaining(user.tag) !== undefined;
+    if (fresh && !later && loadedTtlMs > 0) this.flags.set(user.tag, this.now() + loadedTtlMs);
+    else if (fresh && !later) this.flags.delete(user.tag);
+    this.wrote();
     this.notify(fresh ? NoticeKind.Loaded : NoticeKind.Released, user.tag, token);
     return Promise.resolve({ owned, committed: fresh });
   }

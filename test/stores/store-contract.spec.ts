@@ -255,6 +255,24 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     expect(await h.b.release(user, 'fresh')).toBe(true);
   });
 
+  it("lets a holder that lost the lock leave a later load's flag and its TTL alone, late", async () => {
+    expect((await h.a.acquire(user, 'stale', 40, true)).state).toBe('acquired');
+    await sleep(80);
+    expect((await h.b.acquire(user, 'fresh', 5_000, true)).state).toBe('acquired');
+    expect(await h.b.finish(user, 'fresh', 10_000)).toEqual({ owned: true, committed: true });
+    // The stale holder's loader succeeded too; its finish comes last, with a shorter TTL, then 0.
+    expect(await h.a.finish(user, 'stale', 200)).toEqual({ owned: false, committed: true });
+    expect(await h.a.finish(user, 'stale', 0)).toEqual({ owned: false, committed: true });
+    expect(await h.b.flagTtl(user)).toBeGreaterThan(5_000);
+  });
+
+  it('lets a holder whose lease ran out with nobody taking over still set the missing flag', async () => {
+    expect((await h.a.acquire(user, 'alone', 40, true)).state).toBe('acquired');
+    await sleep(80);
+    expect(await h.a.finish(user, 'alone', 5_000)).toEqual({ owned: false, committed: true });
+    expect(await h.b.flagTtl(user)).toBeGreaterThan(4_000);
+  });
+
   it('hands out strictly increasing fencing tokens, all from one incarnation of the lock state', async () => {
     const tokens: number[] = [];
     const incarnations = new Set<string>();

@@ -95,7 +95,9 @@ return 0`,
   },
   /**
    * Guarantees: in one atomic step, sets the flag with its TTL (0: deletes it), deletes the lock
-   * only if ARGV[1] still owns it, and notifies waiters if any are marked. A load that began in an
+   * only if ARGV[1] still owns it, and notifies waiters if any are marked. A holder that lost the
+   * lock leaves a current flag alone: it was written by a later load (a stale holder's late
+   * finish would cut its TTL short, or a TTL of 0 delete it); it still sets a missing one. A load that began in an
    * earlier generation (ARGV[6], from its acquire; '' = unknown) than the group's now — a
    * `clearAllLoaded` ran meanwhile — sets no flag and tells waiters to retry (ARGV[7]) instead.
    * KEYS: loaded, lock, waiting, generation. ARGV: token, loadedTtlMs, channel, loaded message,
@@ -107,14 +109,13 @@ return 0`,
     lua: `
 local gen = redis.call('GET', KEYS[4]) or '1'
 local fresh = ARGV[6] == '' or ARGV[6] == gen
+local owned = 0
+if redis.call('GET', KEYS[2]) == ARGV[1] then owned = 1 end
 if not fresh then
+elseif owned == 0 and redis.call('GET', KEYS[1]) == gen then
 elseif ARGV[2] == '0' then redis.call('DEL', KEYS[1])
 else redis.call('SET', KEYS[1], gen, 'PX', ARGV[2]) end
-local owned = 0
-if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('DEL', KEYS[2])
-  owned = 1
-end
+if owned == 1 then redis.call('DEL', KEYS[2]) end
 if redis.call('DEL', KEYS[3]) == 1 then
   redis.call(ARGV[5], ARGV[3], fresh and ARGV[4] or ARGV[7])
 end
