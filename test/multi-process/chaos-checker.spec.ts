@@ -288,6 +288,38 @@ describe('chaos checker: once per TTL', () => {
   });
 });
 
+describe('chaos checker: once per TTL, with a stalled holder that finishes late', () => {
+  // Run 1 stalls past its lease (it ends at +999); run 2 takes over at +1_100 and commits a
+  // 300 ms flag at +1_200 (live to +1_500); run 1 wakes and finishes at +1_300, its lock gone.
+  const stalled = run('1', {
+    end: T0 + 1_300,
+    committed: true,
+    committedAt: T0 + 1_301,
+    loadedTtlMs: 800,
+  });
+  const takeover = run('2', {
+    start: T0 + 1_100,
+    end: T0 + 1_200,
+    committed: true,
+    committedAt: T0 + 1_201,
+    loadedTtlMs: 300,
+    fencingToken: 11,
+  });
+
+  it("accepts a load once the takeover's flag ran out: the late finish left that flag alone", () => {
+    const next = run('3', { start: T0 + 1_600, fencingToken: 12 });
+    expect(check({ runs: [stalled, takeover, next] }).violations).toEqual([]);
+  });
+
+  it('flags a load within the TTL of a late finish that found no flag and wrote its own', () => {
+    const alone = { ...stalled };
+    const next = run('3', { start: T0 + 1_600, fencingToken: 12 });
+    expect(check({ runs: [alone, next] }).violations).toEqual([
+      expect.stringMatching(/loaded again 300 ms after a committed load with a 800 ms TTL/),
+    ]);
+  });
+});
+
 describe('chaos checker: every caller accounted for', () => {
   it('counts the missing callers of a killed worker as killed, and flags those of a live one as hung', () => {
     const reported = [caller()];

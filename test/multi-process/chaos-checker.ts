@@ -261,6 +261,25 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
       if (ttl === undefined) continue;
       // The flag was written between the loader's end and the commit: from the end at the latest.
       const flagFrom = toParent(first.pid, first.end!);
+      const finishedBy = toParent(first.pid, first.committedAt ?? first.end!);
+      // A finish that may have come after its lease ended (a stalled holder) leaves a flag of a
+      // later load that is live then as it is, and writes its own only if there is none.
+      const leaseEnd =
+        first.leaseEndsAt === undefined ? Infinity : toParent(first.pid, first.leaseEndsAt);
+      if (leaseEnd < finishedBy + unc(first.pid)) {
+        const shadowed = list.some(
+          (o) =>
+            o !== first &&
+            o.committed &&
+            o.end !== undefined &&
+            o.loadedTtlMs !== undefined &&
+            o.incarnation === first.incarnation &&
+            toParent(o.pid, o.end) <= finishedBy + unc(o.pid) + unc(first.pid) &&
+            toParent(o.pid, o.committedAt ?? o.end) + o.loadedTtlMs >=
+              flagFrom - unc(o.pid) - unc(first.pid),
+        );
+        if (shadowed) continue;
+      }
       for (const next of list) {
         if (next === first || next.incarnation !== first.incarnation) continue;
         const tol = unc(first.pid) + unc(next.pid);
