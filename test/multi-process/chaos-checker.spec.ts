@@ -371,6 +371,30 @@ describe('chaos checker: errors per phase', () => {
     expect(check({ requests: [request([c])], stalls: elsewhere }).violations).toHaveLength(1);
   });
 
+  it('accepts a wait timeout only where outages left the wait too little time outside them', () => {
+    // A 15 s wait; a wait needs 5 s outside outages to end (a lease, the longest load, slack).
+    const settings = { lockTtlMs: LEASE_MS, lossDetectionMs: 3_000, waitNeedsMs: 5_000 };
+    const c = caller({
+      ok: false,
+      status: undefined,
+      errorName: 'LoadWaitTimeoutError',
+      start: T0,
+      end: T0 + 15_000,
+      ms: 15_000,
+    });
+    // Two failovers, heals included, cover 11 s of it: 4 s left, too little.
+    const long = [
+      { killedAt: T0 - 3_000, restartedAt: T0 + 5_600 },
+      { killedAt: T0 + 5_610, restartedAt: T0 + 11_000 },
+    ];
+    expect(check({ requests: [request([c])], outages: long, settings }).violations).toEqual([]);
+    // One failover of 3 s: 12 s left, enough to end the wait.
+    const short = [{ killedAt: T0 + 1_000, restartedAt: T0 + 4_000 }];
+    expect(check({ requests: [request([c])], outages: short, settings }).violations).toEqual([
+      expect.stringMatching(/LoadWaitTimeoutError in a outage phase/),
+    ]);
+  });
+
   it('flags a wait timeout and an untyped error in any phase, and lets injected loader failures through', () => {
     expect(check({ requests: [request([failed('LoadWaitTimeoutError')])] }).violations).toEqual([
       expect.stringMatching(/failed with LoadWaitTimeoutError in a steady phase/),

@@ -66,6 +66,13 @@ export interface ChaosSettings {
    * finish rides an outage out for `outageGraceMs`, then one more command. Default 0.
    */
   finishWindowMs?: number;
+  /**
+   * A wait ends in LoadWaitTimeoutError only if outages (their heal included: on a topology the
+   * new master has no replica to acknowledge a lock until the old one rejoins) left it less than
+   * this much of its budget outside them: a lease, the longest load and slack. Undefined: a wait
+   * timeout is never legal.
+   */
+  waitNeedsMs?: number;
 }
 
 export interface ChaosHistory {
@@ -320,6 +327,7 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
 
   // (7) Error bounds per phase: while nothing is failing, only the injected loader failures;
   // LoadStatusUnavailableError only in an outage (or the recovery right after it);
+  // LoadWaitTimeoutError only for a wait that outages left too little time to end;
   // LoadLeaseLostError only where a lease could be lost (a stall of that worker, an outage).
   const errors: ChaosVerdict['errors'] = { steady: {}, outage: {}, stall: {} };
   const recovery = settings.lossDetectionMs;
@@ -334,8 +342,16 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
     );
     const phase: Phase = inOutage ? 'outage' : inStall ? 'stall' : 'steady';
     errors[phase][name] = (errors[phase][name] ?? 0) + 1;
+    // The part of the caller's time that outages covered (they never overlap each other).
+    const covered = outages.reduce(
+      (sum, o) => sum + Math.max(0, Math.min(end, o.restartedAt) - Math.max(start, o.killedAt)),
+      0,
+    );
     const allowed =
       name === 'LoaderFailure' ||
+      (name === 'LoadWaitTimeoutError' &&
+        settings.waitNeedsMs !== undefined &&
+        end - start - covered < settings.waitNeedsMs) ||
       (name === 'LoadStatusUnavailableError' && inOutage) ||
       (name === 'LoadLeaseLostError' && (inOutage || inStall));
     if (!TYPED_ERROR_NAMES.has(name))

@@ -199,6 +199,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     lossDetectionMs: LOSS_DETECTION_MS,
     // The default outageGraceMs (5 s), then one more command.
     finishWindowMs: 5_000 + COMMAND_TIMEOUT_MS,
+    waitNeedsMs: LOCK_TTL_MS + MAX_LOAD_MS + SLACK_MS,
   };
 
   const kills: KillEvent[] = [];
