@@ -1,9 +1,9 @@
 /**
  * The shortened chaos run on a Sentinel group (1 master, 2 replicas, 3 sentinels): worker kills,
  * stalls and master failovers with `waitForReplicas: { replicas: 1 }`, judged by the chaos
- * checker. CI runs it after `npm test` (`npm run test:chaos:sentinel`), which it would push past
- * its ten-minute budget; it has its own group, so the failovers of `sentinel.spec.ts` and its own
- * never meet.
+ * checker. CI runs it after `npm test` (`npm run test:chaos`, with the Cluster one), which it
+ * would push past its ten-minute budget; it has its own group, so the failovers of
+ * `sentinel.spec.ts` and its own never meet.
  */
 import { workerPool } from '../multi-process/harness';
 import { RedisSentinelTopology } from '../support/redis-topologies';
