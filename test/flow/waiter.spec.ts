@@ -110,6 +110,15 @@ describe('Waiter', () => {
     waiter.dispose();
   });
 
+  it('rejects at once a wait given an already aborted signal', async () => {
+    const waiter = registry.watch('u');
+    waiter.arm();
+    await expect(waiter.wait(60_000, AbortSignal.abort(new Error('already')))).rejects.toThrow(
+      'already',
+    );
+    waiter.dispose();
+  });
+
   it('fails the wait in progress and every later one', async () => {
     const waiter = registry.watch('u');
     waiter.arm();
@@ -125,6 +134,10 @@ describe('Waiter', () => {
     const b = registry.watch('u');
     const other = registry.watch('v');
     expect(registry.size).toBe(2);
+    // The first waiter still hears of the user after a second one watched it.
+    a.arm();
+    registry.notify('u', Released);
+    await expect(a.wait(1_000)).resolves.toBe(Released);
     a.dispose();
     expect(registry.size).toBe(2); // b still waits on u
     b.arm();
