@@ -48,6 +48,21 @@ function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** A loader of `command.loadMs`, telling the parent when it starts and ends (and whether it failed). */
+async function timedLoad(
+  command: { runId: number; loadMs: number },
+  userId: string,
+): Promise<void> {
+  send({ type: 'loader-start', runId: command.runId, worker: name, userId, at: now() });
+  let ok = false;
+  try {
+    await sleep(command.loadMs);
+    ok = true;
+  } finally {
+    send({ type: 'loader-end', runId: command.runId, worker: name, userId, at: now(), ok });
+  }
+}
+
 const strategies = new Map<StrategyId, Strategy>();
 const steadyStrategies = new Map<SteadyVariant, Strategy>();
 const runs = new Map<number, AbortController>();
@@ -63,14 +78,7 @@ async function call(
   const loader = async (): Promise<void> => {
     ran = true;
     loaderRan();
-    send({ type: 'loader-start', runId: command.runId, worker: name, userId, at: now() });
-    let ok = false;
-    try {
-      await sleep(command.loadMs);
-      ok = true;
-    } finally {
-      send({ type: 'loader-end', runId: command.runId, worker: name, userId, at: now(), ok });
-    }
+    await timedLoad(command, userId);
   };
   try {
     const result = await strategy.ensureLoaded(userId, loader, signal);
@@ -154,16 +162,7 @@ async function steady(command: SteadyCommand): Promise<void> {
   const loading = new Set<Promise<void>>();
   const loadFor = (userId: string) => (): Promise<void> => {
     loaderRuns++;
-    const load = (async () => {
-      send({ type: 'loader-start', runId: command.runId, worker: name, userId, at: now() });
-      let ok = false;
-      try {
-        await sleep(command.loadMs);
-        ok = true;
-      } finally {
-        send({ type: 'loader-end', runId: command.runId, worker: name, userId, at: now(), ok });
-      }
-    })();
+    const load = timedLoad(command, userId);
     loading.add(load);
     void load.finally(() => loading.delete(load));
     return load;
