@@ -134,13 +134,14 @@ export class IoRedisCommands implements RedisCommands {
     ): Promise<[unknown, number, unknown]> => {
       const pipeline = via.pipeline();
       if (asking) pipeline.call('ASKING');
-      if (byEval) pipeline.eval(script.lua, script.numberOfKeys, ...keys, ...args);
-      else pipeline.evalsha(script.sha, script.numberOfKeys, ...keys, ...args);
+      const add = (s: LuaScript, k: readonly string[], a: readonly string[]): void => {
+        if (byEval) pipeline.eval(s.lua, s.numberOfKeys, ...k, ...a);
+        else pipeline.evalsha(s.sha, s.numberOfKeys, ...k, ...a);
+      };
+      add(script, keys, args);
       // WAIT in a pipeline, never in MULTI (where it does not block and counts stale acks).
       pipeline.wait(replicas, timeoutMs);
-      if (byEval)
-        pipeline.eval(then.script.lua, then.script.numberOfKeys, ...then.keys, ...then.args);
-      else pipeline.evalsha(then.script.sha, then.script.numberOfKeys, ...then.keys, ...then.args);
+      add(then.script, then.keys, then.args);
       const replies = (await pipeline.exec()) as Array<[Error | null, unknown]>;
       const [[scriptError, reply], [waitError, acks], [thenError, thenReply]] = asking
         ? replies.slice(1)

@@ -187,14 +187,16 @@ export class NodeRedisCommands implements RedisCommands {
     timeoutMs: number,
     then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
   ): Promise<[unknown, number, unknown]> {
-    const rest = [String(script.numberOfKeys), ...keys, ...args];
     const wait = ['WAIT', String(replicas), String(timeoutMs)];
-    const thenRest = [String(then.script.numberOfKeys), ...then.keys, ...then.args];
+    const command = (byEval: boolean, s: LuaScript, k: readonly string[], a: readonly string[]) => [
+      ...(byEval ? ['EVAL', s.lua] : ['EVALSHA', s.sha]),
+      String(s.numberOfKeys),
+      ...k,
+      ...a,
+    ];
     const attempt = async (byEval: boolean): Promise<[unknown, number, unknown]> => {
-      const head = byEval ? ['EVAL', script.lua, ...rest] : ['EVALSHA', script.sha, ...rest];
-      const tail = byEval
-        ? ['EVAL', then.script.lua, ...thenRest]
-        : ['EVALSHA', then.script.sha, ...thenRest];
+      const head = command(byEval, script, keys, args);
+      const tail = command(byEval, then.script, then.keys, then.args);
       const target = this.target;
       // A pipeline (never MULTI, where WAIT does not block); a cluster's goes to the keys' master.
       let replies: unknown[];
