@@ -40,7 +40,11 @@ export class LoadWaitTimeoutError extends LoadStatusError {
 
 /** The store (Redis) could not be reached and `onStoreError` is `'fail-closed'`. */
 export class LoadStatusUnavailableError extends LoadStatusError {
-  constructor(operation: string, cause?: unknown) {
+  constructor(
+    /** The store operation that could not run, e.g. `acquire`, `finish`, `isLoaded`. */
+    readonly operation: string,
+    cause?: unknown,
+  ) {
     super(
       `Load status store unavailable during ${operation}: ${errorText(cause)}. ` +
         "Check that Redis is reachable, or set onStoreError: 'fail-open' to degrade to in-process coordination.",

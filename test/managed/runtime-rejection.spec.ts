@@ -14,7 +14,7 @@ import {
 import { uniquePrefix } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 import { aclRule } from './acl';
-import { bootWithLogs, type LoggedApp } from './logged-app';
+import { bootWithLogs, type LoggedApp } from '../support/logged-app';
 
 const ADMIN_PASSWORD = 'admin-pass-91c2';
 const APP_PASSWORD = 'app-pass-5d07';

@@ -10,7 +10,7 @@ import { uniquePrefix } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 import { until } from '../support/redis-topologies';
 import { aclRule } from './acl';
-import { bootWithLogs, CollectingLogger } from './logged-app';
+import { bootWithLogs, CollectingLogger } from '../support/logged-app';
 
 const ADMIN_PASSWORD = 'admin-Secret-4be1';
 const APP_PASSWORD = 'app-Secret-77d0';

@@ -1,0 +1,302 @@
+/**
+ * Step 4 of the flow, for the caller that won the lock (`src/locked-load.ts`): what its finish does
+ * when Redis goes away under it, refuses it, or no longer holds its lock, and what it logs. Real
+ * Redis servers owned by the spec, killed and restarted; apps in this process.
+ */
+import { Redis } from 'ioredis';
+import {
+  LoadStatusEvents,
+  LoadStatusRejectedError,
+  LoadStatusShutdownError,
+  LoadStatusUnavailableError,
+  type LoadStatusEvent,
+  type LoadStatusModuleOptions,
+} from '../../src';
+import { deferred, startApp } from '../support/apps';
+import { uniquePrefix, userKey } from '../support/env';
+import { bootWithLogs, type LoggedApp } from '../support/logged-app';
+import { RedisServer } from '../support/redis-server';
+import { filter, lastValueFrom, take } from 'rxjs';
+
+/** Long enough that no lease extension runs during a test: only the finish can see a lost lock. */
+const NO_KEEP_ALIVE = { lockTtlMs: 60_000 };
+
+function record(app: LoggedApp): LoadStatusEvent[] {
+  const events: LoadStatusEvent[] = [];
+  const subscription = app.app.get(LoadStatusEvents).events$.subscribe((e) => events.push(e));
+  afterCleanups.push(() => subscription.unsubscribe());
+  return events;
+}
+
+/** Resolves on the `count`-th event matching `match` from now on (subscribe before the cause). */
+function when(
+  app: LoggedApp,
+  match: (e: LoadStatusEvent) => boolean,
+  count = 1,
+): Promise<LoadStatusEvent> {
+  return lastValueFrom(app.app.get(LoadStatusEvents).events$.pipe(filter(match), take(count)));
+}
+
+const started = (e: LoadStatusEvent) => e.type === 'load-started';
+const finishFailed = (e: LoadStatusEvent) => e.type === 'store-error' && e.operation === 'finish';
+
+const warnings = (app: LoggedApp) =>
+  app.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+
+const afterCleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of afterCleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('a finish while Redis is down (ride-out)', () => {
+  let server: RedisServer;
+  beforeEach(async () => {
+    server = await RedisServer.start();
+    afterCleanups.push(() => server.stop());
+  });
+
+  async function holder(options: LoadStatusModuleOptions): Promise<LoggedApp> {
+    const app = await bootWithLogs({
+      redis: server.url,
+      commandTimeoutMs: 200,
+      pollIntervalMs: 50,
+      ...options,
+    });
+    afterCleanups.push(() => app.close());
+    return app;
+  }
+
+  /** Starts a load on `app`, kills Redis under it, then lets the loader end. */
+  async function finishDuringOutage(app: LoggedApp, user: string) {
+    const release = deferred<string>();
+    const loadStarted = when(app, started);
+    const loading = app.lock.ensureLoaded(user, () => release.promise, NO_KEEP_ALIVE);
+    await loadStarted;
+    await server.kill();
+    release.resolve('value');
+    return loading;
+  }
+
+  it('retries the finish until Redis is back within outageGraceMs: the flag reaches Redis, nobody loads again', async () => {
+    const prefix = uniquePrefix('ride');
+    const app = await holder({ keyPrefix: prefix, outageGraceMs: 20_000 });
+    const events = record(app);
+    // Redis stays away for several poll intervals: the finish is retried, not given up.
+    const retried = when(app, finishFailed, 3);
+    const loading = finishDuringOutage(app, 'u');
+    await retried;
+    await server.restart(); // empty, as after a failover that lost the lock
+    await expect(loading).resolves.toMatchObject({ status: 'loaded', value: 'value' });
+
+    const inspect = new Redis(server.url);
+    afterCleanups.push(() => inspect.quit());
+    expect(await inspect.exists(userKey(prefix, 'u', 'loaded'))).toBe(1);
+    const other = await startApp({ redis: server.url, keyPrefix: prefix });
+    afterCleanups.push(() => other.close());
+    const loader = jest.fn(() => Promise.resolve('again'));
+    await expect(other.lock.ensureLoaded('u', loader)).resolves.toEqual({
+      status: 'already-loaded',
+    });
+    expect(loader).not.toHaveBeenCalled();
+    // The restart lost the lock: the finish says so, once.
+    expect(events.filter((e) => e.type === 'lease-lost')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'load-succeeded', userId: 'u' });
+  });
+
+  it('fail-open: once outageGraceMs has passed, the flag is kept in-process and the call succeeds', async () => {
+    const app = await holder({
+      keyPrefix: uniquePrefix('grace-open'),
+      outageGraceMs: 300,
+      onStoreError: 'fail-open',
+    });
+    const events = record(app);
+    const began = performance.now();
+    await expect(finishDuringOutage(app, 'u')).resolves.toMatchObject({
+      status: 'loaded',
+      value: 'value',
+    });
+    // It rode the outage out (retried every pollIntervalMs) before the policy served it.
+    expect(events.filter(finishFailed).length).toBeGreaterThan(2);
+    expect(performance.now() - began).toBeGreaterThanOrEqual(300);
+    expect(await app.status.isLoaded('u')).toBe(true);
+  });
+
+  it('fail-closed: once outageGraceMs has passed, the call fails with LoadStatusUnavailableError and says the lock waits out its lease', async () => {
+    const app = await holder({
+      keyPrefix: uniquePrefix('grace-closed'),
+      outageGraceMs: 300,
+      onStoreError: 'fail-closed',
+    });
+    const events = record(app);
+    const error = await finishDuringOutage(app, 'u').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadStatusUnavailableError);
+    expect(error).toMatchObject({ operation: 'finish' });
+    const failed = events.find((e) => e.type === 'load-failed');
+    expect(failed).toMatchObject({ userId: 'u', error });
+    expect(events.map((e) => e.type)).not.toContain('load-succeeded');
+    expect(warnings(app)).toContainEqual(
+      expect.stringMatching(
+        /^could not release the lock for user "u": .*; it expires with its lease$/,
+      ),
+    );
+  });
+
+  it('stops riding out at shutdown: close() does not wait for outageGraceMs', async () => {
+    const app = await holder({ keyPrefix: uniquePrefix('ride-close'), outageGraceMs: 60_000 });
+    const ridingOut = when(app, finishFailed);
+    const loading = finishDuringOutage(app, 'u');
+    await ridingOut;
+    const closing = performance.now();
+    const [outcome] = await Promise.allSettled([loading, app.close()]);
+    expect(performance.now() - closing).toBeLessThan(5_000);
+    // fail-open (the default): the flag is kept in-process, as for any finish past its grace.
+    expect(outcome).toMatchObject({ status: 'fulfilled', value: { status: 'loaded' } });
+  });
+});
+
+describe('a finish Redis refuses (an ACL revoked mid-load)', () => {
+  const ADMIN = 'admin-pass-7e21';
+  let server: RedisServer;
+  let admin: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start({ args: () => ['--requirepass', ADMIN] });
+    admin = new Redis({ port: server.port, password: ADMIN });
+  });
+  afterAll(async () => {
+    await admin.quit();
+    await server.stop();
+  });
+
+  it('gives the lock back at once, so a waiter elsewhere takes over without sitting out the lease', async () => {
+    const prefix = uniquePrefix('refused');
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'app',
+      'reset',
+      'on',
+      '>app-pass',
+      `~${prefix}:*`,
+      '&*',
+      '+@all',
+    );
+    const app = await bootWithLogs({
+      redis: `redis://app:app-pass@127.0.0.1:${server.port}`,
+      keyPrefix: prefix,
+    });
+    afterCleanups.push(() => app.close());
+    const other = await startApp({
+      redis: `redis://:${ADMIN}@127.0.0.1:${server.port}`,
+      keyPrefix: prefix,
+      waitTimeoutMs: 10_000,
+    });
+    afterCleanups.push(() => other.close());
+    const events = record(app);
+    const release = deferred<string>();
+    const loadStarted = when(app, started);
+    const loading = app.lock.ensureLoaded('u', () => release.promise, NO_KEEP_ALIVE);
+    await loadStarted;
+    const waiting = other.lock.ensureLoaded('u', () => Promise.resolve('taken over'));
+    // The finish writes the flag; the release only the lock and the waiting mark.
+    const allButFlags = ['lock', 'fence', 'waiting'].map((k) => `~${prefix}:*:${k}`);
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'app',
+      'resetkeys',
+      ...allButFlags,
+      `~${prefix}:*:generation`,
+    );
+    const takeover = performance.now();
+    release.resolve('value');
+
+    const error = await loading.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadStatusRejectedError);
+    expect(error).toMatchObject({ reason: 'NOPERM', operation: 'finish' });
+    expect(events.find((e) => e.type === 'load-failed')).toMatchObject({ userId: 'u', error });
+    await expect(waiting).resolves.toMatchObject({ status: 'loaded', value: 'taken over' });
+    expect(performance.now() - takeover).toBeLessThan(NO_KEEP_ALIVE.lockTtlMs / 10);
+  });
+});
+
+describe('a finish that no longer owns the lock, and the log of a load', () => {
+  let server: RedisServer;
+  let inspect: Redis;
+  let app: LoggedApp;
+  let prefix: string;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    inspect = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await inspect.quit();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    prefix = uniquePrefix('unowned');
+    app = await bootWithLogs({ redis: server.url, keyPrefix: prefix, refreshAheadMs: 1_000 });
+    afterCleanups.push(() => app.close());
+  });
+
+  it('warns, emits lease-lost once and lock-released not owned, and keeps the flag of the load that took over', async () => {
+    const events = record(app);
+    const release = deferred<string>();
+    const loadStarted = when(app, started);
+    const loading = app.lock.ensureLoaded('u', () => release.promise, NO_KEEP_ALIVE);
+    await loadStarted;
+    const fencingToken = (events[0] as { fencingToken: number }).fencingToken;
+    // Another holder took the lock over and finished first with a 30 s flag.
+    await inspect.set(userKey(prefix, 'u', 'lock'), 'someone-else', 'PX', 60_000);
+    await inspect.set(userKey(prefix, 'u', 'loaded'), '1', 'PX', 30_000);
+    release.resolve('late');
+    await expect(loading).resolves.toMatchObject({ status: 'loaded', value: 'late' });
+
+    expect(warnings(app)).toEqual([
+      `lease for user "u" was lost before the load finished (fencing token ${fencingToken})`,
+    ]);
+    expect(events.map((e) => e.type)).toEqual([
+      'lock-acquired',
+      'load-started',
+      'lease-lost',
+      'lock-released',
+      'load-succeeded',
+    ]);
+    expect(events[3]).toMatchObject({ owned: false, fencingToken });
+    expect(await inspect.get(userKey(prefix, 'u', 'lock'))).toBe('someone-else');
+    expect(await inspect.pttl(userKey(prefix, 'u', 'loaded'))).toBeGreaterThan(25_000);
+    expect(app.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'debug',
+        message: `loading user "u" (fencing token ${fencingToken})`,
+      }),
+    );
+  });
+
+  it('warns once, and only for a TTL not above refreshAheadMs', async () => {
+    const loadWithTtl = (user: string, ttlMs: number) =>
+      app.lock.ensureLoaded(user, (ctx) => {
+        ctx.setLoadedTtl(ttlMs);
+        return Promise.resolve();
+      });
+    await loadWithTtl('deleted', 0); // no flag at all: nothing to refresh
+    await loadWithTtl('above', 1_001);
+    expect(warnings(app)).toEqual([]);
+    await loadWithTtl('equal', 1_000);
+    await loadWithTtl('below', 10);
+    expect(warnings(app)).toEqual([
+      'a load set a flag TTL of 1000 ms, not above refreshAheadMs (1000 ms): every call will refresh such a user in the background; keep TTLs above refreshAheadMs',
+    ]);
+  });
+
+  it('a loader that ends after shutdown released its lock fails with LoadStatusShutdownError', async () => {
+    const release = deferred<string>();
+    const loadStarted = when(app, started);
+    const loading = app.lock.ensureLoaded('u', () => release.promise, NO_KEEP_ALIVE);
+    await loadStarted;
+    await app.close();
+    release.resolve('too late');
+    await expect(loading).rejects.toBeInstanceOf(LoadStatusShutdownError);
+    expect(await inspect.exists(userKey(prefix, 'u', 'lock'))).toBe(0);
+    expect(await inspect.exists(userKey(prefix, 'u', 'loaded'))).toBe(0);
+  });
+});
