@@ -124,10 +124,8 @@ async function finishRidingOut(
 ): Promise<FinishResult> {
   const since = performance.now();
   for (;;) {
-    const ridingOut =
-      settings.outageGraceMs > 0 &&
-      !core.isClosing &&
-      performance.now() - since < settings.outageGraceMs;
+    // (An outageGraceMs of 0 never rides out: no time is below it.)
+    const ridingOut = !core.isClosing && performance.now() - since < settings.outageGraceMs;
     try {
       return await core.store.finish(keys, token, loadedTtlMs, ridingOut, generation);
     } catch (error) {

@@ -13,7 +13,7 @@ import {
   type LoadStatusModuleOptions,
 } from '../../src';
 import { deferred, startApp } from '../support/apps';
-import { uniquePrefix, userKey } from '../support/env';
+import { sleep, uniquePrefix, userKey } from '../support/env';
 import { bootWithLogs, type LoggedApp } from '../support/logged-app';
 import { RedisServer } from '../support/redis-server';
 import { filter, lastValueFrom, take } from 'rxjs';
@@ -298,5 +298,63 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
     await expect(loading).rejects.toBeInstanceOf(LoadStatusShutdownError);
     expect(await inspect.exists(userKey(prefix, 'u', 'lock'))).toBe(0);
     expect(await inspect.exists(userKey(prefix, 'u', 'loaded'))).toBe(0);
+  });
+});
+
+describe('the lease kept alive during a load', () => {
+  let server: RedisServer;
+  let inspect: Redis;
+  let app: LoggedApp;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    inspect = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await inspect.quit();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    app = await bootWithLogs({
+      redis: server.url,
+      keyPrefix: uniquePrefix('keep-alive'),
+      commandTimeoutMs: 100,
+    });
+    afterCleanups.push(() => app.close());
+  });
+
+  it('is extended every third of the lease while the loader runs, and no more once it ends', async () => {
+    const events = record(app);
+    const began = performance.now();
+    const outcome = await app.lock.ensureLoaded('u', () => sleep(200), { lockTtlMs: 90 });
+    const tookMs = performance.now() - began;
+    const extensions = () => events.filter((e) => e.type === 'lease-extended').length;
+    expect(extensions()).toBeGreaterThanOrEqual(4); // 200 ms at one per 30 ms
+    const afterLoad = extensions();
+    // Six more intervals: a keep-alive left running would extend (and lose) the released lease.
+    await sleep(180);
+    expect(extensions()).toBe(afterLoad);
+    expect(events.map((e) => e.type)).not.toContain('lease-lost');
+    expect(events.at(-1)).toMatchObject({ type: 'load-succeeded' });
+    // The durations are measured from the loader's start, not made up.
+    const succeeded = events.at(-1) as { durationMs: number };
+    expect(succeeded.durationMs).toBeGreaterThanOrEqual(199);
+    expect(succeeded.durationMs).toBeLessThanOrEqual(Math.ceil(tookMs));
+    expect(outcome).toMatchObject({ status: 'loaded', durationMs: succeeded.durationMs });
+  });
+
+  it('logs an extension that Redis could not answer, and keeps the loader going', async () => {
+    const release = deferred();
+    const loadStarted = when(app, started);
+    const loading = app.lock.ensureLoaded('u', () => release.promise, { lockTtlMs: 1_500 });
+    await loadStarted;
+    const timedOut = when(app, (e) => e.type === 'store-error' && e.operation === 'extend');
+    // The extension due at 500 ms finds the server asleep until ~700 ms: it times out at 100 ms.
+    await inspect.call('DEBUG', 'SLEEP', '0.7');
+    await timedOut;
+    release.resolve();
+    await expect(loading).resolves.toMatchObject({ status: 'loaded' });
+    expect(warnings(app)).toContainEqual(
+      expect.stringMatching(/^could not extend the lease for user "u": .+/),
+    );
   });
 });
