@@ -8,6 +8,7 @@
 import type { Cluster } from 'ioredis';
 import { KeyBuilder } from '../../src/keys';
 import { uniquePrefix, userKey } from '../support/env';
+import { expectReplicaAcknowledgedLocks } from '../support/replica-acks';
 import { CLUSTER_FLAVOURS } from '../support/redis-clients';
 import { RedisClusterTopology, redisCli } from '../support/redis-topologies';
 import { workerPool } from '../multi-process/harness';
@@ -41,6 +42,12 @@ describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
   });
 
   describe.each(CLUSTER_FLAVOURS)('with %s', (flavour) => {
+    it('with waitForReplicas, an acknowledged lock is used and one short of replicas is given back (scripts cached and flushed)', () =>
+      expectReplicaAcknowledgedLocks({
+        inspector: inspect,
+        app: (options) => clusterTopology(cluster, flavour).app(options),
+      }));
+
     const shardedClient = flavour !== 'node-redis-5-cluster';
 
     it(`sends notices ${shardedClient ? 'shard-locally (SPUBLISH / SSUBSCRIBE)' : 'by classic pub/sub, saying why'}, in the log and the health details`, async () => {

@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { LoadStatusEvents, type LoadLock, type LoadStatusEvent } from '../../src';
 import { uniquePrefix, userKey } from '../support/env';
+import { expectReplicaAcknowledgedLocks } from '../support/replica-acks';
 import { SENTINEL_FLAVOURS } from '../support/redis-clients';
 import { RedisSentinelTopology, redisCli, until } from '../support/redis-topologies';
 import { workerPool } from '../multi-process/harness';
@@ -40,6 +41,12 @@ describe('on a Sentinel group (1 master, 2 replicas, 3 sentinels)', () => {
   });
 
   describe.each(SENTINEL_FLAVOURS)('with %s', (flavour) => {
+    it('with waitForReplicas, an acknowledged lock is used and one short of replicas is given back (scripts cached and flushed)', () =>
+      expectReplicaAcknowledgedLocks({
+        inspector: inspect,
+        app: (options) => sentinelTopology(group, flavour).app(options),
+      }));
+
     it('sends notices by classic pub/sub on the master (no Cluster: nothing to shard)', async () => {
       const app = await sentinelTopology(group, flavour).app({ keyPrefix: uniquePrefix('s-path') });
       try {
