@@ -45,6 +45,9 @@ export type LoadOutcome<T> =
   /** Another caller (another process, or a lock holder here) loaded the user while this call waited. */
   | { readonly status: 'loaded-elsewhere'; readonly waitedMs: number };
 
+/** The outcome of a call that found the user loaded (one frozen object: nothing to build). */
+export const ALREADY_LOADED = Object.freeze({ status: 'already-loaded' as const });
+
 export type Loader<T> = (ctx: LoadContext) => Promise<T> | T;
 
 /** Per-call settings after defaults were applied. */
@@ -101,6 +104,15 @@ export async function runFlight<T>(
   settings: FlightSettings,
 ): Promise<LoadOutcome<T>> {
   const { core } = host;
+  // A loaded user, the common case, is answered by the flag read at a fraction of the acquire
+  // script's cost (bench/RESULTS.md); a miss goes on to the acquire, which checks the flag again
+  // in the step that takes the lock. In a refresh window only the acquire can start the refresh.
+  if (
+    core.readsFlagFirst &&
+    settings.refreshAheadMs === 0 &&
+    (await core.store.flagTtl(keys)) !== undefined
+  )
+    return ALREADY_LOADED;
   const { events } = core;
   const started = performance.now();
   const deadline = started + settings.waitTimeoutMs;
@@ -160,7 +172,7 @@ export async function runFlight<T>(
       if (result.state === 'loaded') {
         return waited
           ? { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') }
-          : { status: 'already-loaded' };
+          : ALREADY_LOADED;
       }
       // A grant whose reply came back after its lease ran out (a failover held the reply up):
       // someone else may hold the lock by now, so it is never used; ask again.
@@ -172,7 +184,7 @@ export async function runFlight<T>(
       }
       if (result.state === 'acquired' && result.refreshOf !== undefined) {
         host.refreshInBackground(userId, keys, token, { ...result, sentAt }, loader, settings);
-        return { status: 'already-loaded' };
+        return ALREADY_LOADED;
       }
       if (result.state === 'acquired') {
         if (rodeOut && (await holderCommitted(host, keys, token, waiter, settings, deadline)))

@@ -10,6 +10,7 @@ import {
   onTimeout,
   runFlight,
   type FlightHost,
+  ALREADY_LOADED,
   type FlightSettings,
   type Loader,
   type LoadOutcome,
@@ -351,7 +352,6 @@ export class LoadLockService
   }
 }
 
-const ALREADY_LOADED = Object.freeze({ status: 'already-loaded' as const });
 /** Locks from `acquireLoadLock` whose lease ran out are forgotten every this many acquires. */
 const SWEEP_HELD_EVERY = 64;
 

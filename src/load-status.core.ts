@@ -24,6 +24,11 @@ export class LoadStatusCore implements StoreListener {
   readonly keys: KeyBuilder;
   readonly waiters = new WaiterRegistry();
   readonly logger = new Logger('LoadStatus');
+  /**
+   * Redis without a near-cache: a check reads the flag (a two-key script) before it runs the
+   * acquire script, which costs more per call; most checks find the user loaded.
+   */
+  readonly readsFlagFirst: boolean;
   private closing = false;
 
   private constructor(
@@ -36,6 +41,7 @@ export class LoadStatusCore implements StoreListener {
     readonly nearCache: NearCachedLoadStore | undefined,
   ) {
     this.keys = new KeyBuilder(options.keyPrefix);
+    this.readsFlagFirst = store.kind === 'redis' && nearCache === undefined;
   }
 
   /** `appCache` resolves the app's CACHE_MANAGER, for `cache: true`. */
