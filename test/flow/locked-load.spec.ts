@@ -48,6 +48,20 @@ afterEach(async () => {
   for (const cleanup of afterCleanups.splice(0).reverse()) await cleanup();
 });
 
+/** One Redis server for a describe block, with the test's own client on it. */
+function ownRedis(): { server: RedisServer; inspect: Redis } {
+  const redis = {} as { server: RedisServer; inspect: Redis };
+  beforeAll(async () => {
+    redis.server = await RedisServer.start();
+    redis.inspect = new Redis(redis.server.url);
+  });
+  afterAll(async () => {
+    await redis.inspect.quit();
+    await redis.server.stop();
+  });
+  return redis;
+}
+
 describe('a finish while Redis is down (ride-out)', () => {
   let server: RedisServer;
   beforeEach(async () => {
@@ -220,21 +234,12 @@ describe('a finish Redis refuses (an ACL revoked mid-load)', () => {
 });
 
 describe('a finish that no longer owns the lock, and the log of a load', () => {
-  let server: RedisServer;
-  let inspect: Redis;
+  const redis = ownRedis();
   let app: LoggedApp;
   let prefix: string;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    inspect = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await inspect.quit();
-    await server.stop();
-  });
   beforeEach(async () => {
     prefix = uniquePrefix('unowned');
-    app = await bootWithLogs({ redis: server.url, keyPrefix: prefix, refreshAheadMs: 1_000 });
+    app = await bootWithLogs({ redis: redis.server.url, keyPrefix: prefix, refreshAheadMs: 1_000 });
     afterCleanups.push(() => app.close());
   });
 
@@ -246,8 +251,8 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
     await loadStarted;
     const fencingToken = (events[0] as { fencingToken: number }).fencingToken;
     // Another holder took the lock over and finished first with a 30 s flag.
-    await inspect.set(userKey(prefix, 'u', 'lock'), 'someone-else', 'PX', 60_000);
-    await inspect.set(userKey(prefix, 'u', 'loaded'), '1', 'PX', 30_000);
+    await redis.inspect.set(userKey(prefix, 'u', 'lock'), 'someone-else', 'PX', 60_000);
+    await redis.inspect.set(userKey(prefix, 'u', 'loaded'), '1', 'PX', 30_000);
     release.resolve('late');
     await expect(loading).resolves.toMatchObject({ status: 'loaded', value: 'late' });
 
@@ -262,8 +267,8 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
       'load-succeeded',
     ]);
     expect(events[3]).toMatchObject({ owned: false, fencingToken });
-    expect(await inspect.get(userKey(prefix, 'u', 'lock'))).toBe('someone-else');
-    expect(await inspect.pttl(userKey(prefix, 'u', 'loaded'))).toBeGreaterThan(25_000);
+    expect(await redis.inspect.get(userKey(prefix, 'u', 'lock'))).toBe('someone-else');
+    expect(await redis.inspect.pttl(userKey(prefix, 'u', 'loaded'))).toBeGreaterThan(25_000);
     expect(app.lines).toContainEqual(
       expect.objectContaining({
         level: 'debug',
@@ -296,26 +301,17 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
     await app.close();
     release.resolve('too late');
     await expect(loading).rejects.toBeInstanceOf(LoadStatusShutdownError);
-    expect(await inspect.exists(userKey(prefix, 'u', 'lock'))).toBe(0);
-    expect(await inspect.exists(userKey(prefix, 'u', 'loaded'))).toBe(0);
+    expect(await redis.inspect.exists(userKey(prefix, 'u', 'lock'))).toBe(0);
+    expect(await redis.inspect.exists(userKey(prefix, 'u', 'loaded'))).toBe(0);
   });
 });
 
 describe('the lease kept alive during a load', () => {
-  let server: RedisServer;
-  let inspect: Redis;
+  const redis = ownRedis();
   let app: LoggedApp;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    inspect = new Redis(server.url);
-  });
-  afterAll(async () => {
-    await inspect.quit();
-    await server.stop();
-  });
   beforeEach(async () => {
     app = await bootWithLogs({
-      redis: server.url,
+      redis: redis.server.url,
       keyPrefix: uniquePrefix('keep-alive'),
       commandTimeoutMs: 100,
     });
@@ -349,7 +345,7 @@ describe('the lease kept alive during a load', () => {
     await loadStarted;
     const timedOut = when(app, (e) => e.type === 'store-error' && e.operation === 'extend');
     // The extension due at 500 ms finds the server asleep until ~700 ms: it times out at 100 ms.
-    await inspect.call('DEBUG', 'SLEEP', '0.7');
+    await redis.inspect.call('DEBUG', 'SLEEP', '0.7');
     await timedOut;
     release.resolve();
     await expect(loading).resolves.toMatchObject({ status: 'loaded' });

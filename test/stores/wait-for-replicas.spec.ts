@@ -4,7 +4,7 @@
  * in one pipeline on one connection. The Cluster and Sentinel specs run the same proof there.
  */
 import { Redis } from 'ioredis';
-import { startApp } from '../support/apps';
+import { startAppOn } from '../support/apps';
 import { CLIENT_FLAVOURS, createTestRedisClient } from '../support/redis-clients';
 import { RedisServer } from '../support/redis-server';
 import { until } from '../support/redis-topologies';
@@ -40,22 +40,8 @@ describe('waitForReplicas on a standalone master with one replica', () => {
     (flavour) =>
       expectReplicaAcknowledgedLocks({
         inspector,
-        app: async (options) => {
-          const client = await createTestRedisClient(flavour, master.url);
-          try {
-            const app = await startApp({ ...options, redis: client.source });
-            return {
-              ...app,
-              close: async () => {
-                await app.close();
-                await client.close();
-              },
-            };
-          } catch (error) {
-            await client.close();
-            throw error;
-          }
-        },
+        app: async (options) =>
+          startAppOn(await createTestRedisClient(flavour, master.url), options),
       }),
   );
 });

@@ -5,6 +5,7 @@ import {
   LoadStatusModule,
   LoadStatusService,
   type LoadStatusModuleOptions,
+  type RedisSource,
 } from '../../src';
 
 /** One Nest application context with the module, as one process of the cluster would have it. */
@@ -36,6 +37,29 @@ export async function startApp(
       await app.close();
     },
   };
+}
+
+/**
+ * An app on a client the test made (a node-redis client, an ioredis `Cluster`, …): closing the
+ * app closes the client after it, and a boot that fails closes it too.
+ */
+export async function startAppOn(
+  client: { source: RedisSource; close(): Promise<void> },
+  options: Omit<LoadStatusModuleOptions, 'redis'>,
+): Promise<TestApp> {
+  try {
+    const app = await startApp({ ...options, redis: client.source });
+    return {
+      ...app,
+      close: async () => {
+        await app.close();
+        await client.close();
+      },
+    };
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
 }
 
 /** A promise with its resolve function, for steering loaders from a test. */

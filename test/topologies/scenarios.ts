@@ -7,7 +7,7 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import type { LoadStatusModuleOptions, OnStoreError } from '../../src';
-import { startApp, type TestApp } from '../support/apps';
+import { startAppOn, type TestApp } from '../support/apps';
 import { uniquePrefix, userKey } from '../support/env';
 import { createTopologyClient, type TopologyFlavour } from '../support/redis-clients';
 import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-topologies';
@@ -89,20 +89,7 @@ async function topologyApp(
   nodes: Array<{ host: string; port: number }>,
   options: Omit<LoadStatusModuleOptions, 'redis'>,
 ): Promise<TestApp> {
-  const client = await createTopologyClient(flavour, nodes);
-  try {
-    const app = await startApp({ ...options, redis: client.source });
-    return {
-      ...app,
-      close: async () => {
-        await app.close();
-        await client.close();
-      },
-    };
-  } catch (error) {
-    await client.close();
-    throw error;
-  }
+  return startAppOn(await createTopologyClient(flavour, nodes), options);
 }
 
 export function chaosTarget(topology: Topology): ChaosTarget {
