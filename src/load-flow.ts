@@ -93,8 +93,9 @@ export interface FlightHost {
 
 /**
  * Steps 4 and 5 of the load-once flow for one user in this process: take the lock (or learn the
- * user is loaded) in one round trip; run the loader with the lease kept alive; or wait for a
- * notice, retrying the lock when it is released or its lease runs out, until `waitTimeoutMs`.
+ * user is loaded) in one round trip, after a flag read where `core.readsFlagFirst`; run the
+ * loader with the lease kept alive; or wait for a notice, retrying the lock when it is released
+ * or its lease runs out, until `waitTimeoutMs`.
  */
 export async function runFlight<T>(
   host: FlightHost,
