@@ -43,7 +43,7 @@ export interface RequestRecord {
   pid: number;
   worker: string;
   runId: number;
-  /** Callers the run asked for (users × callers per user). */
+  /** Callers the run asked for (users × callers per user; 0 if the worker never received it). */
   expected: number;
   /** Callers the worker reported, each as it ended. */
   reported: CallerResult[];

@@ -32,6 +32,7 @@ import {
   now,
   readRunLogs,
   userKey,
+  WorkerNotReachedError,
   type LoadWorker,
   type StartOptions,
   type WorkerPool,
@@ -232,7 +233,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const report = await run.report;
       record.reported = report.callers;
       return report.loads;
-    } catch {
+    } catch (error) {
+      // Never received (the worker was exiting): it started no caller, so none is owed.
+      if (error instanceof WorkerNotReachedError) record.expected = 0;
       // The worker died (killed) or the run never reported: what it streamed is all there is,
       // and the checker tells the two apart.
       record.reported = worker.callersOf(run.runId);

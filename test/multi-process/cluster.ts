@@ -85,6 +85,13 @@ export interface StartedRun {
   report: Promise<RunReport>;
 }
 
+/** A message the worker never received: it had exited, or its channel had closed as it exited. */
+export class WorkerNotReachedError extends Error {
+  constructor(worker: string, cause?: unknown) {
+    super(`worker ${worker} is not running`, { cause });
+  }
+}
+
 /** One worker process. Create it through {@link WorkerPool.start}. */
 export class LoadWorker {
   readonly pid: number;
@@ -177,6 +184,20 @@ export class LoadWorker {
     this.ready.catch(() => undefined);
   }
 
+  /**
+   * Sends `message`; `undelivered` hears of it (once) if the worker is gone or its channel has
+   * closed (it is exiting): never an 'error' event on the child, which would fail the test.
+   */
+  private deliver(message: object, undelivered: (error: WorkerNotReachedError) => void): void {
+    if (this.gone || !this.child.connected) {
+      undelivered(new WorkerNotReachedError(this.name));
+      return;
+    }
+    this.child.send(message, (error) => {
+      if (error) undelivered(new WorkerNotReachedError(this.name, error));
+    });
+  }
+
   get isRunning(): boolean {
     return !this.gone;
   }
@@ -190,10 +211,6 @@ export class LoadWorker {
   startRun(spec: RunSpec, timeoutMs = RUN_TIMEOUT_MS): StartedRun {
     const runId = this.nextRunId++;
     const report = new Promise<RunReport>((resolveRun, rejectRun) => {
-      if (this.gone) {
-        rejectRun(new Error(`worker ${this.name} is not running`));
-        return;
-      }
       const timer = setTimeout(() => {
         this.runs.delete(runId);
         rejectRun(
@@ -212,7 +229,10 @@ export class LoadWorker {
           rejectRun(error);
         },
       });
-      this.child.send({ type: 'run', runId, ...spec });
+      this.deliver({ type: 'run', runId, ...spec }, (error) => {
+        this.runs.get(runId)?.reject(error);
+        this.runs.delete(runId);
+      });
     });
     return { worker: this, runId, report };
   }
@@ -233,12 +253,11 @@ export class LoadWorker {
   isLoaded(userId: string): Promise<{ loaded?: boolean; errorName?: string }> {
     const requestId = this.nextRequestId++;
     return new Promise((resolveRequest, rejectRequest) => {
-      if (this.gone) {
-        rejectRequest(new Error(`worker ${this.name} is not running`));
-        return;
-      }
       this.requests.set(requestId, { resolve: resolveRequest, reject: rejectRequest });
-      this.child.send({ type: 'is-loaded', requestId, userId });
+      this.deliver({ type: 'is-loaded', requestId, userId }, (error) => {
+        this.requests.delete(requestId);
+        rejectRequest(error);
+      });
     });
   }
 
@@ -280,9 +299,11 @@ export class LoadWorker {
       const requestId = this.nextRequestId++;
       const sent = now();
       const workerNow = await new Promise<number>((resolveClock, rejectClock) => {
-        if (this.gone) return rejectClock(new Error(`worker ${this.name} is not running`));
         this.clockRequests.set(requestId, { resolve: resolveClock, reject: rejectClock });
-        this.child.send({ type: 'clock', requestId });
+        this.deliver({ type: 'clock', requestId }, (error) => {
+          this.clockRequests.delete(requestId);
+          rejectClock(error);
+        });
       });
       const received = now();
       const uncertaintyMs = (received - sent) / 2;
