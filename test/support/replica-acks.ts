@@ -23,16 +23,16 @@ function masters(inspector: Redis | Cluster): Redis[] {
  */
 async function replicasPerMaster(inspector: Redis | Cluster): Promise<number> {
   await inspector.ping(); // a Cluster knows its masters once it answers
-  const states = async () =>
-    Promise.all(
+  let states: string[][] = [];
+  await until('every replica to be in sync', async () => {
+    states = await Promise.all(
       masters(inspector).map(async (m) =>
         [...(await m.info('replication')).matchAll(/^slave\d+:.*state=(\w+)/gm)].map((x) => x[1]),
       ),
     );
-  await until('every replica to be in sync', async () =>
-    (await states()).every((s) => s.length > 0 && s.every((state) => state === 'online')),
-  );
-  return Math.min(...(await states()).map((s) => s.length));
+    return states.every((s) => s.length > 0 && s.every((state) => state === 'online'));
+  });
+  return Math.min(...states.map((s) => s.length));
 }
 
 /**
@@ -55,13 +55,12 @@ export async function expectReplicaAcknowledgedLocks(redis: ReplicatedRedis): Pr
   const events: LoadStatusEvent[] = [];
   const subscription = tooMany.app.get(LoadStatusEvents).events$.subscribe((e) => events.push(e));
   try {
+    const flush = async (scripts: 'cached' | 'flushed') => {
+      if (scripts === 'flushed')
+        await Promise.all(masters(inspector).map((m) => m.script('FLUSH')));
+    };
     for (const scripts of ['cached', 'flushed'] as const) {
-      const flush = () =>
-        scripts === 'flushed'
-          ? Promise.all(masters(inspector).map((m) => m.script('FLUSH')))
-          : null;
-
-      await flush();
+      await flush(scripts);
       const user = `acked-${scripts}`;
       const lock = await acked.lock.acquireLoadLock(user);
       expect(lock).not.toBeNull();
@@ -72,7 +71,7 @@ export async function expectReplicaAcknowledgedLocks(redis: ReplicatedRedis): Pr
       });
       expect(await inspector.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
 
-      await flush();
+      await flush(scripts);
       const unacked = `unacked-${scripts}`;
       expect(await tooMany.lock.acquireLoadLock(unacked)).toBeNull();
       expect(events.filter((e) => e.userId === unacked)).toEqual([
