@@ -1,4 +1,4 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import type { INestApplicationContext, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
   LoadLockService,
@@ -16,15 +16,18 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** `logger`: where the app logs, from the boot on (default: nowhere). */
 export async function startApp(
   options: LoadStatusModuleOptions = {},
   providers: any[] = [],
+  logger?: LoggerService,
 ): Promise<TestApp> {
-  const moduleRef = await Test.createTestingModule({
+  const builder = Test.createTestingModule({
     imports: [LoadStatusModule.forRoot(options)],
     providers,
-  }).compile();
-  moduleRef.useLogger(false);
+  });
+  const moduleRef = await (logger ? builder.setLogger(logger) : builder).compile();
+  moduleRef.useLogger(logger ?? false);
   const app = await moduleRef.init();
   let closed = false;
   return {

@@ -1,11 +1,6 @@
-import type { INestApplicationContext, LoggerService } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import {
-  LoadLockService,
-  LoadStatusModule,
-  LoadStatusService,
-  type LoadStatusModuleOptions,
-} from '../../src';
+import type { LoggerService } from '@nestjs/common';
+import type { LoadStatusModuleOptions } from '../../src';
+import { startApp, type TestApp } from './apps';
 
 export interface LogLine {
   level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
@@ -46,13 +41,9 @@ export class CollectingLogger implements LoggerService {
   }
 }
 
-export interface LoggedApp {
-  app: INestApplicationContext;
-  lock: LoadLockService;
-  status: LoadStatusService;
+export interface LoggedApp extends TestApp {
   /** Every line the app logged, at every level. */
   lines: LogLine[];
-  close(): Promise<void>;
 }
 
 /** An app with the module whose log (every level) is collected; boot errors are thrown. */
@@ -60,23 +51,5 @@ export async function bootWithLogs(
   options: LoadStatusModuleOptions,
   logger = new CollectingLogger(),
 ): Promise<LoggedApp> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [LoadStatusModule.forRoot(options)],
-  })
-    .setLogger(logger)
-    .compile();
-  moduleRef.useLogger(logger);
-  const app = await moduleRef.init();
-  let closed = false;
-  return {
-    app,
-    lock: app.get(LoadLockService),
-    status: app.get(LoadStatusService),
-    lines: logger.lines,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await app.close();
-    },
-  };
+  return { ...(await startApp(options, [], logger)), lines: logger.lines };
 }
