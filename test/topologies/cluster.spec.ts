@@ -5,9 +5,12 @@
  * runs real worker processes or real Nest apps against the real Cluster; failovers are real
  * (the master serving a user's slot is SIGKILLed and its replica promoted).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
 import type { Cluster } from 'ioredis';
 import { KeyBuilder } from '../../src/keys';
-import { uniquePrefix, userKey } from '../support/env';
+import { sleep, uniquePrefix, userKey } from '../support/env';
 import { expectReplicaAcknowledgedLocks } from '../support/replica-acks';
 import { CLUSTER_FLAVOURS } from '../support/redis-clients';
 import { RedisClusterTopology, redisCli } from '../support/redis-topologies';
@@ -25,6 +28,9 @@ import {
   expectStampedeRunsOnce,
   type FailoverRun,
 } from './scenarios';
+
+const ROOT = resolve(__dirname, '..', '..');
+const CLOSE_DURING_REFRESH = resolve(ROOT, 'test', 'fixtures', 'close-during-slot-refresh.ts');
 
 describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
   const pool = workerPool();
@@ -117,6 +123,33 @@ describe('on a Redis Cluster (3 masters + 3 replicas)', () => {
     () => expectCrashedHolderReplaced(pool, clusterTopology(cluster, 'ioredis-cluster'), inspect),
     60_000,
   );
+
+  it('lets a process exit on its own after app.close(), even with a slot refresh in flight at the close', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '-r',
+        '@swc-node/register',
+        CLOSE_DURING_REFRESH,
+        ...(await cluster.masterPorts()).map(String),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    const closed = new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('closed')) resolve();
+      }),
+    );
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(child, 'exit').then(([code]) => code as number | null);
+    await Promise.race([closed, exited]);
+    // Nothing of the module's is left to keep it alive: it exits within a few ms, not 3 s.
+    const result = await Promise.race([exited, sleep(3_000).then(() => 'still alive' as const)]);
+    if (result === 'still alive') child.kill('SIGKILL');
+    expect({ result, output }).toEqual({ result: 0, output: 'closed\n' });
+  });
 
   it('follows a slot moved under a replica-acknowledged lock (MOVED inside the EVALSHA + WAIT pipeline)', async () => {
     const keyPrefix = uniquePrefix('cluster-moved');

@@ -273,6 +273,7 @@ class IoRedisNotifications implements NotificationConnection {
 class IoRedisShardedNotifications implements NotificationConnection {
   private connection: IoRedisLike | undefined;
   private shardLost = false;
+  private slotsTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly source: IoRedisLike) {}
 
@@ -281,13 +282,17 @@ class IoRedisShardedNotifications implements NotificationConnection {
   }
 
   open(handlers: NotificationHandlers): void {
-    const refresh = (this.source.options as { slotsRefreshInterval?: number }).slotsRefreshInterval;
+    // ioredis 5 notices a graceful failover only when it refreshes its slots: every 2 s unless the
+    // app's Cluster says otherwise. The timer is ours: ioredis's own (`slotsRefreshInterval`)
+    // re-arms itself when a refresh in flight at quit() ends, and then keeps the process alive.
+    const every =
+      (this.source.options as { slotsRefreshInterval?: number }).slotsRefreshInterval ?? 2_000;
     const connection = this.source.duplicate([], {
       shardedSubscribers: true,
-      // ioredis 5 notices a graceful failover only when it refreshes its slots: do it every 2 s.
-      ...(refresh === undefined ? { slotsRefreshInterval: 2_000 } : {}),
+      slotsRefreshInterval: 0,
     });
     this.connection = connection;
+    if (every > 0) this.slotsTimer = setInterval(() => connection.refreshSlotsCache?.(), every);
     connection.on('error', (error: unknown) => handlers.error(error));
     connection.on('smessage', (channel: string, message: string) =>
       handlers.message(channel, message),
@@ -312,6 +317,7 @@ class IoRedisShardedNotifications implements NotificationConnection {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.slotsTimer);
     const connection = this.connection;
     this.connection = undefined;
     if (connection) await quit(connection);
