@@ -90,12 +90,22 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
     a = await startApp(options());
     await a.lock.acquireLoadLock('busy', 10_000);
     const loader = jest.fn(() => Promise.resolve());
+    const waits: unknown[] = [];
+    const sub = a.app.get(LoadStatusEvents).events$.subscribe((e) => {
+      if (e.type === 'wait-started' || e.type === 'wait-ended') waits.push(e);
+    });
     const started = performance.now();
     await expect(a.lock.ensureLoaded('busy', loader, { waitTimeoutMs: 150 })).rejects.toThrow(
       LoadWaitTimeoutError,
     );
+    sub.unsubscribe();
     expect(performance.now() - started).toBeGreaterThanOrEqual(145);
     expect(loader).not.toHaveBeenCalled();
+    // One wait, ended once, by its timeout.
+    expect(waits).toEqual([
+      expect.objectContaining({ type: 'wait-started', userId: 'busy' }),
+      expect.objectContaining({ type: 'wait-ended', userId: 'busy', reason: 'timeout' }),
+    ]);
   });
 
   it("runs the loader without the lock after the wait with onWaitTimeout: 'run'", async () => {
@@ -340,11 +350,11 @@ describe('a grant whose reply arrives after its lease ran out', () => {
   };
 
   it('is never used: acquireLoadLock resolves null, ensureLoaded asks again before loading', async () => {
-    const app = await startApp({
-      redis: redisUrl(),
-      keyPrefix: uniquePrefix('late-grant'),
-      lockTtlMs: 100,
-    });
+    const keyPrefix = uniquePrefix('late-grant');
+    // With the near-cache, a call's first command is the acquire (else a flag read comes first,
+    // and the stall would be over before the acquire is sent).
+    const app = await startApp({ redis: redisUrl(), keyPrefix, lockTtlMs: 100, nearCache: true });
+    const inspect = inspector();
     try {
       const late = app.lock.acquireLoadLock('late');
       stall(150); // the grant is on its way back; the lease ends before we read it
@@ -354,14 +364,19 @@ describe('a grant whose reply arrives after its lease ran out', () => {
       const sub = app.app.get(LoadStatusEvents).events$.subscribe((e) => {
         if (e.type === 'lock-acquired') fencing.push(e.fencingToken);
       });
-      let runs = 0;
-      const call = app.lock.ensureLoaded('late-load', () => void runs++);
+      const lockLeft: number[] = [];
+      const call = app.lock.ensureLoaded('late-load', async () => {
+        lockLeft.push(await inspect.pttl(userKey(keyPrefix, 'late-load', 'lock')));
+      });
       stall(150);
       await expect(call).resolves.toMatchObject({ status: 'loaded' });
       sub.unsubscribe();
-      expect(runs).toBe(1);
-      expect(fencing).toHaveLength(1); // only the second, live grant was used
+      // The loader ran once, under a lock that was live in Redis: the second grant's.
+      expect(lockLeft).toHaveLength(1);
+      expect(lockLeft[0]).toBeGreaterThan(0);
+      expect(fencing).toHaveLength(1);
     } finally {
+      await inspect.quit();
       await app.close();
     }
   });

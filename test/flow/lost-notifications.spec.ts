@@ -6,6 +6,8 @@
  * drops is left to its timer, by design: see README, "Waiting".)
  */
 import type { Redis } from 'ioredis';
+import { filter, firstValueFrom } from 'rxjs';
+import { LoadStatusEvents } from '../../src';
 import { LoadStatusCore } from '../../src/load-status.core';
 import { startApp, type TestApp } from '../support/apps';
 import { inspector, sleep, uniquePrefix } from '../support/env';
@@ -66,12 +68,17 @@ describe('waiters while notifications are down', () => {
     const lock = await holder.lock.acquireLoadLock('u', LEASE_MS);
     restore = await cutOffSubscribers(inspect);
     await channelGone(waiter);
+    const waitEnded = firstValueFrom(
+      waiter.app.get(LoadStatusEvents).events$.pipe(filter((e) => e.type === 'wait-ended')),
+    );
     const waiting = waiter.lock.ensureLoaded('u', () => Promise.resolve('must not run'));
     await waiterIsWaiting('u');
     const setAt = performance.now();
     await holder.status.setLoaded('u'); // its notice cannot reach the waiter
     expect(await waiting).toMatchObject({ status: 'loaded-elsewhere' });
     expect(performance.now() - setAt).toBeLessThan(WITHIN_MS);
+    // A poll found the flag (no notice came).
+    expect(await waitEnded).toMatchObject({ reason: 'loaded-elsewhere' });
     await lock!.release();
   });
 

@@ -2,16 +2,28 @@ import { once } from 'node:events';
 import { createConnection, createServer, type Socket } from 'node:net';
 
 /**
- * A TCP proxy in front of one server, for a network partition of the clients behind it alone:
- * `cut()` drops their connections and refuses new ones until `mend()`, while clients that connect
- * to the server directly go on as before.
+ * A TCP proxy in front of one Redis server, for a network partition of the clients behind it
+ * alone: `cut()` drops their connections and refuses new ones until `mend()`, while clients that
+ * connect to the server directly go on as before. It also counts the commands sent through it.
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** Both sockets of each connection whose client sent a (S)SUBSCRIBE: the subscribers. */
+  private readonly subscribers = new WeakSet<Socket>();
   private open = true;
+  /** What the clients sent, lower-cased (the tests send little). */
+  private sent = '';
   private readonly server = createServer((client) => {
     if (!this.open) return void client.destroy();
     const upstream = createConnection({ port: this.targetPort, host: '127.0.0.1' });
+    client.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1').toLowerCase();
+      this.sent += text;
+      if (text.includes('subscribe\r\n')) {
+        this.subscribers.add(client);
+        this.subscribers.add(upstream);
+      }
+    });
     for (const [socket, other] of [
       [client, upstream],
       [upstream, client],
@@ -40,10 +52,20 @@ export class TcpProxy {
     return `redis://127.0.0.1:${(this.server.address() as { port: number }).port}`;
   }
 
-  /** Drops every connection through the proxy and refuses new ones. */
-  cut(): void {
+  /**
+   * Drops the connections through the proxy and refuses new ones. `keepSubscribers`: the
+   * subscriber connections stay up (notices still arrive; commands cannot be sent).
+   */
+  cut({ keepSubscribers = false } = {}): void {
     this.open = false;
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets)
+      if (!(keepSubscribers && this.subscribers.has(socket))) socket.destroy();
+  }
+
+  /** How many `command`s the clients have sent through the proxy so far. */
+  count(command: string): number {
+    const name = command.toLowerCase();
+    return this.sent.split(`$${name.length}\r\n${name}\r\n`).length - 1;
   }
 
   /** Lets connections through again (clients reconnect on their own). */

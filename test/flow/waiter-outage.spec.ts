@@ -1,20 +1,28 @@
 /**
- * A waiter that wins the lock right after riding out an outage (`holderCommitted` in
- * `src/load-flow.ts`): the holder it waited for may have finished its load in the outage and lost
- * its lease only because it could not renew it. The waiter holds its new lock for up to two thirds
- * of its lease for that holder's commit, and loads only if none comes.
+ * The waiting side of the flow (`runFlight` in `src/load-flow.ts`) when Redis goes away under a
+ * waiter: how often it re-checks, how long it rides an outage out (`outageGraceMs`), and what a
+ * waiter that wins the lock right after an outage does (`holderCommitted`): the holder it waited
+ * for may have finished its load in the outage and lost its lease only because it could not renew
+ * it, so the waiter holds its new lock for up to two thirds of its lease for that holder's commit,
+ * and loads only if none comes.
  *
  * Staged on one real Redis: the holder (app A) talks to it directly; the waiter (app B) through a
- * TCP proxy that the test cuts, so only B sees the outage. While B is cut off, the lock state is
- * deleted as a failover to an empty replica would lose it; B then wins the lock when it is back.
+ * TCP proxy that the test cuts, so only B sees the outage (and counts B's commands). Where a
+ * failover to an empty replica would lose the lock state, the test deletes it while B is cut off.
  */
 import { Redis } from 'ioredis';
-import { LoadStatusEvents, type LoadStatusEvent, type LoadOutcome } from '../../src';
+import {
+  LoadStatusEvents,
+  LoadStatusUnavailableError,
+  type LoadOutcome,
+  type LoadStatusEvent,
+  type LoadStatusModuleOptions,
+} from '../../src';
 import { deferred, startApp, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix, userKey } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 import { TcpProxy } from '../support/tcp-proxy';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, take } from 'rxjs';
 
 /** The holder's lease: short, so the waiter re-checks it often (every lease at most). */
 const HOLDER_LEASE_MS = 600;
@@ -58,7 +66,8 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   }
 }
 
-interface Staged {
+interface Waiting {
+  proxy: TcpProxy;
   holder: TestApp;
   waiter: TestApp;
   /** Resolves the holder's loader. */
@@ -69,18 +78,21 @@ interface Staged {
   /** The PTTL of the lock when the waiter's loader began (read by the loader, under the lock). */
   lockPttlAtLoad: () => number | undefined;
   waiterEvents: LoadStatusEvent[];
-  /** `performance.now()` when the waiter's new lock was first seen in Redis. */
-  waiterWonAt: number;
+  /** `performance.now()` when the waiter called. */
+  calledAt: number;
+  keyPrefix: string;
   lockKey: string;
 }
 
 /**
- * A holds the lock and loads; B waits on it; B is cut off (its acquire fails: it rides the outage
- * out); the lock state is lost; B is let through again at `mendAt` (ms after B's call) and wins
- * the lock. Resolves once B's lock is in Redis, with A's loader still running.
+ * A (direct to Redis) holds the lock and loads until `finishHolder()`; B (through the proxy, with
+ * `waiterOptions`) has waited on it. Resolves once B waits.
  */
-async function stage(waitTimeoutMs = 15_000, mendAt = 0): Promise<Staged> {
-  const keyPrefix = uniquePrefix('after-outage');
+async function holderAndWaiter(
+  waiterOptions: LoadStatusModuleOptions = {},
+  waitTimeoutMs = 15_000,
+): Promise<Waiting> {
+  const keyPrefix = uniquePrefix('waiter-outage');
   const proxy = await TcpProxy.start(server.port);
   cleanups.push(() => proxy.close());
   const holder = await startApp({ redis: server.url, keyPrefix });
@@ -90,6 +102,7 @@ async function stage(waitTimeoutMs = 15_000, mendAt = 0): Promise<Staged> {
     keyPrefix,
     commandTimeoutMs: 200,
     pollIntervalMs: 50,
+    ...waiterOptions,
   });
   cleanups.push(() => waiter.close());
   const waiterEvents = record(waiter);
@@ -100,6 +113,7 @@ async function stage(waitTimeoutMs = 15_000, mendAt = 0): Promise<Staged> {
   const holding = holder.lock.ensureLoaded('u', () => release.promise, {
     lockTtlMs: HOLDER_LEASE_MS,
   });
+  holding.catch(() => undefined); // awaited by the tests that need it
   await holderStarted;
 
   const waitStarted = next(waiter, (e) => e.type === 'wait-started');
@@ -114,16 +128,10 @@ async function stage(waitTimeoutMs = 15_000, mendAt = 0): Promise<Staged> {
     lockTtlMs: WAITER_LEASE_MS,
     waitTimeoutMs,
   });
+  waiting.catch(() => undefined);
   await waitStarted;
-
-  const acquireFailed = next(waiter, (e) => e.type === 'store-error' && e.operation === 'acquire');
-  proxy.cut();
-  await acquireFailed;
-  await inspect.del(lockKey, userKey(keyPrefix, 'u', 'waiting'));
-  await sleep(Math.max(0, calledAt + mendAt - performance.now()));
-  proxy.mend();
-  await until(async () => (await inspect.get(lockKey)) !== null);
   return {
+    proxy,
     holder,
     waiter,
     finishHolder: () => release.resolve('from the holder'),
@@ -132,10 +140,100 @@ async function stage(waitTimeoutMs = 15_000, mendAt = 0): Promise<Staged> {
     waiterLoader,
     lockPttlAtLoad: () => lockPttlAtLoad,
     waiterEvents,
-    waiterWonAt: performance.now(),
+    calledAt,
+    keyPrefix,
     lockKey,
   };
 }
+
+const acquireFailed = (e: LoadStatusEvent) => e.type === 'store-error' && e.operation === 'acquire';
+
+/**
+ * {@link holderAndWaiter}, then B is cut off (its acquire fails: it rides the outage out), the
+ * lock state is lost, and B is let through again at `mendAt` (ms after B's call) and wins the
+ * lock. Resolves once B's lock is in Redis, with A's loader still running.
+ */
+async function stage(
+  waitTimeoutMs = 15_000,
+  mendAt = 0,
+): Promise<Waiting & { waiterWonAt: number }> {
+  const w = await holderAndWaiter({}, waitTimeoutMs);
+  const failed = next(w.waiter, acquireFailed);
+  w.proxy.cut();
+  await failed;
+  await inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
+  await sleep(Math.max(0, w.calledAt + mendAt - performance.now()));
+  w.proxy.mend();
+  await until(async () => (await inspect.get(w.lockKey)) !== null);
+  return { ...w, waiterWonAt: performance.now() };
+}
+
+const waitEvents = (events: LoadStatusEvent[]) =>
+  events.filter((e) => e.type === 'wait-started' || e.type === 'wait-ended');
+
+describe('a waiter on a live Redis', () => {
+  it('re-checks the lock when its lease would run out, not every pollIntervalMs', async () => {
+    // The holder's lease (600 ms) is renewed every 200 ms for the 1.5 s it loads: the waiter
+    // re-checks about once a lease and is woken by the finish's notice, where a poll every 50 ms
+    // would have re-checked 30 times.
+    const w = await holderAndWaiter();
+    const before = w.proxy.count('evalsha');
+    await sleep(1_500);
+    w.finishHolder();
+    await expect(w.waiting).resolves.toMatchObject({ status: 'loaded-elsewhere' });
+    expect(w.proxy.count('evalsha') - before).toBeLessThanOrEqual(5);
+    expect(waitEvents(w.waiterEvents)).toEqual([
+      expect.objectContaining({ type: 'wait-started', userId: 'u' }),
+      expect.objectContaining({ type: 'wait-ended', reason: 'loaded-elsewhere' }),
+    ]);
+  });
+});
+
+describe("a waiter riding out an outage (its Redis cut off, the holder's not)", () => {
+  it('rides it out for outageGraceMs, re-checking every pollIntervalMs, then applies onStoreError', async () => {
+    const graceMs = 500;
+    const w = await holderAndWaiter({ outageGraceMs: graceMs, onStoreError: 'fail-closed' });
+    const failed = next(w.waiter, acquireFailed);
+    w.proxy.cut();
+    await failed;
+    const firstFailureAt = performance.now();
+    await expect(w.waiting).rejects.toBeInstanceOf(LoadStatusUnavailableError);
+    const rodeOutMs = performance.now() - firstFailureAt;
+    expect(rodeOutMs).toBeGreaterThanOrEqual(graceMs - 20);
+    expect(rodeOutMs).toBeLessThan(graceMs + 400);
+    // Re-checked every poll (50 ms) plus a command timeout (200 ms) while riding out.
+    const failures = w.waiterEvents.filter(acquireFailed).length;
+    expect(failures).toBeGreaterThanOrEqual(3);
+    expect(waitEvents(w.waiterEvents)).toEqual([
+      expect.objectContaining({ type: 'wait-started', userId: 'u' }),
+      expect.objectContaining({ type: 'wait-ended', reason: 'aborted' }),
+    ]);
+    expect(w.waiterLoader).not.toHaveBeenCalled();
+  });
+
+  it('with outageGraceMs 0, applies onStoreError at the first failed re-check', async () => {
+    const w = await holderAndWaiter({ outageGraceMs: 0, onStoreError: 'fail-closed' });
+    w.proxy.cut();
+    await expect(w.waiting).rejects.toBeInstanceOf(LoadStatusUnavailableError);
+    expect(w.waiterEvents.filter(acquireFailed)).toHaveLength(1);
+  });
+
+  it("is answered by the holder's notice while its commands still fail", async () => {
+    const w = await holderAndWaiter();
+    const failedTwice = lastValueFrom(
+      w.waiter.app.get(LoadStatusEvents).events$.pipe(filter(acquireFailed), take(2)),
+    );
+    w.proxy.cut({ keepSubscribers: true });
+    await failedTwice;
+    const finishedAt = performance.now();
+    w.finishHolder();
+    await expect(w.waiting).resolves.toMatchObject({ status: 'loaded-elsewhere' });
+    // Within one re-check (a poll and a command timeout), not at the end of the budget.
+    expect(performance.now() - finishedAt).toBeLessThan(250);
+    expect(w.waiterLoader).not.toHaveBeenCalled();
+    expect(waitEvents(w.waiterEvents).at(-1)).toMatchObject({ reason: 'loaded-elsewhere' });
+  });
+});
 
 describe('a waiter that wins the lock after riding out an outage', () => {
   it("gives the lock back and loads nothing when the holder's commit comes during the hold", async () => {
