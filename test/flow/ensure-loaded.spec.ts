@@ -9,6 +9,7 @@ import {
   type LoadStatusModuleOptions,
 } from '../../src';
 import { deferred, startApp, type TestApp } from '../support/apps';
+import { bootWithLogs } from '../support/logged-app';
 import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 
 const stores: Array<[string, () => LoadStatusModuleOptions]> = [
@@ -109,14 +110,59 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
   });
 
   it("runs the loader without the lock after the wait with onWaitTimeout: 'run'", async () => {
-    a = await startApp(options());
+    const logged = await bootWithLogs(options());
+    a = logged;
     await a.lock.acquireLoadLock('busy', 10_000);
+    const loads: unknown[] = [];
+    const sub = a.app.get(LoadStatusEvents).events$.subscribe((e) => {
+      if (e.type.startsWith('load-')) loads.push(e);
+    });
     const outcome = await a.lock.ensureLoaded('busy', (ctx) => Promise.resolve(ctx.fencingToken), {
       waitTimeoutMs: 100,
       onWaitTimeout: 'run',
     });
-    expect(outcome).toMatchObject({ status: 'loaded', value: undefined, fencingToken: undefined });
+    sub.unsubscribe();
+    expect(outcome).toEqual({
+      status: 'loaded',
+      value: undefined,
+      fencingToken: undefined,
+      shared: false,
+      durationMs: expect.any(Number),
+    });
     expect(await a.status.isLoaded('busy')).toBe(true);
+    expect(loads).toEqual([
+      expect.objectContaining({ type: 'load-started', userId: 'busy', fencingToken: undefined }),
+      expect.objectContaining({ type: 'load-succeeded', userId: 'busy', fencingToken: undefined }),
+    ]);
+    expect(logged.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: expect.stringMatching(
+          /^waited \d+ ms for user "busy"; running the loader without the lock \(onWaitTimeout: 'run'\)$/,
+        ),
+      }),
+    );
+  });
+
+  it("with onWaitTimeout: 'run', gives a loader's error to the caller, and keeps nothing for a TTL of 0", async () => {
+    a = await startApp(options());
+    await a.lock.acquireLoadLock('busy', 10_000);
+    const run = { waitTimeoutMs: 100, onWaitTimeout: 'run' } as const;
+    const failed: unknown[] = [];
+    const sub = a.app.get(LoadStatusEvents).events$.subscribe((e) => {
+      if (e.type === 'load-failed') failed.push(e);
+    });
+    const boom = new Error('boom');
+    await expect(a.lock.ensureLoaded('busy', () => Promise.reject(boom), run)).rejects.toBe(boom);
+    sub.unsubscribe();
+    expect(failed).toEqual([
+      expect.objectContaining({ userId: 'busy', fencingToken: undefined, error: boom }),
+    ]);
+    expect(await a.status.isLoaded('busy')).toBe(false);
+    await expect(
+      a.lock.ensureLoaded('busy', (ctx) => ctx.setLoadedTtl(0), run),
+    ).resolves.toMatchObject({ status: 'loaded' });
+    expect(await a.status.isLoaded('busy')).toBe(false);
   });
 
   it('bounds a caller that joined a flight in this process by its own waitTimeoutMs', async () => {
