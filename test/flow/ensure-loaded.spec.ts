@@ -10,12 +10,17 @@ import {
 } from '../../src';
 import { deferred, startApp, type TestApp } from '../support/apps';
 import { bootWithLogs } from '../support/logged-app';
+import { LoadStatusCore } from '../../src/load-status.core';
 import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 
 const stores: Array<[string, () => LoadStatusModuleOptions]> = [
   ['memory', () => ({})],
   ['redis', () => ({ redis: redisUrl(), keyPrefix: uniquePrefix('flow') })],
 ];
+
+/** Loaders running without the lock that shutdown would abort (internal count). */
+const unlockedLoaders = (t: TestApp) =>
+  (t.lock as unknown as { unlocked: Set<unknown> }).unlocked.size;
 
 describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
   let a: TestApp;
@@ -107,6 +112,8 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
       expect.objectContaining({ type: 'wait-started', userId: 'busy' }),
       expect.objectContaining({ type: 'wait-ended', userId: 'busy', reason: 'timeout' }),
     ]);
+    // Its watch on the user's notices is gone.
+    expect(a.app.get(LoadStatusCore).waiters.size).toBe(0);
   });
 
   it("runs the loader without the lock after the wait with onWaitTimeout: 'run'", async () => {
@@ -130,6 +137,7 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
       durationMs: expect.any(Number),
     });
     expect(await a.status.isLoaded('busy')).toBe(true);
+    expect(unlockedLoaders(a)).toBe(0); // shutdown no longer tracks it
     expect(loads).toEqual([
       expect.objectContaining({ type: 'load-started', userId: 'busy', fencingToken: undefined }),
       expect.objectContaining({ type: 'load-succeeded', userId: 'busy', fencingToken: undefined }),
@@ -159,6 +167,7 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
       expect.objectContaining({ userId: 'busy', fencingToken: undefined, error: boom }),
     ]);
     expect(await a.status.isLoaded('busy')).toBe(false);
+    expect(unlockedLoaders(a)).toBe(0);
     await expect(
       a.lock.ensureLoaded('busy', (ctx) => ctx.setLoadedTtl(0), run),
     ).resolves.toMatchObject({ status: 'loaded' });
