@@ -65,7 +65,8 @@ describe('refreshAheadMs on Redis (two apps)', () => {
       await sleep(100);
       return who;
     };
-    expect(await a.lock.ensureLoaded('u', loader('a'))).toMatchObject({ status: 'loaded' });
+    const first = await a.lock.ensureLoaded('u', loader('a'));
+    expect(first).toMatchObject({ status: 'loaded' });
     await untilInWindow();
     // Ten callers in each app, in the window: all served at once, one of them refreshes.
     const calls = await Promise.all(
@@ -85,6 +86,17 @@ describe('refreshAheadMs on Redis (two apps)', () => {
         (e) => `${e.type}@${e.instanceId === a.app.get(LoadStatusEvents).instanceId ? 'a' : 'b'}`,
       );
     expect(refreshEvents).toEqual([`refresh-started@${runs[1]}`, `refreshed@${runs[1]}`]);
+    // The refresh runs under its own lease: a newer fencing token, taken with the flag in the window.
+    const started = [...ea, ...eb].find((e) => e.type === 'refresh-started');
+    const firstToken = first.status === 'loaded' ? first.fencingToken! : 0;
+    expect(started).toMatchObject({
+      fencingToken: expect.any(Number),
+      remainingMs: expect.any(Number),
+    });
+    const { fencingToken, remainingMs } = started as { fencingToken: number; remainingMs: number };
+    expect(fencingToken).toBeGreaterThan(firstToken);
+    expect(remainingMs).toBeGreaterThan(0);
+    expect(remainingMs).toBeLessThanOrEqual(AHEAD);
   });
 
   it('a failed refresh emits refresh-failed and lets the flag run out; the next call loads as usual', async () => {
