@@ -16,6 +16,7 @@ import { deferred, startApp } from '../support/apps';
 import { sleep, uniquePrefix, userKey } from '../support/env';
 import { bootWithLogs, type LoggedApp } from '../support/logged-app';
 import { RedisServer } from '../support/redis-server';
+import { suiteRedis } from '../support/suite-redis';
 import { filter, lastValueFrom, take } from 'rxjs';
 
 /** Long enough that no lease extension runs during a test: only the finish can see a lost lock. */
@@ -47,20 +48,6 @@ const afterCleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of afterCleanups.splice(0).reverse()) await cleanup();
 });
-
-/** One Redis server for a describe block, with the test's own client on it. */
-function ownRedis(): { server: RedisServer; inspect: Redis } {
-  const redis = {} as { server: RedisServer; inspect: Redis };
-  beforeAll(async () => {
-    redis.server = await RedisServer.start();
-    redis.inspect = new Redis(redis.server.url);
-  });
-  afterAll(async () => {
-    await redis.inspect.quit();
-    await redis.server.stop();
-  });
-  return redis;
-}
 
 describe('a finish while Redis is down (ride-out)', () => {
   let server: RedisServer;
@@ -234,7 +221,7 @@ describe('a finish Redis refuses (an ACL revoked mid-load)', () => {
 });
 
 describe('a finish that no longer owns the lock, and the log of a load', () => {
-  const redis = ownRedis();
+  const redis = suiteRedis();
   let app: LoggedApp;
   let prefix: string;
   beforeEach(async () => {
@@ -307,7 +294,7 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
 });
 
 describe('the lease kept alive during a load', () => {
-  const redis = ownRedis();
+  const redis = suiteRedis();
   let app: LoggedApp;
   beforeEach(async () => {
     app = await bootWithLogs({

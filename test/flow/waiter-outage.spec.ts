@@ -10,7 +10,6 @@
  * TCP proxy that the test cuts, so only B sees the outage (and counts B's commands). Where a
  * failover to an empty replica would lose the lock state, the test deletes it while B is cut off.
  */
-import { Redis } from 'ioredis';
 import {
   LoadStatusEvents,
   LoadStatusUnavailableError,
@@ -20,7 +19,7 @@ import {
 } from '../../src';
 import { deferred, startApp, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix, userKey } from '../support/env';
-import { RedisServer } from '../support/redis-server';
+import { suiteRedis } from '../support/suite-redis';
 import { TcpProxy } from '../support/tcp-proxy';
 import { filter, firstValueFrom, lastValueFrom, take } from 'rxjs';
 
@@ -30,16 +29,7 @@ const HOLDER_LEASE_MS = 600;
 const WAITER_LEASE_MS = 3_000;
 const HOLD_MS = (WAITER_LEASE_MS * 2) / 3;
 
-let server: RedisServer;
-let inspect: Redis;
-beforeAll(async () => {
-  server = await RedisServer.start();
-  inspect = new Redis(server.url);
-});
-afterAll(async () => {
-  await inspect.quit();
-  await server.stop();
-});
+const redis = suiteRedis();
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -93,9 +83,9 @@ async function holderAndWaiter(
   waitTimeoutMs = 15_000,
 ): Promise<Waiting> {
   const keyPrefix = uniquePrefix('waiter-outage');
-  const proxy = await TcpProxy.start(server.port);
+  const proxy = await TcpProxy.start(redis.server.port);
   cleanups.push(() => proxy.close());
-  const holder = await startApp({ redis: server.url, keyPrefix });
+  const holder = await startApp({ redis: redis.server.url, keyPrefix });
   cleanups.push(() => holder.close());
   const waiter = await startApp({
     redis: proxy.url,
@@ -121,7 +111,7 @@ async function holderAndWaiter(
   const lockKey = userKey(keyPrefix, 'u', 'lock');
   let lockPttlAtLoad: number | undefined;
   const waiterLoader = jest.fn(async () => {
-    lockPttlAtLoad = await inspect.pttl(lockKey);
+    lockPttlAtLoad = await redis.inspect.pttl(lockKey);
     return 'from the waiter';
   });
   const waiting = waiter.lock.ensureLoaded('u', waiterLoader, {
@@ -161,10 +151,10 @@ async function stage(
   const failed = next(w.waiter, acquireFailed);
   w.proxy.cut();
   await failed;
-  await inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
+  await redis.inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
   await sleep(Math.max(0, w.calledAt + mendAt - performance.now()));
   w.proxy.mend();
-  await until(async () => (await inspect.get(w.lockKey)) !== null);
+  await until(async () => (await redis.inspect.get(w.lockKey)) !== null);
   return { ...w, waiterWonAt: performance.now() };
 }
 
@@ -246,7 +236,7 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     expect(performance.now() - committedAt).toBeLessThan(HOLD_MS / 2);
     expect(s.waiterLoader).not.toHaveBeenCalled();
     // The waiter's lock is given back at once, not left to run out.
-    expect(await inspect.exists(s.lockKey)).toBe(0);
+    expect(await redis.inspect.exists(s.lockKey)).toBe(0);
     expect(s.waiterEvents.map((e) => e.type)).not.toContain('takeover');
     expect(s.waiterEvents.at(-1)).toMatchObject({ type: 'wait-ended', reason: 'loaded-elsewhere' });
   });
