@@ -146,6 +146,7 @@ const acquireFailed = (e: LoadStatusEvent) => e.type === 'store-error' && e.oper
 async function stage(
   waitTimeoutMs = 15_000,
   mendAt = 0,
+  mend: { subscribers?: boolean } = {},
 ): Promise<Waiting & { waiterWonAt: number }> {
   const w = await holderAndWaiter({}, waitTimeoutMs);
   const failed = next(w.waiter, acquireFailed);
@@ -153,7 +154,7 @@ async function stage(
   await failed;
   await redis.inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
   await sleep(Math.max(0, w.calledAt + mendAt - performance.now()));
-  w.proxy.mend();
+  w.proxy.mend(mend);
   await until(async () => (await redis.inspect.get(w.lockKey)) !== null);
   return { ...w, waiterWonAt: performance.now() };
 }
@@ -239,6 +240,17 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     expect(await redis.inspect.exists(s.lockKey)).toBe(0);
     expect(s.waiterEvents.map((e) => e.type)).not.toContain('takeover');
     expect(s.waiterEvents.at(-1)).toMatchObject({ type: 'wait-ended', reason: 'loaded-elsewhere' });
+  });
+
+  it("finds the holder's commit at the end of the hold when its notice is lost", async () => {
+    // The waiter's subscriber stays cut off: the commit's notice cannot reach it.
+    const s = await stage(15_000, 0, { subscribers: false });
+    s.finishHolder();
+    await expect(s.holding).resolves.toMatchObject({ status: 'loaded', value: 'from the holder' });
+    await expect(s.waiting).resolves.toMatchObject({ status: 'loaded-elsewhere' });
+    expect(performance.now() - s.waiterWonAt).toBeGreaterThanOrEqual(HOLD_MS - 50);
+    expect(s.waiterLoader).not.toHaveBeenCalled();
+    expect(await redis.inspect.exists(s.lockKey)).toBe(0);
   });
 
   it('loads after two thirds of its lease when no commit comes, with its lease renewed first', async () => {

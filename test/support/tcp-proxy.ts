@@ -11,6 +11,8 @@ export class TcpProxy {
   /** Both sockets of each connection whose client sent a (S)SUBSCRIBE: the subscribers. */
   private readonly subscribers = new WeakSet<Socket>();
   private open = true;
+  /** Drop a connection as soon as it subscribes (no notices reach the clients). */
+  private refuseSubscribers = false;
   /** What the clients sent, lower-cased (the tests send little). */
   private sent = '';
   private readonly server = createServer((client) => {
@@ -20,6 +22,7 @@ export class TcpProxy {
       const text = chunk.toString('latin1').toLowerCase();
       this.sent += text;
       if (text.includes('subscribe\r\n')) {
+        if (this.refuseSubscribers) return void client.destroy();
         this.subscribers.add(client);
         this.subscribers.add(upstream);
       }
@@ -68,9 +71,13 @@ export class TcpProxy {
     return this.sent.split(`$${name.length}\r\n${name}\r\n`).length - 1;
   }
 
-  /** Lets connections through again (clients reconnect on their own). */
-  mend(): void {
+  /**
+   * Lets connections through again (clients reconnect on their own). `subscribers: false`: all
+   * but the subscriber connections, which are dropped when they subscribe.
+   */
+  mend({ subscribers = true } = {}): void {
     this.open = true;
+    this.refuseSubscribers = !subscribers;
   }
 
   async close(): Promise<void> {
