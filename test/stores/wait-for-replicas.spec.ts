@@ -4,7 +4,9 @@
  * in one pipeline on one connection. The Cluster and Sentinel specs run the same proof there.
  */
 import { Redis } from 'ioredis';
-import { startAppOn } from '../support/apps';
+import { LoadStatusEvents, LoadWaitTimeoutError } from '../../src';
+import { startApp, startAppOn } from '../support/apps';
+import { uniquePrefix } from '../support/env';
 import { CLIENT_FLAVOURS, createTestRedisClient } from '../support/redis-clients';
 import { RedisServer } from '../support/redis-server';
 import { until } from '../support/redis-topologies';
@@ -44,4 +46,30 @@ describe('waitForReplicas on a standalone master with one replica', () => {
           startAppOn(await createTestRedisClient(flavour, master.url), options),
       }),
   );
+
+  it('a caller whose locks are never acknowledged enough re-asks every pollIntervalMs, then times out', async () => {
+    const app = await startApp({
+      redis: master.url,
+      keyPrefix: uniquePrefix('unreplicated'),
+      waitForReplicas: { replicas: 2, timeoutMs: 20 },
+      pollIntervalMs: 400,
+    });
+    const given: unknown[] = [];
+    const sub = app.app
+      .get(LoadStatusEvents)
+      .events$.subscribe((e) => e.type === 'lock-unreplicated' && given.push(e));
+    try {
+      const loader = jest.fn(() => 'must not run');
+      await expect(app.lock.ensureLoaded('u', loader, { waitTimeoutMs: 1_500 })).rejects.toThrow(
+        LoadWaitTimeoutError,
+      );
+      expect(loader).not.toHaveBeenCalled();
+      // One acquire per poll over the 1.5 s, not one after the other.
+      expect(given.length).toBeGreaterThanOrEqual(2);
+      expect(given.length).toBeLessThanOrEqual(5);
+    } finally {
+      sub.unsubscribe();
+      await app.close();
+    }
+  });
 });
