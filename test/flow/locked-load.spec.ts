@@ -5,7 +5,6 @@
  */
 import { Redis } from 'ioredis';
 import {
-  LoadStatusEvents,
   LoadStatusRejectedError,
   LoadStatusShutdownError,
   LoadStatusUnavailableError,
@@ -17,26 +16,10 @@ import { sleep, uniquePrefix, userKey } from '../support/env';
 import { bootWithLogs, type LoggedApp } from '../support/logged-app';
 import { RedisServer } from '../support/redis-server';
 import { suiteRedis } from '../support/suite-redis';
-import { filter, lastValueFrom, take } from 'rxjs';
+import { recordEvents, whenEvent } from '../support/events';
 
 /** Long enough that no lease extension runs during a test: only the finish can see a lost lock. */
 const NO_KEEP_ALIVE = { lockTtlMs: 60_000 };
-
-function record(app: LoggedApp): LoadStatusEvent[] {
-  const events: LoadStatusEvent[] = [];
-  const subscription = app.app.get(LoadStatusEvents).events$.subscribe((e) => events.push(e));
-  afterCleanups.push(() => subscription.unsubscribe());
-  return events;
-}
-
-/** Resolves on the `count`-th event matching `match` from now on (subscribe before the cause). */
-function when(
-  app: LoggedApp,
-  match: (e: LoadStatusEvent) => boolean,
-  count = 1,
-): Promise<LoadStatusEvent> {
-  return lastValueFrom(app.app.get(LoadStatusEvents).events$.pipe(filter(match), take(count)));
-}
 
 const started = (e: LoadStatusEvent) => e.type === 'load-started';
 const finishFailed = (e: LoadStatusEvent) => e.type === 'store-error' && e.operation === 'finish';
@@ -70,7 +53,7 @@ describe('a finish while Redis is down (ride-out)', () => {
   /** Starts a load on `app`, kills Redis under it, then lets the loader end. */
   async function finishDuringOutage(app: LoggedApp, user: string) {
     const release = deferred<string>();
-    const loadStarted = when(app, started);
+    const loadStarted = whenEvent(app, started);
     const loading = app.lock.ensureLoaded(user, () => release.promise, NO_KEEP_ALIVE);
     await loadStarted;
     await server.kill();
@@ -81,9 +64,9 @@ describe('a finish while Redis is down (ride-out)', () => {
   it('retries the finish until Redis is back within outageGraceMs: the flag reaches Redis, nobody loads again', async () => {
     const prefix = uniquePrefix('ride');
     const app = await holder({ keyPrefix: prefix, outageGraceMs: 20_000 });
-    const events = record(app);
+    const events = recordEvents(app);
     // Redis stays away for several poll intervals: the finish is retried, not given up.
-    const retried = when(app, finishFailed, 3);
+    const retried = whenEvent(app, finishFailed, 3);
     const loading = finishDuringOutage(app, 'u');
     await retried;
     await server.restart(); // empty, as after a failover that lost the lock
@@ -110,7 +93,7 @@ describe('a finish while Redis is down (ride-out)', () => {
       outageGraceMs: 300,
       onStoreError: 'fail-open',
     });
-    const events = record(app);
+    const events = recordEvents(app);
     const began = performance.now();
     await expect(finishDuringOutage(app, 'u')).resolves.toMatchObject({
       status: 'loaded',
@@ -128,7 +111,7 @@ describe('a finish while Redis is down (ride-out)', () => {
       outageGraceMs: 300,
       onStoreError: 'fail-closed',
     });
-    const events = record(app);
+    const events = recordEvents(app);
     const error = await finishDuringOutage(app, 'u').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LoadStatusUnavailableError);
     expect(error).toMatchObject({ operation: 'finish' });
@@ -144,7 +127,7 @@ describe('a finish while Redis is down (ride-out)', () => {
 
   it('stops riding out at shutdown: close() does not wait for outageGraceMs', async () => {
     const app = await holder({ keyPrefix: uniquePrefix('ride-close'), outageGraceMs: 60_000 });
-    const ridingOut = when(app, finishFailed);
+    const ridingOut = whenEvent(app, finishFailed);
     const loading = finishDuringOutage(app, 'u');
     await ridingOut;
     const closing = performance.now();
@@ -192,9 +175,9 @@ describe('a finish Redis refuses (an ACL revoked mid-load)', () => {
       waitTimeoutMs: 10_000,
     });
     afterCleanups.push(() => other.close());
-    const events = record(app);
+    const events = recordEvents(app);
     const release = deferred<string>();
-    const loadStarted = when(app, started);
+    const loadStarted = whenEvent(app, started);
     const loading = app.lock.ensureLoaded('u', () => release.promise, NO_KEEP_ALIVE);
     await loadStarted;
     const waiting = other.lock.ensureLoaded('u', () => Promise.resolve('taken over'));
@@ -231,9 +214,9 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
   });
 
   it('warns, emits lease-lost once and lock-released not owned, and keeps the flag of the load that took over', async () => {
-    const events = record(app);
+    const events = recordEvents(app);
     const release = deferred<string>();
-    const loadStarted = when(app, started);
+    const loadStarted = whenEvent(app, started);
     const loading = app.lock.ensureLoaded('u', () => release.promise, NO_KEEP_ALIVE);
     await loadStarted;
     const fencingToken = (events[0] as { fencingToken: number }).fencingToken;
@@ -282,7 +265,7 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
 
   it('a loader that ends after shutdown released its lock fails with LoadStatusShutdownError', async () => {
     const release = deferred<string>();
-    const loadStarted = when(app, started);
+    const loadStarted = whenEvent(app, started);
     const loading = app.lock.ensureLoaded('u', () => release.promise, NO_KEEP_ALIVE);
     await loadStarted;
     await app.close();
@@ -306,7 +289,7 @@ describe('the lease kept alive during a load', () => {
   });
 
   it('is extended every third of the lease while the loader runs, and no more once it ends', async () => {
-    const events = record(app);
+    const events = recordEvents(app);
     const began = performance.now();
     const outcome = await app.lock.ensureLoaded('u', () => sleep(200), { lockTtlMs: 90 });
     const tookMs = performance.now() - began;
@@ -327,10 +310,10 @@ describe('the lease kept alive during a load', () => {
 
   it('logs an extension that Redis could not answer, and keeps the loader going', async () => {
     const release = deferred();
-    const loadStarted = when(app, started);
+    const loadStarted = whenEvent(app, started);
     const loading = app.lock.ensureLoaded('u', () => release.promise, { lockTtlMs: 1_500 });
     await loadStarted;
-    const timedOut = when(app, (e) => e.type === 'store-error' && e.operation === 'extend');
+    const timedOut = whenEvent(app, (e) => e.type === 'store-error' && e.operation === 'extend');
     // The extension due at 500 ms finds the server asleep until ~700 ms: it times out at 100 ms.
     await redis.inspect.call('DEBUG', 'SLEEP', '0.7');
     await timedOut;

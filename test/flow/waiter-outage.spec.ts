@@ -11,7 +11,6 @@
  * failover to an empty replica would lose the lock state, the test deletes it while B is cut off.
  */
 import {
-  LoadStatusEvents,
   LoadStatusUnavailableError,
   type LoadOutcome,
   type LoadStatusEvent,
@@ -19,9 +18,10 @@ import {
 } from '../../src';
 import { deferred, startApp, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix, userKey } from '../support/env';
+import { recordEvents, whenEvent } from '../support/events';
+import { until } from '../support/redis-topologies';
 import { suiteRedis } from '../support/suite-redis';
 import { TcpProxy } from '../support/tcp-proxy';
-import { filter, firstValueFrom, lastValueFrom, take } from 'rxjs';
 
 /** The holder's lease: short, so the waiter re-checks it often (every lease at most). */
 const HOLDER_LEASE_MS = 600;
@@ -35,26 +35,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function next(app: TestApp, match: (e: LoadStatusEvent) => boolean): Promise<LoadStatusEvent> {
-  return firstValueFrom(app.app.get(LoadStatusEvents).events$.pipe(filter(match)));
-}
-
-function record(app: TestApp): LoadStatusEvent[] {
-  const events: LoadStatusEvent[] = [];
-  const subscription = app.app.get(LoadStatusEvents).events$.subscribe((e) => events.push(e));
-  cleanups.push(() => subscription.unsubscribe());
-  return events;
-}
-
-/** Resolves when `check` holds, checked every 5 ms (at most 10 s). */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error('condition not met within 10 s');
-    await sleep(5);
-  }
-}
 
 interface Waiting {
   proxy: TcpProxy;
@@ -95,18 +75,18 @@ async function holderAndWaiter(
     ...waiterOptions,
   });
   cleanups.push(() => waiter.close());
-  const waiterEvents = record(waiter);
+  const waiterEvents = recordEvents(waiter);
 
   const release = deferred<string>();
   cleanups.push(() => release.resolve('late'));
-  const holderStarted = next(holder, (e) => e.type === 'load-started');
+  const holderStarted = whenEvent(holder, (e) => e.type === 'load-started');
   const holding = holder.lock.ensureLoaded('u', () => release.promise, {
     lockTtlMs: HOLDER_LEASE_MS,
   });
   holding.catch(() => undefined); // awaited by the tests that need it
   await holderStarted;
 
-  const waitStarted = next(waiter, (e) => e.type === 'wait-started');
+  const waitStarted = whenEvent(waiter, (e) => e.type === 'wait-started');
   const calledAt = performance.now();
   const lockKey = userKey(keyPrefix, 'u', 'lock');
   let lockPttlAtLoad: number | undefined;
@@ -149,13 +129,19 @@ async function stage(
   mend: { subscribers?: boolean } = {},
 ): Promise<Waiting & { waiterWonAt: number }> {
   const w = await holderAndWaiter({}, waitTimeoutMs);
-  const failed = next(w.waiter, acquireFailed);
+  const failed = whenEvent(w.waiter, acquireFailed);
   w.proxy.cut();
   await failed;
   await redis.inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
   await sleep(Math.max(0, w.calledAt + mendAt - performance.now()));
   w.proxy.mend(mend);
-  await until(async () => (await redis.inspect.get(w.lockKey)) !== null);
+  // Polled every 5 ms: the tests time the hold from this moment.
+  await until(
+    "the waiter's lock in Redis",
+    async () => (await redis.inspect.get(w.lockKey)) !== null,
+    10_000,
+    5,
+  );
   return { ...w, waiterWonAt: performance.now() };
 }
 
@@ -184,7 +170,7 @@ describe("a waiter riding out an outage (its Redis cut off, the holder's not)", 
   it('rides it out for outageGraceMs, re-checking every pollIntervalMs, then applies onStoreError', async () => {
     const graceMs = 500;
     const w = await holderAndWaiter({ outageGraceMs: graceMs, onStoreError: 'fail-closed' });
-    const failed = next(w.waiter, acquireFailed);
+    const failed = whenEvent(w.waiter, acquireFailed);
     w.proxy.cut();
     await failed;
     const firstFailureAt = performance.now();
@@ -211,9 +197,7 @@ describe("a waiter riding out an outage (its Redis cut off, the holder's not)", 
 
   it("is answered by the holder's notice while its commands still fail", async () => {
     const w = await holderAndWaiter();
-    const failedTwice = lastValueFrom(
-      w.waiter.app.get(LoadStatusEvents).events$.pipe(filter(acquireFailed), take(2)),
-    );
+    const failedTwice = whenEvent(w.waiter, acquireFailed, 2);
     w.proxy.cut({ keepSubscribers: true });
     await failedTwice;
     const finishedAt = performance.now();
@@ -255,7 +239,7 @@ describe('a waiter that wins the lock after riding out an outage', () => {
 
   it('loads after two thirds of its lease when no commit comes, with its lease renewed first', async () => {
     const s = await stage();
-    await next(s.waiter, (e) => e.type === 'load-started');
+    await whenEvent(s.waiter, (e) => e.type === 'load-started');
     const heldMs = performance.now() - s.waiterWonAt;
     await expect(s.waiting).resolves.toMatchObject({ status: 'loaded', value: 'from the waiter' });
     // Renewed: without it, a third of the lease would be left.
@@ -273,7 +257,7 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     // cut from two thirds of the lease (2 s) to what is left of the budget.
     const budgetMs = 4_000;
     const s = await stage(budgetMs, budgetMs - 1_200);
-    await next(s.waiter, (e) => e.type === 'load-started');
+    await whenEvent(s.waiter, (e) => e.type === 'load-started');
     const heldMs = performance.now() - s.waiterWonAt;
     expect(heldMs).toBeLessThan(HOLD_MS - 200);
     await expect(s.waiting).resolves.toMatchObject({ status: 'loaded', value: 'from the waiter' });

@@ -18,18 +18,19 @@ export async function redisCli(port: number, ...args: string[]): Promise<string>
   return stdout.trim();
 }
 
-/** Polls `check` until it holds; fails with `what` after `timeoutMs`. */
+/** Polls `check` every `everyMs` until it holds; fails with `what` after `timeoutMs`. */
 export async function until(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs = 20_000,
+  everyMs = 50,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
+    await sleep(everyMs);
   }
 }
 
