@@ -10,6 +10,7 @@ import {
 } from '../../src';
 import { deferred, startApp, type TestApp } from '../support/apps';
 import { bootWithLogs } from '../support/logged-app';
+import { recordEvents } from '../support/events';
 import { LoadStatusCore } from '../../src/load-status.core';
 import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 
@@ -96,19 +97,15 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
     a = await startApp(options());
     await a.lock.acquireLoadLock('busy', 10_000);
     const loader = jest.fn(() => Promise.resolve());
-    const waits: unknown[] = [];
-    const sub = a.app.get(LoadStatusEvents).events$.subscribe((e) => {
-      if (e.type === 'wait-started' || e.type === 'wait-ended') waits.push(e);
-    });
+    const events = recordEvents(a);
     const started = performance.now();
     await expect(a.lock.ensureLoaded('busy', loader, { waitTimeoutMs: 150 })).rejects.toThrow(
       LoadWaitTimeoutError,
     );
-    sub.unsubscribe();
     expect(performance.now() - started).toBeGreaterThanOrEqual(145);
     expect(loader).not.toHaveBeenCalled();
     // One wait, ended once, by its timeout.
-    expect(waits).toEqual([
+    expect(events.filter((e) => e.type.startsWith('wait-'))).toEqual([
       expect.objectContaining({ type: 'wait-started', userId: 'busy' }),
       expect.objectContaining({ type: 'wait-ended', userId: 'busy', reason: 'timeout' }),
     ]);
@@ -120,15 +117,11 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
     const logged = await bootWithLogs(options());
     a = logged;
     await a.lock.acquireLoadLock('busy', 10_000);
-    const loads: unknown[] = [];
-    const sub = a.app.get(LoadStatusEvents).events$.subscribe((e) => {
-      if (e.type.startsWith('load-')) loads.push(e);
-    });
+    const events = recordEvents(a);
     const outcome = await a.lock.ensureLoaded('busy', (ctx) => Promise.resolve(ctx.fencingToken), {
       waitTimeoutMs: 100,
       onWaitTimeout: 'run',
     });
-    sub.unsubscribe();
     expect(outcome).toEqual({
       status: 'loaded',
       value: undefined,
@@ -138,7 +131,7 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
     });
     expect(await a.status.isLoaded('busy')).toBe(true);
     expect(unlockedLoaders(a)).toBe(0); // shutdown no longer tracks it
-    expect(loads).toEqual([
+    expect(events.filter((e) => e.type.startsWith('load-'))).toEqual([
       expect.objectContaining({ type: 'load-started', userId: 'busy', fencingToken: undefined }),
       expect.objectContaining({ type: 'load-succeeded', userId: 'busy', fencingToken: undefined }),
     ]);
@@ -157,14 +150,10 @@ describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
     a = logged;
     await a.lock.acquireLoadLock('busy', 10_000);
     const run = { waitTimeoutMs: 100, onWaitTimeout: 'run' } as const;
-    const failed: unknown[] = [];
-    const sub = a.app.get(LoadStatusEvents).events$.subscribe((e) => {
-      if (e.type === 'load-failed') failed.push(e);
-    });
+    const events = recordEvents(a);
     const boom = new Error('boom');
     await expect(a.lock.ensureLoaded('busy', () => Promise.reject(boom), run)).rejects.toBe(boom);
-    sub.unsubscribe();
-    expect(failed).toEqual([
+    expect(events.filter((e) => e.type === 'load-failed')).toEqual([
       expect.objectContaining({ userId: 'busy', fencingToken: undefined, error: boom }),
     ]);
     expect(await a.status.isLoaded('busy')).toBe(false);
