@@ -21,6 +21,7 @@ import {
   NODE_REDIS_FLAVOURS,
   SENTINEL_FLAVOURS,
   type ClientFlavour,
+  type TestRedisClient,
   type TopologyFlavour,
 } from '../support/redis-clients';
 import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-topologies';
@@ -52,53 +53,48 @@ interface Harness {
   recorderA: Recorder;
   recorderB: Recorder;
   keys: KeyBuilder;
-  close(): Promise<void>;
+  /** Checks made after each test, before its resources are closed. */
+  verify?: () => Promise<void>;
 }
 
+/**
+ * What the running test's harness opened, closed newest first after the test. A resource is
+ * registered the moment it exists, so a setup that fails or outlives its hook's timeout (a slow
+ * first `require`, a store whose init waits) still has what it opened closed, instead of leaving
+ * a client that reconnects for ever and keeps Jest from exiting.
+ */
+const opened: Array<() => Promise<unknown>> = [];
+function closeWithTest<T>(resource: T, close: (resource: T) => Promise<unknown>): T {
+  opened.push(() => close(resource));
+  return resource;
+}
+async function closeOpened(): Promise<void> {
+  for (let close; (close = opened.pop());) await close();
+}
+// Anything a timed-out setup registered after its test's afterEach ran.
+afterAll(closeOpened);
+
 /** One store seen by both sides: a single process (the memory-backed adapters). */
-async function oneProcess(
-  store: LoadStore,
-  keys: KeyBuilder,
-  after?: () => Promise<void>,
-): Promise<Harness> {
+async function oneProcess(store: LoadStore, keys: KeyBuilder): Promise<Harness> {
   const recorder = new Recorder();
-  await store.init(recorder);
-  return {
-    a: store,
-    b: store,
-    recorderA: recorder,
-    recorderB: recorder,
-    keys,
-    close: async () => {
-      await store.close();
-      await after?.();
-    },
-  };
+  await closeWithTest(store, (s) => s.close()).init(recorder);
+  return { a: store, b: store, recorderA: recorder, recorderB: recorder, keys };
 }
 
 /** Two stores sharing Redis, like two processes, each with its own connections. */
-async function twoProcesses(
-  [a, b]: [LoadStore, LoadStore],
-  keys: KeyBuilder,
-  after?: () => Promise<void>,
-): Promise<Harness> {
+async function twoProcesses([a, b]: [LoadStore, LoadStore], keys: KeyBuilder): Promise<Harness> {
   const recorderA = new Recorder();
   const recorderB = new Recorder();
+  for (const store of [a, b]) closeWithTest(store, (s) => s.close());
   await Promise.all([a.init(recorderA), b.init(recorderB)]);
-  return {
-    a,
-    b,
-    recorderA,
-    recorderB,
-    keys,
-    close: async () => {
-      await Promise.all([a.close(), b.close()]);
-      await after?.();
-    },
-  };
+  return { a, b, recorderA, recorderB, keys };
 }
 
 const redisStore = (keys: KeyBuilder) => new RedisLoadStore(redisUrl(), keys);
+
+/** A test client, closed with the test. */
+const testClient = (client: Promise<TestRedisClient>) =>
+  client.then((c) => closeWithTest(c, (c) => c.close()));
 
 /**
  * cache-manager flags over in-memory Keyv (one process) or @keyv/redis (two connections), with
@@ -107,23 +103,21 @@ const redisStore = (keys: KeyBuilder) => new RedisLoadStore(redisUrl(), keys);
 function cacheManagerHarness(flags: 'memory' | 'redis', major: 6 | 7 = 7): Promise<Harness> {
   const keys = new KeyBuilder(uniquePrefix(`cm${major}-${flags}`));
   const makeCache = () =>
-    (major === 6 ? createCache6 : createCache)({
-      stores: [new Keyv({ store: flags === 'redis' ? new KeyvRedis(redisUrl()) : new Map() })],
-    });
-  if (flags === 'memory') {
-    const cache = makeCache();
-    return oneProcess(new CacheFlagLoadStore(cache, new MemoryLoadStore()), keys, () =>
-      cache.disconnect(),
+    closeWithTest(
+      (major === 6 ? createCache6 : createCache)({
+        stores: [new Keyv({ store: flags === 'redis' ? new KeyvRedis(redisUrl()) : new Map() })],
+      }),
+      (cache) => cache.disconnect(),
     );
+  if (flags === 'memory') {
+    return oneProcess(new CacheFlagLoadStore(makeCache(), new MemoryLoadStore()), keys);
   }
-  const caches = [makeCache(), makeCache()] as const;
   return twoProcesses(
     [
-      new CacheFlagLoadStore(caches[0], redisStore(keys)),
-      new CacheFlagLoadStore(caches[1], redisStore(keys)),
+      new CacheFlagLoadStore(makeCache(), redisStore(keys)),
+      new CacheFlagLoadStore(makeCache(), redisStore(keys)),
     ],
     keys,
-    async () => void (await Promise.all(caches.map((c) => c.disconnect()))),
   );
 }
 
@@ -141,13 +135,12 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
 async function nodeRedisHarness(flavour: ClientFlavour): Promise<Harness> {
   const keys = new KeyBuilder(uniquePrefix(flavour));
   const clients = await Promise.all([
-    createTestRedisClient(flavour, redisUrl()),
-    createTestRedisClient(flavour, redisUrl()),
+    testClient(createTestRedisClient(flavour, redisUrl())),
+    testClient(createTestRedisClient(flavour, redisUrl())),
   ]);
   return twoProcesses(
     [new RedisLoadStore(clients[0].source, keys), new RedisLoadStore(clients[1].source, keys)],
     keys,
-    async () => void (await Promise.all(clients.map((c) => c.close()))),
   );
 }
 for (const flavour of NODE_REDIS_FLAVOURS) {
@@ -156,24 +149,21 @@ for (const flavour of NODE_REDIS_FLAVOURS) {
 
 /**
  * Two stores logged in as an ACL user restricted to the README's least-privilege rule for the
- * prefix; closing fails the test if `ACL LOG` recorded any denial for that user.
+ * prefix; each test fails if `ACL LOG` recorded any denial for that user.
  */
 async function leastPrivilegeHarness(): Promise<Harness> {
   const keys = new KeyBuilder(uniquePrefix('acl'));
-  const admin = inspector();
+  const admin = closeWithTest(inspector(), (a) => a.quit());
   const { url, username, remove } = await createAclUser(admin, redisUrl(), keys.prefix);
-  return twoProcesses(
+  closeWithTest(remove, (remove) => remove());
+  const harness = await twoProcesses(
     [new RedisLoadStore(url, keys), new RedisLoadStore(url, keys)],
     keys,
-    async () => {
-      try {
-        expect(await aclDenials(admin, username)).toEqual([]);
-      } finally {
-        await remove();
-        await admin.quit();
-      }
-    },
   );
+  return {
+    ...harness,
+    verify: async () => expect(await aclDenials(admin, username)).toEqual([]),
+  };
 }
 adapters.push(['redis (least-privilege ACL user)', leastPrivilegeHarness]);
 
@@ -191,13 +181,12 @@ async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
     : (await (sentinel ??= RedisSentinelTopology.start())).sentinelAddresses;
   const keys = new KeyBuilder(uniquePrefix(flavour));
   const clients = await Promise.all([
-    createTopologyClient(flavour, nodes),
-    createTopologyClient(flavour, nodes),
+    testClient(createTopologyClient(flavour, nodes)),
+    testClient(createTopologyClient(flavour, nodes)),
   ]);
   return twoProcesses(
     [new RedisLoadStore(clients[0].source, keys), new RedisLoadStore(clients[1].source, keys)],
     keys,
-    async () => void (await Promise.all(clients.map((c) => c.close()))),
   );
 }
 // Always in npm test; left out of mutation runs only (jest.mutation.config.js), where each of
@@ -215,11 +204,20 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
   let h: Harness;
   let user: UserKeys;
   let n = 0;
+  let verify: Harness['verify'];
   beforeEach(async () => {
+    verify = undefined; // a setup that times out leaves no earlier test's checks behind
     h = await create();
+    verify = h.verify;
     user = h.keys.forUser(`user-${++n}`);
   });
-  afterEach(() => h.close());
+  afterEach(async () => {
+    try {
+      await verify?.();
+    } finally {
+      await closeOpened();
+    }
+  });
 
   it('gives the lock to exactly one of many concurrent acquirers', async () => {
     const results = await Promise.all(
