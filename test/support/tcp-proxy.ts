@@ -11,8 +11,11 @@ export class TcpProxy {
   /** Both sockets of each connection whose client sent a (S)SUBSCRIBE: the subscribers. */
   private readonly subscribers = new WeakSet<Socket>();
   private open = true;
-  /** Drop a connection as soon as it subscribes (no notices reach the clients). */
-  private refuseSubscribers = false;
+  /** What happens to a connection that subscribes: 'drop' it, or 'stall' it (nothing it sends after reaches the server). */
+  private subscribersAre: 'let through' | 'drop' | 'stall' = 'let through';
+  private readonly stalled = new WeakSet<Socket>();
+  /** Connections stalled at their (S)SUBSCRIBE so far. */
+  stalledSubscribers = 0;
   /** What the clients sent, lower-cased (the tests send little). */
   private sent = '';
   private readonly server = createServer((client) => {
@@ -22,10 +25,15 @@ export class TcpProxy {
       const text = chunk.toString('latin1').toLowerCase();
       this.sent += text;
       if (text.includes('subscribe\r\n')) {
-        if (this.refuseSubscribers) return void client.destroy();
+        if (this.subscribersAre === 'drop') return void client.destroy();
+        if (this.subscribersAre === 'stall' && !this.stalled.has(client)) {
+          this.stalled.add(client);
+          this.stalledSubscribers++;
+        }
         this.subscribers.add(client);
         this.subscribers.add(upstream);
       }
+      if (!this.stalled.has(client)) upstream.write(chunk);
     });
     for (const [socket, other] of [
       [client, upstream],
@@ -38,7 +46,7 @@ export class TcpProxy {
         other.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    upstream.pipe(client);
   });
 
   private constructor(private readonly targetPort: number) {}
@@ -73,11 +81,12 @@ export class TcpProxy {
 
   /**
    * Lets connections through again (clients reconnect on their own). `subscribers: false`: all
-   * but the subscriber connections, which are dropped when they subscribe.
+   * but the subscriber connections, which are dropped when they subscribe; `'stall'`: those are
+   * kept open but their (S)SUBSCRIBE, and all they send after it, never reaches the server.
    */
-  mend({ subscribers = true } = {}): void {
+  mend({ subscribers = true }: { subscribers?: boolean | 'stall' } = {}): void {
     this.open = true;
-    this.refuseSubscribers = !subscribers;
+    this.subscribersAre = subscribers === 'stall' ? 'stall' : subscribers ? 'let through' : 'drop';
   }
 
   async close(): Promise<void> {

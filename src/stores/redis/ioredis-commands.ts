@@ -241,9 +241,13 @@ class IoRedisNotifications implements NotificationConnection {
   }
 
   open(handlers: NotificationHandlers): void {
+    // Not ioredis's own re-subscribe on reconnect: the subscriber re-subscribes at every 'ready'
+    // itself, and ioredis's is a promise nobody handles, so a connection closed while it waits
+    // (an app shutting down as Redis comes back) rejects it unhandled, which by Node's default
+    // ends the process. A Cluster's subscriber handles its own.
     const connection = isIoCluster(this.source)
       ? this.source.duplicate()
-      : this.source.duplicate({ lazyConnect: false });
+      : this.source.duplicate({ lazyConnect: false, autoResubscribe: false });
     this.connection = connection;
     connection.on('error', (error: unknown) => handlers.error(error));
     connection.on('message', (channel: string, message: string) =>
@@ -339,16 +343,30 @@ function whenReady(client: IoRedisLike): Promise<void> {
   });
 }
 
-/** QUIT politely; a connection that is already down is disconnected instead of waited on. */
+/** How long a QUIT may take before the connection is dropped instead. */
+const QUIT_WITHIN_MS = 1_000;
+
+/**
+ * QUIT politely, for at most {@link QUIT_WITHIN_MS}: a connection that is down, or whose server
+ * does not answer (a network that drops packets), is disconnected instead of waited on.
+ */
 async function quit(client: IoRedisLike): Promise<void> {
   if (client.status === 'end') return;
   if (client.status !== 'ready') {
     client.disconnect();
     return;
   }
+  const quitting = client.quit();
+  quitting.catch(() => undefined); // rejected by the disconnect below when it comes too late
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>(
+    (resolve) => (timer = setTimeout(resolve, QUIT_WITHIN_MS, 'late')),
+  );
   try {
-    await client.quit();
+    if ((await Promise.race([quitting, late])) === 'late') client.disconnect();
   } catch {
     client.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }
