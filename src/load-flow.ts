@@ -8,6 +8,7 @@ import type { AcquireResult } from './stores/load-store';
 import type { WaitEndReason } from './load-status.events';
 import { NoticeKind } from './keys';
 import { checkDurationMs } from './validation';
+import type { WakeReason } from './waiter';
 
 /** What the loader is told about its run. */
 export interface LoadContext {
@@ -231,15 +232,16 @@ export async function runFlight<T>(
  * finished its load during the outage and lost its lease only because nobody could renew it; it
  * commits as soon as its client is back, at about the time ours is (clients back off their
  * reconnects by up to 500 ms, those the module makes). Hold the lock for up to two thirds of the
- * lease (still ours without renewal) for that commit ('loaded' notice, or the flag at the end);
- * true: it came, our lock is given back and nothing loads again. After a failover that costs no
- * extra load; after a holder that really died, at most two thirds of a lease.
+ * lease (still ours without renewal) for that commit: its 'loaded' notice, or the flag, read
+ * again when our subscriber is back (the notice may have been sent while it was not) and at the
+ * end. True: it came, our lock is given back and nothing loads again. After a failover that
+ * costs no extra load; after a holder that really died, at most two thirds of a lease.
  */
 async function holderCommitted(
   host: FlightHost,
   keys: UserKeys,
   token: string,
-  waiter: { wait(ms: number): Promise<unknown> },
+  waiter: { wait(ms: number): Promise<WakeReason> },
   settings: FlightSettings,
   deadline: number,
 ): Promise<boolean> {
@@ -250,8 +252,12 @@ async function holderCommitted(
   const flagNow = (watchMs?: number) => store.flagTtl(keys, watchMs).catch(() => undefined);
   let committed =
     (await flagNow(Math.max(1, Math.ceil(end - performance.now()) + 1))) !== undefined;
-  for (let left = end - performance.now(); left > 0 && !committed; left = end - performance.now())
-    committed = (await waiter.wait(left)) === NoticeKind.Loaded;
+  for (let left = end - performance.now(); left > 0 && !committed; left = end - performance.now()) {
+    const woken = await waiter.wait(left);
+    // 'resync': our subscriber is back, and the commit's notice may have come while it was not.
+    committed =
+      woken === NoticeKind.Loaded || (woken === 'resync' && (await flagNow()) !== undefined);
+  }
   if (!committed) committed = (await flagNow()) !== undefined;
   if (committed)
     await store.release(keys, token).catch(() => false); // else its lease runs out

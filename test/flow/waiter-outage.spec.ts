@@ -16,6 +16,7 @@ import {
   type LoadStatusEvent,
   type LoadStatusModuleOptions,
 } from '../../src';
+import { KeyBuilder } from '../../src/keys';
 import { deferred, startApp, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix, userKey } from '../support/env';
 import { recordEvents, whenEvent } from '../support/events';
@@ -121,7 +122,8 @@ const acquireFailed = (e: LoadStatusEvent) => e.type === 'store-error' && e.oper
 /**
  * {@link holderAndWaiter}, then B is cut off (its acquire fails: it rides the outage out), the
  * lock state is lost, and B is let through again at `mendAt` (ms after B's call) and wins the
- * lock. Resolves once B's lock is in Redis, with A's loader still running.
+ * lock. Resolves once B's lock is in Redis and B has read the flag once under it, with A's loader
+ * still running.
  */
 async function stage(
   waitTimeoutMs = 15_000,
@@ -142,7 +144,34 @@ async function stage(
     10_000,
     5,
   );
-  return { ...w, waiterWonAt: performance.now() };
+  const waiterWonAt = performance.now();
+  // With its subscriber let through, wait until the server has it (holder and waiter both):
+  // the tests that need the commit's notice to arrive must not race the re-subscription.
+  if (mend.subscribers !== false)
+    await until(
+      "the waiter's subscription back on the server",
+      async () => (await numsub(w.keyPrefix)) === 2,
+      10_000,
+      5,
+    );
+  // Its first flag read of the hold marks the user waited on: a commit after this moment is one
+  // the read did not see (before it, the read itself would answer, and no hold would be tested).
+  await until(
+    "the waiter's first flag read of its hold",
+    async () => (await redis.inspect.exists(userKey(w.keyPrefix, 'u', 'waiting'))) === 1,
+    10_000,
+    5,
+  );
+  return { ...w, waiterWonAt };
+}
+
+/** How many connections are subscribed to the prefix's notice channel. */
+async function numsub(keyPrefix: string): Promise<number> {
+  const reply = (await redis.inspect.pubsub('NUMSUB', new KeyBuilder(keyPrefix).channel)) as [
+    string,
+    number,
+  ];
+  return Number(reply[1]);
 }
 
 const waitEvents = (events: LoadStatusEvent[]) =>
@@ -233,6 +262,21 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     await expect(s.holding).resolves.toMatchObject({ status: 'loaded', value: 'from the holder' });
     await expect(s.waiting).resolves.toMatchObject({ status: 'loaded-elsewhere' });
     expect(performance.now() - s.waiterWonAt).toBeGreaterThanOrEqual(HOLD_MS - 50);
+    expect(s.waiterLoader).not.toHaveBeenCalled();
+    expect(await redis.inspect.exists(s.lockKey)).toBe(0);
+  });
+
+  it('finds a commit whose notice it missed as soon as its subscriber is back, not at the end of the hold', async () => {
+    const s = await stage(15_000, 0, { subscribers: false });
+    s.finishHolder();
+    await expect(s.holding).resolves.toMatchObject({ status: 'loaded', value: 'from the holder' });
+    // The commit's notice is gone; the subscriber is let back now.
+    const backAt = performance.now();
+    s.proxy.mend();
+    await expect(s.waiting).resolves.toMatchObject({ status: 'loaded-elsewhere' });
+    expect(performance.now() - s.waiterWonAt).toBeLessThan(HOLD_MS - 200);
+    expect(await numsub(s.keyPrefix)).toBe(2); // answered by the re-subscription's re-check
+    expect(performance.now() - backAt).toBeLessThan(HOLD_MS / 2);
     expect(s.waiterLoader).not.toHaveBeenCalled();
     expect(await redis.inspect.exists(s.lockKey)).toBe(0);
   });
