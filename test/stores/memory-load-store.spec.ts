@@ -178,6 +178,19 @@ describe('MemoryLoadStore', () => {
     expect(notices.map((n) => n.kind)).toEqual([NoticeKind.Loaded]); // the one before close
   });
 
+  it('is never degraded, and each store is an incarnation of its own', async () => {
+    // The health indicator reads isDegraded: an app on the in-memory store is up, not degraded.
+    expect(store.isDegraded).toBe(false);
+    expect(store.notificationsLive).toBe(true);
+    const [one, two] = [new MemoryLoadStore(), new MemoryLoadStore()];
+    const grants = await Promise.all([one, two].map((s) => s.acquire(user(), 'a', 1_000, true)));
+    const incarnations = grants.map((g) => (g.state === 'acquired' ? g.incarnation : g.state));
+    expect(incarnations[0]).toMatch(/^memory:[0-9a-f-]{36}$/);
+    expect(incarnations[1]).toMatch(/^memory:[0-9a-f-]{36}$/);
+    expect(incarnations[0]).not.toBe(incarnations[1]);
+    await Promise.all([one.close(), two.close()]);
+  });
+
   it('sweeps expired flags and locks every 1024 writes, keeping the live ones', async () => {
     const internals = store as unknown as Internals;
     // Writes: 2 that will expire, 2 that stay live, then fillers up to the 1023rd write.
