@@ -53,8 +53,6 @@ interface Harness {
   recorderA: Recorder;
   recorderB: Recorder;
   keys: KeyBuilder;
-  /** Checks made after each test, before its resources are closed. */
-  verify?: () => Promise<void>;
 }
 
 /**
@@ -69,7 +67,11 @@ function closeWithTest<T>(resource: T, close: (resource: T) => Promise<unknown>)
   return resource;
 }
 async function closeOpened(): Promise<void> {
-  for (let close; (close = opened.pop());) await close();
+  // Each is closed even if one before it failed; the first failure fails the test.
+  const failures: Error[] = [];
+  for (let close; (close = opened.pop());)
+    await close().catch((error: unknown) => failures.push(error as Error));
+  if (failures.length > 0) throw failures[0];
 }
 // Anything a timed-out setup registered after its test's afterEach ran.
 afterAll(closeOpened);
@@ -156,14 +158,11 @@ async function leastPrivilegeHarness(): Promise<Harness> {
   const admin = closeWithTest(inspector(), (a) => a.quit());
   const { url, username, remove } = await createAclUser(admin, redisUrl(), keys.prefix);
   closeWithTest(remove, (remove) => remove());
-  const harness = await twoProcesses(
-    [new RedisLoadStore(url, keys), new RedisLoadStore(url, keys)],
-    keys,
+  // Checked once the stores are closed (closing sends commands too), before the user is removed.
+  closeWithTest(username, async (username) =>
+    expect(await aclDenials(admin, username)).toEqual([]),
   );
-  return {
-    ...harness,
-    verify: async () => expect(await aclDenials(admin, username)).toEqual([]),
-  };
+  return twoProcesses([new RedisLoadStore(url, keys), new RedisLoadStore(url, keys)], keys);
 }
 adapters.push(['redis (least-privilege ACL user)', leastPrivilegeHarness]);
 
@@ -204,20 +203,11 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
   let h: Harness;
   let user: UserKeys;
   let n = 0;
-  let verify: Harness['verify'];
   beforeEach(async () => {
-    verify = undefined; // a setup that times out leaves no earlier test's checks behind
     h = await create();
-    verify = h.verify;
     user = h.keys.forUser(`user-${++n}`);
   });
-  afterEach(async () => {
-    try {
-      await verify?.();
-    } finally {
-      await closeOpened();
-    }
-  });
+  afterEach(closeOpened);
 
   it('gives the lock to exactly one of many concurrent acquirers', async () => {
     const results = await Promise.all(

@@ -4,7 +4,7 @@
  * instead of as an unhandled rejection, which by Node's default would crash the process on its
  * way out. Staged with a TCP proxy that lets the app reconnect but holds its SUBSCRIBE.
  */
-import { uniquePrefix } from '../support/env';
+import { sleep, uniquePrefix } from '../support/env';
 import { startApp, startAppOn, type TestApp } from '../support/apps';
 import { createTestRedisClient, NODE_REDIS_FLAVOURS } from '../support/redis-clients';
 import { until } from '../support/redis-topologies';
@@ -58,7 +58,7 @@ describe.each(clients)('closing during a re-subscription: %s', (_name, start) =>
       expect(performance.now() - closing).toBeLessThan(5_000);
     }
     // Rejections surface after the tick they were left on.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     expect(unhandled).toEqual([]);
   });
 });
