@@ -29,6 +29,8 @@ import type { NoticeKind } from '../keys';
 export class GuardedLoadStore implements LoadStore {
   private readonly fallback: MemoryLoadStore;
   private degraded = false;
+  /** The policy's warning was given in this outage (a caller riding it out does not give it). */
+  private warned = false;
   /** The refusal the last failed command met, until a command works again. */
   private commandRejection: StoreFailure | undefined;
   private readonly logger = new Logger('LoadStatus');
@@ -209,6 +211,7 @@ export class GuardedLoadStore implements LoadStore {
       const result = await this.bounded(operation, command(this.primary));
       if (this.degraded) {
         this.degraded = false;
+        this.warned = false;
         this.logger.log('store reachable again; coordination is cluster-wide again');
         this.events?.emit({ type: 'store-recovered', operation });
       }
@@ -240,8 +243,9 @@ export class GuardedLoadStore implements LoadStore {
         throw new StoreUnreachableError(operation, error);
       }
       const serveHere = this.policy === 'fail-open' && useFallback;
-      if (!this.degraded) {
-        this.degraded = true;
+      this.degraded = true;
+      if (!this.warned) {
+        this.warned = true;
         this.logger.warn(
           `store error during ${operation} (${errorText(error)}); ` +
             (serveHere ? 'degrading to in-process coordination' : 'calls fail until it answers'),
