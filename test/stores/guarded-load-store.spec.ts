@@ -329,6 +329,22 @@ describe('GuardedLoadStore', () => {
       expect(primary.sent()).toEqual(['release', 'finishLock']);
     });
 
+    it('keeps no token the fallback did not grant (a waiter re-checking through an outage adds none)', async () => {
+      await boot('fail-open');
+      primary.fault = refused();
+      await guard.acquire(user(), 'holder', 5_000, true);
+      for (let i = 0; i < 50; i++)
+        expect(await guard.acquire(user(), `waiter-${i}`, 5_000, true)).toMatchObject({
+          state: 'held',
+        });
+      await guard.setLoaded(user(2), 5_000);
+      expect(await guard.acquire(user(2), 'late', 5_000, true)).toMatchObject({ state: 'loaded' });
+      // Memory held, not answers: the set of fallback tokens is private.
+      expect([...(guard as unknown as { fallbackTokens: Set<string> }).fallbackTokens]).toEqual([
+        'holder',
+      ]);
+    });
+
     it('extends, releases and finishes in Redis the locks Redis granted', async () => {
       await boot('fail-open');
       for (const [n, token] of [
