@@ -47,6 +47,8 @@ function caller(fields: Partial<CallerResult> = {}): CallerResult {
     end: T0 + 10,
     ms: 10,
     ...fields,
+    // A caller begins its own flight unless a test says otherwise (or leaves the fact out).
+    flightStart: 'flightStart' in fields ? fields.flightStart : (fields.start ?? T0),
   };
 }
 
@@ -258,6 +260,37 @@ describe('chaos checker: no lost load', () => {
     ]);
   });
 
+  it("judges a caller that shared a flight from the flight's start, and no earlier", () => {
+    // The load ended at +100 and its flag lived to +600. A flight began at +550 and read it; a
+    // caller that joined that flight at +700 got its answer. One that began its own could not have.
+    const runs = [run('1', { loadedTtlMs: 500 })];
+    const joined = caller({
+      status: 'already-loaded',
+      start: T0 + 700,
+      flightStart: T0 + 550,
+      end: T0 + 750,
+    });
+    expect(check({ runs, requests: [request([joined])] }).violations).toEqual([]);
+    const own = caller({
+      status: 'already-loaded',
+      start: T0 + 700,
+      flightStart: T0 + 700,
+      end: T0 + 750,
+    });
+    expect(check({ runs, requests: [request([own])] }).violations).toEqual([
+      `lost load: a caller of u in w9 was told already-loaded at ${T0 + 700}..${T0 + 750}, but no load of that user had ended within its TTL`,
+    ]);
+    const late = caller({
+      status: 'already-loaded',
+      start: T0 + 900,
+      flightStart: T0 + 650,
+      end: T0 + 950,
+    });
+    expect(check({ runs, requests: [request([late])] }).violations).toEqual([
+      `lost load: a caller of u in w9 was told already-loaded at ${T0 + 900}..${T0 + 950} (sharing a flight begun at ${T0 + 650}), but no load of that user had ended within its TTL`,
+    ]);
+  });
+
   it('accepts an answer backed by a load within its TTL', () => {
     const runs = [run('1', { loadedTtlMs: 500 })];
     const c = caller({ status: 'already-loaded', start: T0 + 400, end: T0 + 405 });
@@ -429,5 +462,14 @@ describe('chaos checker: facts', () => {
       expect.stringMatching(/ran without a reported lease/),
       expect.stringMatching(/never ended though its process was not killed/),
     ]);
+  });
+
+  it('flags an ensureLoaded answer without the start of the flight it shared', () => {
+    const answered = caller({ flightStart: undefined });
+    expect(check({ requests: [request([answered])] }).violations).toEqual([
+      expect.stringMatching(/^a caller of u in w9 answered without the start of its flight/),
+    ]);
+    // Its legal twin: the fact is there.
+    expect(check({ requests: [request([caller()])] }).violations).toEqual([]);
   });
 });

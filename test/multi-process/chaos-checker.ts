@@ -236,12 +236,20 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
 
   // (4) No lost load: an 'already-loaded' / 'loaded-elsewhere' answer is backed by a successful
   // load of that user that ended before the answer and whose flag was still within its TTL (the
-  // flag's TTL runs from its commit, which a finish riding out an outage may make late).
+  // flag's TTL runs from its commit, which a finish riding out an outage may make late) when the
+  // answer was read: as early as the start of the flight the caller shared (the library runs one
+  // flight per user per process; the worker records when it began).
   const successes = runs.filter((r) => r.ok === true && r.end !== undefined);
   const callers = history.requests.flatMap((q) => q.reported);
+  for (const c of callers)
+    if (c.status !== undefined && c.flightStart === undefined)
+      violations.push(
+        `a caller of ${c.userId} in ${c.worker} answered without the start of its flight (${c.status} at ${Math.round(toParent(c.pid, c.start))})`,
+      );
   for (const c of callers) {
     if (!c.ok || (c.status !== 'already-loaded' && c.status !== 'loaded-elsewhere')) continue;
     const start = toParent(c.pid, c.start);
+    const asked = toParent(c.pid, c.flightStart ?? c.start);
     const end = toParent(c.pid, c.end);
     const backed = successes.some((r) => {
       const tol = unc(c.pid) + unc(r.pid);
@@ -251,12 +259,14 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
       return (
         r.userId === c.userId &&
         loadEnd <= end + tol &&
-        flagFrom + (r.loadedTtlMs ?? Infinity) >= start - tol
+        flagFrom + (r.loadedTtlMs ?? Infinity) >= asked - tol
       );
     });
     if (!backed)
       violations.push(
-        `lost load: a caller of ${c.userId} in ${c.worker} was told ${c.status} at ${Math.round(start)}..${Math.round(end)}, but no load of that user had ended within its TTL`,
+        `lost load: a caller of ${c.userId} in ${c.worker} was told ${c.status} at ${Math.round(start)}..${Math.round(end)}` +
+          (asked < start ? ` (sharing a flight begun at ${Math.round(asked)})` : '') +
+          ', but no load of that user had ended within its TTL',
       );
   }
 
