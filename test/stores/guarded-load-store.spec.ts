@@ -8,6 +8,7 @@
  * back, what a load finished under a fallback lock writes to Redis, and how a boot fails.
  */
 import { Logger } from '@nestjs/common';
+import { setImmediate as delivered } from 'node:timers/promises';
 import type { Subscription } from 'rxjs';
 import {
   LoadStatusRejectedError,
@@ -151,12 +152,16 @@ describe('GuardedLoadStore', () => {
     jest.restoreAllMocks();
   });
 
-  /** A guard over a fresh primary, booted; events are recorded unless `withEvents` is false. */
-  async function boot(
-    policy: OnStoreError,
-    options: { timeoutMs?: number; instanceId?: string; withEvents?: boolean } = {},
-  ): Promise<void> {
-    primary = new ScriptedStore();
+  interface GuardOptions {
+    timeoutMs?: number;
+    instanceId?: string;
+    withEvents?: boolean;
+    bootRejection?: StoreFailure;
+  }
+
+  /** A guard over a fresh primary, not booted; events are recorded unless `withEvents` is false. */
+  function build(policy: OnStoreError, options: GuardOptions = {}): void {
+    primary = new ScriptedStore(options.bootRejection);
     let stream: LoadStatusEvents | undefined;
     if (options.withEvents !== false) {
       stream = new LoadStatusEvents('unit');
@@ -167,16 +172,19 @@ describe('GuardedLoadStore', () => {
       policy,
       options.timeoutMs ?? 1_000,
       stream,
-      ...(options.instanceId === undefined ? [] : [options.instanceId]),
+      options.instanceId,
     );
+  }
+
+  /** {@link build}, then booted. */
+  async function boot(policy: OnStoreError, options: GuardOptions = {}): Promise<void> {
+    build(policy, options);
     await guard.init(listener);
   }
 
   const messages = (spy: jest.SpyInstance) => spy.mock.calls.map((call: unknown[]) => call[0]);
   const of = (type: LoadStatusEvent['type']) =>
     events.filter((e) => e.type === type).map((e) => ('operation' in e ? e.operation : e.type));
-  /** Lets queued notices arrive. */
-  const delivered = () => new Promise<void>((resolve) => setImmediate(resolve));
 
   describe('fail-closed', () => {
     it('fails every command Redis cannot answer with the operation named, and warns once', async () => {
@@ -535,9 +543,8 @@ describe('GuardedLoadStore', () => {
     it.each<OnStoreError>(['fail-open', 'fail-closed'])(
       'boots under %s with a warning when Redis is unreachable',
       async (policy) => {
-        primary = new ScriptedStore();
+        build(policy);
         primary.fault = refused();
-        guard = new GuardedLoadStore(primary, policy, 1_000);
         await guard.init(listener);
         expect(messages(warn)).toEqual([
           `store not reachable at start-up (connect ECONNREFUSED 127.0.0.1:1); onStoreError is '${policy}'`,
@@ -547,9 +554,8 @@ describe('GuardedLoadStore', () => {
     );
 
     it('boots with a warning naming the connect that did not answer within commandTimeoutMs', async () => {
-      primary = new ScriptedStore();
+      build('fail-open', { timeoutMs: 40 });
       primary.fault = 'hang';
-      guard = new GuardedLoadStore(primary, 'fail-open', 40);
       await guard.init(listener);
       expect(messages(warn)).toEqual([
         expect.stringContaining(
@@ -559,9 +565,8 @@ describe('GuardedLoadStore', () => {
     });
 
     it('fails the boot when Redis refuses the connection, and closes what it opened', async () => {
-      primary = new ScriptedStore();
+      build('fail-open');
       primary.fault = noPerm();
-      guard = new GuardedLoadStore(primary, 'fail-open', 1_000);
       const boot = await failure(guard.init(listener));
       expect(boot).toBeInstanceOf(LoadStatusRejectedError);
       expect(boot).toMatchObject({
@@ -574,9 +579,10 @@ describe('GuardedLoadStore', () => {
     });
 
     it('reports the refusal the connection saw over the error that ended the boot', async () => {
-      primary = new ScriptedStore({ kind: 'rejected', reason: 'closed right after it was opened' });
+      build('fail-closed', {
+        bootRejection: { kind: 'rejected', reason: 'closed right after it was opened' },
+      });
       primary.fault = refused();
-      guard = new GuardedLoadStore(primary, 'fail-closed', 1_000);
       const boot = await failure(guard.init(listener));
       expect(boot).toBeInstanceOf(LoadStatusRejectedError);
       expect(boot).toMatchObject({

@@ -5,6 +5,7 @@
  * Redis store; these are the rules only this store has (found by mutation testing: they survived
  * every contract and flow test).
  */
+import { setImmediate as delivered } from 'node:timers/promises';
 import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type { StoreNotice } from '../../src/stores/load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
@@ -29,9 +30,6 @@ describe('MemoryLoadStore', () => {
     await store.init({ notice: (n) => notices.push(n), resubscribed() {} });
   });
   afterEach(() => store.close());
-
-  /** Lets queued notices arrive. */
-  const delivered = () => new Promise<void>((resolve) => setImmediate(resolve));
 
   it('reports a flag until the instant its TTL ends, rounding the time left down', async () => {
     await store.setLoaded(user(), 1_000);
