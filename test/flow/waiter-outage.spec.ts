@@ -281,6 +281,24 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     expect(await redis.inspect.exists(s.lockKey)).toBe(0);
   });
 
+  it('keeps holding when its subscriber comes back with no commit, then loads', async () => {
+    const s = await stage(15_000, 0, { subscribers: false });
+    s.proxy.mend();
+    // Back during the hold: the re-subscription's re-check finds no flag, and the hold goes on.
+    await until(
+      "the waiter's subscription back on the server",
+      async () => (await numsub(s.keyPrefix)) === 2,
+      10_000,
+      5,
+    );
+    expect(performance.now() - s.waiterWonAt).toBeLessThan(HOLD_MS - 200);
+    await expect(s.waiting).resolves.toMatchObject({ status: 'loaded', value: 'from the waiter' });
+    expect(s.waiterLoader).toHaveBeenCalledTimes(1);
+    expect(performance.now() - s.waiterWonAt).toBeGreaterThanOrEqual(HOLD_MS - 50);
+    s.finishHolder();
+    await expect(s.holding).resolves.toMatchObject({ status: 'loaded' });
+  });
+
   it('loads after two thirds of its lease when no commit comes, with its lease renewed first', async () => {
     const s = await stage();
     await whenEvent(s.waiter, (e) => e.type === 'load-started');
