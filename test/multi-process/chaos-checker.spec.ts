@@ -312,6 +312,25 @@ describe('chaos checker: once per TTL', () => {
     expect(check({ runs }).violations[0]).toMatch(/loaded again \d+ ms after a committed load/);
   });
 
+  describe('after a finish that rode out an outage (loader ended at +100, flag written by +600)', () => {
+    const late = run('1', { committed: true, committedAt: T0 + 600, loadedTtlMs: 800 });
+
+    it('accepts a load granted before the commit (its grant found no flag yet), or after +900', () => {
+      const before = run('2', { start: T0 + 400, fencingToken: 11 });
+      expect(check({ runs: [late, before] }).violations).toEqual([]);
+      // A flag written at +100 ran out at +900.
+      const expired = run('2', { start: T0 + 950, fencingToken: 11 });
+      expect(check({ runs: [late, expired] }).violations).toEqual([]);
+    });
+
+    it('flags a load granted after the commit, within the TTL counted from the loader end', () => {
+      const after = run('2', { start: T0 + 700, fencingToken: 11 });
+      expect(check({ runs: [late, after] }).violations).toEqual([
+        expect.stringMatching(/loaded again 600 ms after a committed load with a 800 ms TTL/),
+      ]);
+    });
+  });
+
   it('accepts a reload once the flag ran out, and one after a failed finish (no flag written)', () => {
     const late = run('2', { start: T0 + 5_200, fencingToken: 11 });
     expect(check({ runs: [first, late] }).violations).toEqual([]);

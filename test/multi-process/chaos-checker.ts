@@ -271,12 +271,15 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
   }
 
   // (5) Once per TTL: after a committed load (its flag was written), no load of that user starts
-  // from the same lock state before the flag ran out.
+  // from the same lock state before the flag ran out. The flag was written between the loader's
+  // end and the reported commit (a finish riding out an outage writes it late), so it surely
+  // stood from the commit until the end + its TTL: a grant sent after the one and seen before
+  // the other broke the property; one sent before the commit may have found no flag yet.
   for (const [user, list] of byUser) {
     for (const first of list.filter((r) => r.committed && r.end !== undefined)) {
       const ttl = first.loadedTtlMs;
       if (ttl === undefined) continue;
-      // The flag was written between the loader's end and the commit: from the end at the latest.
+      // Written at the loader's end at the earliest (so it ran out by end + TTL at the earliest).
       const flagFrom = toParent(first.pid, first.end!);
       const finishedBy = toParent(first.pid, first.committedAt ?? first.end!);
       // A finish that may have come after its lease ended (a stalled holder) leaves a flag of a
@@ -300,9 +303,10 @@ export function checkChaos(history: ChaosHistory): ChaosVerdict {
       for (const next of list) {
         if (next === first || next.incarnation !== first.incarnation) continue;
         const tol = unc(first.pid) + unc(next.pid);
-        // No later than its grant (which found no flag).
+        // Its grant (which found no flag) came between these two.
+        const sent = toParent(next.pid, next.grantSentAt ?? next.acquiredAt ?? next.start);
         const start = toParent(next.pid, next.acquiredAt ?? next.start);
-        if (start > flagFrom + tol && start < flagFrom + ttl - tol)
+        if (sent > finishedBy + tol && start < flagFrom + ttl - tol)
           violations.push(
             `user ${user}: loaded again ${Math.round(start - flagFrom)} ms after a committed load with a ${ttl} ms TTL (${describeRun(first)}, then ${describeRun(next)})`,
           );
