@@ -245,10 +245,13 @@ export class GuardedLoadStore implements LoadStore {
       const serveHere = this.policy === 'fail-open' && useFallback;
       this.degraded = true;
       if (!this.warned) {
+        // Once per outage, naming the policy (the first failed call may be one no fallback serves).
         this.warned = true;
         this.logger.warn(
           `store error during ${operation} (${errorText(error)}); ` +
-            (serveHere ? 'degrading to in-process coordination' : 'calls fail until it answers'),
+            (this.policy === 'fail-open'
+              ? 'degrading to in-process coordination'
+              : 'calls fail until it answers'),
         );
       }
       if (!serveHere) {

@@ -299,6 +299,10 @@ describe('GuardedLoadStore', () => {
       await expect(guard.clearAllLoaded()).rejects.toMatchObject({ operation: 'clearAllLoaded' });
       await expect(guard.extend(user(), 'r', 5_000)).rejects.toMatchObject({ operation: 'extend' });
       await expect(guard.ping()).rejects.toThrow('connect ECONNREFUSED 127.0.0.1:1');
+      // The one warning names the policy, though the call that gave it was not served.
+      expect(messages(warn)).toEqual([
+        'store error during clearAllLoaded (connect ECONNREFUSED 127.0.0.1:1); degrading to in-process coordination',
+      ]);
       // The lease is Redis's still: nothing was written in its place.
       primary.fault = undefined;
       await expect(primary.inner.extend(user(), 'r', 5_000)).resolves.toBe(true);
