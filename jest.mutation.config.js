@@ -7,8 +7,9 @@
 const base = require('./jest.config.js');
 
 // Each mutant run would start a Redis Cluster and a Sentinel group again (~9 s): the store
-// contract runs on standalone Redis (and memory, cache-manager, node-redis, ACL) only here.
-// npm test always runs the topologies.
+// contract runs on them only when `npm run test:mutation` started them once for the whole run
+// (LOAD_STATUS_MUTATION_TOPOLOGIES); a bare `stryker run` leaves them out. npm test always runs
+// the topologies.
 process.env.LOAD_STATUS_MUTATION_RUN = '1';
 
 module.exports = {

@@ -25,6 +25,7 @@ import {
   type TopologyFlavour,
 } from '../support/redis-clients';
 import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-topologies';
+import type { MutationTopologies } from '../support/mutation-run';
 import { aclDenials, createAclUser } from '../managed/acl';
 
 /** Records notices; `next(kind)` resolves with the next notice of that kind. */
@@ -173,11 +174,16 @@ afterAll(async () => {
   await Promise.all([cluster?.then((c) => c.stop()), sentinel?.then((s) => s.stop())]);
 });
 
+/** In a mutation run (`npm run test:mutation`): the topologies it started once for all mutants. */
+const shared = process.env.LOAD_STATUS_MUTATION_TOPOLOGIES
+  ? (JSON.parse(process.env.LOAD_STATUS_MUTATION_TOPOLOGIES) as MutationTopologies)
+  : undefined;
+
 /** Two stores over two clients of a real Cluster or Sentinel group. */
 async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
   const nodes = CLUSTER_FLAVOURS.includes(flavour)
-    ? (await (cluster ??= RedisClusterTopology.start())).startupNodes
-    : (await (sentinel ??= RedisSentinelTopology.start())).sentinelAddresses;
+    ? (shared?.cluster ?? (await (cluster ??= RedisClusterTopology.start())).startupNodes)
+    : (shared?.sentinels ?? (await (sentinel ??= RedisSentinelTopology.start())).sentinelAddresses);
   const keys = new KeyBuilder(uniquePrefix(flavour));
   const clients = await Promise.all([
     testClient(createTopologyClient(flavour, nodes)),
@@ -188,10 +194,12 @@ async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
     keys,
   );
 }
-// Always in npm test; left out of mutation runs only (jest.mutation.config.js), where each of
-// thousands of runs would start the topologies again.
+// Always in npm test; in a mutation run (jest.mutation.config.js) only on the topologies
+// `npm run test:mutation` started once: each of thousands of runs would start them again.
 const topologies =
-  process.env.LOAD_STATUS_MUTATION_RUN === '1' ? [] : [...CLUSTER_FLAVOURS, ...SENTINEL_FLAVOURS];
+  process.env.LOAD_STATUS_MUTATION_RUN === '1' && !shared
+    ? []
+    : [...CLUSTER_FLAVOURS, ...SENTINEL_FLAVOURS];
 for (const flavour of topologies) {
   adapters.push([`redis (${flavour})`, () => topologyHarness(flavour)]);
 }
