@@ -1,8 +1,10 @@
+import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type {
   AcquireResult,
   LoadStore,
+  NoticePath,
   StoreListener,
   StoreNotice,
 } from '../../src/stores/load-store';
@@ -203,6 +205,52 @@ const topologies =
 for (const flavour of topologies) {
   adapters.push([`redis (${flavour})`, () => topologyHarness(flavour)]);
 }
+
+/** How each topology client's notices travel (shard-local where server and client can), and the
+ * line each store logs for it at boot. */
+const SHARDED = 'debug [LoadStatus] Cluster: notices are shard-local (SPUBLISH)';
+const NODE_REDIS_5_REASON =
+  'node-redis before 6.1 loses sharded subscriptions when a slot changes owner';
+const NOTICE_PATHS: Record<TopologyFlavour, { path: NoticePath; logged?: string }> = {
+  'ioredis-cluster': { path: { mode: 'sharded' }, logged: SHARDED },
+  'node-redis-5-cluster': {
+    path: { mode: 'classic', reason: NODE_REDIS_5_REASON },
+    logged: `warn [LoadStatus] Cluster: notices use classic pub/sub across the cluster bus: ${NODE_REDIS_5_REASON}`,
+  },
+  'node-redis-6-cluster': { path: { mode: 'sharded' }, logged: SHARDED },
+  'ioredis-sentinel-options': { path: { mode: 'classic' } },
+  'node-redis-5-sentinel': { path: { mode: 'classic' } },
+  'node-redis-6-sentinel': { path: { mode: 'classic' } },
+};
+
+describe.each(topologies)('store contract: the notice path on %s', (flavour) => {
+  afterEach(closeOpened);
+
+  it('is shard-local on a Cluster whose client can carry it, else classic pub/sub (saying why on a Cluster, in the log)', async () => {
+    const logged: string[] = [];
+    const record = (level: 'warn' | 'debug') =>
+      jest.spyOn(Logger.prototype, level).mockImplementation(function (
+        this: Logger,
+        message: unknown,
+        ..._rest: unknown[]
+      ) {
+        const { context } = this as unknown as { context?: string };
+        const text = String(message);
+        if (text.startsWith('Cluster:')) logged.push(`${level} [${context ?? ''}] ${text}`);
+      });
+    const spies = [record('warn'), record('debug')];
+    try {
+      const h = await topologyHarness(flavour);
+      const { path, logged: line } = NOTICE_PATHS[flavour];
+      expect([h.a.notices, h.b.notices]).toEqual([path, path]);
+      // One line per store, on a Cluster only.
+      expect(logged).toEqual(line ? [line, line] : []);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+});
+
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
 adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);
 adapters.push(['cache-manager 6 (in-memory Keyv)', () => cacheManagerHarness('memory', 6)]);

@@ -16,12 +16,12 @@ export interface MutationTopologies {
 }
 
 async function main(): Promise<number> {
-  const [cluster, sentinel] = await Promise.all([
-    RedisClusterTopology.start(),
-    RedisSentinelTopology.start(),
-  ]);
-  const stop = () => Promise.all([cluster.stop(), sentinel.stop()]);
+  const started: Array<{ stop(): Promise<void> }> = [];
   try {
+    const cluster = await RedisClusterTopology.start();
+    started.push(cluster);
+    const sentinel = await RedisSentinelTopology.start();
+    started.push(sentinel);
     const topologies: MutationTopologies = {
       cluster: cluster.startupNodes,
       sentinels: sentinel.sentinelAddresses,
@@ -31,13 +31,13 @@ async function main(): Promise<number> {
       env: { ...process.env, LOAD_STATUS_MUTATION_TOPOLOGIES: JSON.stringify(topologies) },
     });
     const forward = (signal: NodeJS.Signals) => () => stryker.kill(signal);
-    process.once('SIGINT', forward('SIGINT')).once('SIGTERM', forward('SIGTERM'));
+    process.on('SIGINT', forward('SIGINT')).on('SIGTERM', forward('SIGTERM'));
     return await new Promise<number>((resolve, reject) => {
       stryker.once('error', reject);
       stryker.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
     });
   } finally {
-    await stop();
+    await Promise.all(started.map((topology) => topology.stop()));
   }
 }
 
