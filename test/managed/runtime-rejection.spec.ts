@@ -12,6 +12,7 @@ import {
   type LoadStatusEvent,
 } from '../../src';
 import { uniquePrefix } from '../support/env';
+import { until } from '../support/redis-topologies';
 import { RedisServer } from '../support/redis-server';
 import { aclRule } from './acl';
 import { bootWithLogs, type LoggedApp } from '../support/logged-app';
@@ -81,5 +82,28 @@ describe('an ACL permission revoked under a running app', () => {
     } finally {
       subscription.unsubscribe();
     }
+  });
+
+  it("reports down with the subscriber's refusal when the notice channel is revoked, before any call", async () => {
+    const health = app.app.get(LoadStatusHealthIndicator);
+    const details = async () => (await health.isHealthy('ls'))['ls'];
+    expect(await details()).toMatchObject({ status: 'up', notifications: 'live' });
+    // Redis 7 drops a connection subscribed to a channel its user may no longer read.
+    await admin.call('ACL', 'SETUSER', user, 'resetchannels');
+    await until(
+      'the subscription to be refused',
+      async () => (await details()).rejected !== undefined,
+    );
+    // Commands still pass (the ping), the subscription does not: the refusal is the subscriber's.
+    expect(await details()).toMatchObject({
+      status: 'down',
+      reachable: true,
+      notifications: 'down',
+      rejected: 'NOPERM',
+    });
+    expect(app.lines.filter((l) => l.level === 'error').map((l) => l.message)).toContainEqual(
+      expect.stringMatching(/^Redis rejected the subscription to .*\(NOPERM: /),
+    );
+    await admin.call('ACL', 'SETUSER', user, `&${prefix}:*`);
   });
 });
