@@ -1,4 +1,5 @@
 import { redact, redactError } from './redaction';
+import { isError } from './is-error';
 
 /**
  * Base class of every error this library throws on purpose. Catch it to handle all of them;
@@ -170,5 +171,5 @@ function describe(value: unknown): string {
 
 /** The message of a foreign error, with every registered secret redacted. */
 export function errorText(error: unknown): string {
-  return redact(error instanceof Error ? error.message : String(error));
+  return redact(isError(error) ? error.message : String(error));
 }

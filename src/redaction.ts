@@ -5,6 +5,7 @@
  * {@link redact}, and every foreign error handed on (as `cause`, or in an event) through
  * {@link redactError}.
  */
+import { isError } from './is-error';
 
 const secrets = new Map<string, number>();
 
@@ -43,7 +44,7 @@ export function redact(text: string): string {
  * (ioredis: `command.args` of an AUTH holds the password), so the original never leaves.
  */
 export function redactError(error: unknown): unknown {
-  if (!(error instanceof Error)) return typeof error === 'string' ? redact(error) : error;
+  if (!isError(error)) return typeof error === 'string' ? redact(error) : error;
   const copy = new Error(redact(error.message));
   copy.name = error.name;
   copy.stack = error.stack === undefined ? undefined : redact(error.stack);

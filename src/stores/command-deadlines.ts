@@ -1,4 +1,5 @@
 import { LoadStatusUnavailableError } from '../errors';
+import { isError } from '../is-error';
 
 interface Pending {
   readonly deadline: number;
@@ -44,8 +45,7 @@ export class CommandDeadlines {
           if (this.pending.delete(entry)) resolve(value);
         },
         (error: unknown) => {
-          if (this.pending.delete(entry))
-            reject(error instanceof Error ? error : new Error(String(error)));
+          if (this.pending.delete(entry)) reject(isError(error) ? error : new Error(String(error)));
         },
       );
     });

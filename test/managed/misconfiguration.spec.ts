@@ -15,6 +15,7 @@ import {
   type OnStoreError,
 } from '../../src';
 import { startApp } from '../support/apps';
+import { bootWithLogs } from '../support/logged-app';
 import { uniquePrefix } from '../support/env';
 import { freePort, RedisServer } from '../support/redis-server';
 import { makeCertificates, type TestCertificates } from '../support/tls';
@@ -173,7 +174,7 @@ describe('misconfiguration fails the boot, under either policy', () => {
 
     it('Redis down: boots within commandTimeoutMs + slack (an outage, not a misconfiguration)', async () => {
       const started = performance.now();
-      const app = await startApp({
+      const app = await bootWithLogs({
         redis: `redis://127.0.0.1:${ctx.downPort}`,
         keyPrefix: uniquePrefix('down'),
         onStoreError,
@@ -182,6 +183,10 @@ describe('misconfiguration fails the boot, under either policy', () => {
       const bootMs = performance.now() - started;
       await app.close();
       expect(bootMs).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS);
+      // The warning names why: the refused connection, not a timeout of what came after it.
+      expect(app.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+        `store not reachable at start-up (connect ECONNREFUSED 127.0.0.1:${ctx.downPort}); onStoreError is '${onStoreError}'`,
+      ]);
       table.push(
         `| Redis down | ${onStoreError} | boots (an outage) | boot ${Math.round(bootMs)} ms |`,
       );

@@ -1,4 +1,5 @@
 import { CLOSED_AFTER_CONNECT, classifyRedisError, type StoreFailure } from './redis-errors';
+import { isError } from '../../is-error';
 
 /** What a client (ioredis or node-redis, any kind) emits about its connection. */
 export interface ConnectionEvents {
@@ -16,6 +17,7 @@ export interface ConnectionEvents {
 export class ConnectionWatch {
   private readonly listeners: Array<[ConnectionEvents, string, (...args: any[]) => void]> = [];
   private rejection: { failure: StoreFailure; error: unknown } | undefined;
+  private lastErrorSeen: unknown;
   private connectedSinceReady = false;
   private closedAfterConnect = 0;
   private otherFailures = 0;
@@ -34,6 +36,7 @@ export class ConnectionWatch {
         this.connectedSinceReady = false;
         this.closedAfterConnect = 0;
         this.rejection = undefined;
+        this.lastErrorSeen = undefined;
       });
       this.on(source, 'error', (error: unknown) => this.saw(error));
     }
@@ -42,6 +45,11 @@ export class ConnectionWatch {
   /** The rejection the connection is stuck on (cleared by the next successful connect). */
   get lastRejection(): { failure: StoreFailure; error: unknown } | undefined {
     return this.rejection;
+  }
+
+  /** The last connection error since the last 'ready' (why a connection attempt failed). */
+  get lastError(): unknown {
+    return this.lastErrorSeen;
   }
 
   /**
@@ -62,6 +70,7 @@ export class ConnectionWatch {
   }
 
   private saw(error: unknown): void {
+    this.lastErrorSeen = error;
     const failure = classifyRedisError(error);
     if (failure.kind === 'rejected') {
       this.rejection = { failure, error };
@@ -84,6 +93,6 @@ export class ConnectionWatch {
 function isClosedByPeer(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 'ECONNRESET' || code === 'EPIPE') return true;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = isError(error) ? error.message : String(error);
   return /socket closed unexpectedly|socket hang up|read ECONNRESET/i.test(message);
 }

@@ -1,5 +1,6 @@
 import type { ConnectionEvents } from './connection-watch';
 import type { LuaScript } from './redis-scripts';
+import { isError } from '../../is-error';
 
 /** Which library made the client. */
 export type RedisLibrary = 'ioredis' | 'node-redis';
@@ -97,5 +98,5 @@ export interface NotificationConnection {
 
 /** True for a server error reply saying the script is not cached (EVALSHA must become EVAL). */
 export function isNoScriptError(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+  return isError(error) && error.message.startsWith('NOSCRIPT');
 }

@@ -88,7 +88,9 @@ export class RedisLoadStore implements LoadStore {
       await Promise.race([this.redis.connect(), refused]);
       await this.choosePath();
     } catch (error) {
-      unreachable = error;
+      // The client's own reason may say only that it gave up ('Connection is closed.'); the
+      // connection's last error says why (ECONNREFUSED, a DNS failure, a timeout).
+      unreachable = this.watch.lastError ?? error;
     }
     // Started whatever happened, so it keeps trying while Redis is down (and gives up at close).
     const subscribed = this.subscriber.start(
