@@ -15,6 +15,8 @@ import { Keyv } from 'keyv';
 import { CacheFlagLoadStore } from '../../src/stores/cache-flag-load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
 import { RedisLoadStore } from '../../src/stores/redis/redis-load-store';
+import { IoRedisCommands } from '../../src/stores/redis/ioredis-commands';
+import { NodeRedisCommands } from '../../src/stores/redis/node-redis-commands';
 import { inspector, redisUrl, sleep, uniquePrefix } from '../support/env';
 import {
   CLUSTER_FLAVOURS,
@@ -250,6 +252,39 @@ describe.each(topologies)('store contract: the notice path on %s', (flavour) => 
     }
   });
 });
+
+describe.each(topologies.filter((f) => CLUSTER_FLAVOURS.includes(f)))(
+  'store contract: the notice path on %s whose server lacks SPUBLISH (Redis 6, simulated)',
+  (flavour) => {
+    afterEach(closeOpened);
+
+    it('is classic pub/sub, saying why', async () => {
+      // The suite has Redis 7 only: the one answer that differs on Redis 6 is made up here.
+      const spies = [IoRedisCommands, NodeRedisCommands].map((c) =>
+        jest
+          .spyOn(c.prototype, 'serverHas')
+          .mockImplementation((command) => Promise.resolve(command !== 'SPUBLISH')),
+      );
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      try {
+        const h = await topologyHarness(flavour);
+        // A client that cannot carry sharded notices says so first (node-redis 5).
+        const reason =
+          NOTICE_PATHS[flavour].path.reason ??
+          'the server has no sharded pub/sub (Redis 7 or later has)';
+        expect([h.a.notices, h.b.notices]).toEqual([
+          { mode: 'classic', reason },
+          { mode: 'classic', reason },
+        ]);
+        expect(warn.mock.calls.map(([m]) => String(m))).toContain(
+          `Cluster: notices use classic pub/sub across the cluster bus: ${reason}`,
+        );
+      } finally {
+        for (const spy of [...spies, warn]) spy.mockRestore();
+      }
+    });
+  },
+);
 
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
 adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);
