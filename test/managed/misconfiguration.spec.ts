@@ -15,7 +15,8 @@ import {
   type OnStoreError,
 } from '../../src';
 import { startApp } from '../support/apps';
-import { bootWithLogs } from '../support/logged-app';
+import { setImmediate } from 'node:timers/promises';
+import { bootWithLogs, type LoggedApp } from '../support/logged-app';
 import { uniquePrefix } from '../support/env';
 import { freePort, RedisServer } from '../support/redis-server';
 import { makeCertificates, type TestCertificates } from '../support/tls';
@@ -173,15 +174,27 @@ describe('misconfiguration fails the boot, under either policy', () => {
     );
 
     it('Redis down: boots within commandTimeoutMs + slack (an outage, not a misconfiguration)', async () => {
+      // Node's default for an unhandled rejection is to end the process: the boot leaves none.
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
       const started = performance.now();
-      const app = await bootWithLogs({
-        redis: `redis://127.0.0.1:${ctx.downPort}`,
-        keyPrefix: uniquePrefix('down'),
-        onStoreError,
-        commandTimeoutMs: COMMAND_TIMEOUT_MS,
-      });
-      const bootMs = performance.now() - started;
-      await app.close();
+      let bootMs: number;
+      let app: LoggedApp;
+      try {
+        app = await bootWithLogs({
+          redis: `redis://127.0.0.1:${ctx.downPort}`,
+          keyPrefix: uniquePrefix('down'),
+          onStoreError,
+          commandTimeoutMs: COMMAND_TIMEOUT_MS,
+        });
+        bootMs = performance.now() - started;
+        await app.close();
+        await setImmediate(); // rejections are reported once the microtasks ran
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+      expect(unhandled).toEqual([]);
       expect(bootMs).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS);
       // The warning names why: the refused connection, not a timeout of what came after it.
       expect(app.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
