@@ -17,6 +17,7 @@ import {
 import { startApp } from '../support/apps';
 import { setImmediate } from 'node:timers/promises';
 import { bootWithLogs, type LoggedApp } from '../support/logged-app';
+import { recordUnhandledRejections } from '../support/unhandled';
 import { uniquePrefix } from '../support/env';
 import { freePort, RedisServer } from '../support/redis-server';
 import { makeCertificates, type TestCertificates } from '../support/tls';
@@ -175,9 +176,7 @@ describe('misconfiguration fails the boot, under either policy', () => {
 
     it('Redis down: boots within commandTimeoutMs + slack (an outage, not a misconfiguration)', async () => {
       // Node's default for an unhandled rejection is to end the process: the boot leaves none.
-      const unhandled: unknown[] = [];
-      const onUnhandled = (reason: unknown) => unhandled.push(reason);
-      process.on('unhandledRejection', onUnhandled);
+      const unhandled = recordUnhandledRejections();
       const started = performance.now();
       let bootMs: number;
       let app: LoggedApp;
@@ -192,9 +191,9 @@ describe('misconfiguration fails the boot, under either policy', () => {
         await app.close();
         await setImmediate(); // rejections are reported once the microtasks ran
       } finally {
-        process.off('unhandledRejection', onUnhandled);
+        unhandled.stop();
       }
-      expect(unhandled).toEqual([]);
+      expect(unhandled.reasons).toEqual([]);
       expect(bootMs).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS);
       // The warning names why: the refused connection, not a timeout of what came after it.
       expect(app.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([

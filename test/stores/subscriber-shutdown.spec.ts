@@ -10,6 +10,7 @@ import { createTestRedisClient, NODE_REDIS_FLAVOURS } from '../support/redis-cli
 import { until } from '../support/redis-topologies';
 import { suiteRedis } from '../support/suite-redis';
 import { TcpProxy } from '../support/tcp-proxy';
+import { recordUnhandledRejections } from '../support/unhandled';
 
 const redis = suiteRedis();
 
@@ -29,15 +30,13 @@ const clients: Array<[string, (url: string) => Promise<TestApp>]> = [
 
 describe.each(clients)('closing during a re-subscription: %s', (_name, start) => {
   let proxy: TcpProxy;
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  let unhandled: ReturnType<typeof recordUnhandledRejections>;
   beforeEach(async () => {
-    unhandled.length = 0;
-    process.on('unhandledRejection', onUnhandled);
+    unhandled = recordUnhandledRejections();
     proxy = await TcpProxy.start(redis.server.port);
   });
   afterEach(async () => {
-    process.off('unhandledRejection', onUnhandled);
+    unhandled.stop();
     await proxy.close();
   });
 
@@ -59,6 +58,6 @@ describe.each(clients)('closing during a re-subscription: %s', (_name, start) =>
     }
     // Rejections surface after the tick they were left on.
     await sleep(100);
-    expect(unhandled).toEqual([]);
+    expect(unhandled.reasons).toEqual([]);
   });
 });
