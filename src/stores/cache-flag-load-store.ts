@@ -136,8 +136,8 @@ export class CacheFlagLoadStore implements LoadStore {
           this.readGeneration(),
           this.cache.ttl(user.loaded),
         ]);
-        if (value === undefined || value === null || `${value as string | number}` !== generation)
-          return undefined;
+        // A miss (undefined or null) never equals a generation ('1' or a number's string).
+        if (String(value) !== generation) return undefined;
         if (typeof expiresAt !== 'number') return Number.MAX_SAFE_INTEGER; // kept forever
         const left = expiresAt - this.now();
         return left > 0 ? left : undefined;
