@@ -21,6 +21,7 @@ import {
 import type { AcquireResult, StoreNotice } from '../../src/stores/load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
 import { MAX_TTL_MS } from '../../src/validation';
+import { failure, refused } from '../support/failures';
 
 const GENERATION_KEY = 'load-status:%gen:generation';
 
@@ -72,19 +73,6 @@ class ScriptedCache implements FlagCache {
     if (this.fault !== undefined) return Promise.reject(this.fault);
     return Promise.resolve(run());
   }
-}
-
-const refused = () =>
-  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
-
-/** The error a promise rejects with (the test fails if it resolves). */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!('error' in outcome)) throw new Error(`resolved with ${JSON.stringify(outcome.value)}`);
-  return outcome.error as Error;
 }
 
 describe('isFlagCache', () => {

@@ -28,6 +28,7 @@ import type {
 } from '../../src/stores/load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
 import type { StoreFailure } from '../../src/stores/redis/redis-errors';
+import { failure, refused } from '../support/failures';
 
 type Fault = Error | 'hang';
 
@@ -108,22 +109,10 @@ class ScriptedStore implements LoadStore {
   }
 }
 
-const refused = () =>
-  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
 const noPerm = () => new Error("NOPERM User app has no permissions to run the 'evalsha' command");
 const wrongPass = () => new Error('WRONGPASS invalid username-password pair or user is disabled.');
 const NOPERM_FIX =
   'the ACL user lacks a permission the module needs: grant the rule in the README, "Least-privilege ACL user"';
-
-/** The error a promise rejects with (the test fails if it resolves). */
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!('error' in outcome)) throw new Error(`resolved with ${JSON.stringify(outcome.value)}`);
-  return outcome.error as Error;
-}
 
 describe('GuardedLoadStore', () => {
   const keys = new KeyBuilder('guarded-unit');
