@@ -505,6 +505,70 @@ describe('redis store specifics', () => {
     }
   });
 
+  it("answers a loaded user, a refresh under way and a lock without expiry with the server's times", async () => {
+    const keys = new KeyBuilder(uniquePrefix('times'));
+    const store = new RedisLoadStore(redisUrl(), keys);
+    await store.init(quiet());
+    const redis = inspector();
+    try {
+      const user = keys.forUser('u');
+      await store.acquire(user, 'a', 5_000, true);
+      await store.finish(user, 'a', 8_000);
+      const loaded = await store.acquire(user, 'b', 5_000, true);
+      expect(loaded).toEqual({ state: 'loaded', remainingMs: expect.any(Number) });
+      expect(loaded.state === 'loaded' && loaded.remainingMs).toBeGreaterThan(7_000);
+      expect(loaded.state === 'loaded' && loaded.remainingMs).toBeLessThanOrEqual(8_000);
+      // In the refresh window: the first caller takes the refresh, the next is told it is under way.
+      const refresher = await store.acquire(user, 'c', 5_000, true, undefined, 10_000);
+      expect(refresher).toMatchObject({ state: 'acquired', refreshOf: expect.any(Number) });
+      const next = await store.acquire(user, 'd', 5_000, true, undefined, 10_000);
+      expect(next).toEqual({ state: 'loaded', remainingMs: expect.any(Number), refreshing: true });
+      expect(next.state === 'loaded' && next.remainingMs).toBeGreaterThan(7_000);
+      expect(next.state === 'loaded' && next.remainingMs).toBeLessThanOrEqual(8_000);
+      // A lock someone set by hand without expiry (PTTL -1): wait a full lease, not -1 ms.
+      const other = keys.forUser('v');
+      await redis.set(other.lock, 'by-hand');
+      expect(await store.acquire(other, 'e', 5_000, true)).toEqual({
+        state: 'held',
+        remainingMs: 5_000,
+        holder: 'by-hand',
+      });
+    } finally {
+      await redis.quit();
+      await store.close();
+    }
+  });
+
+  it('a refresh whose lock no replica acknowledged is given back, and the caller served as loaded', async () => {
+    // The suite's standalone server has no replica: every lock is unreplicated.
+    const keys = new KeyBuilder(uniquePrefix('unreplicated'));
+    const plain = new RedisLoadStore(redisUrl(), keys);
+    const store = new RedisLoadStore(redisUrl(), keys, { replicas: 1, timeoutMs: 20 });
+    await Promise.all([plain.init(quiet()), store.init(quiet())]);
+    try {
+      const user = keys.forUser('u');
+      await plain.acquire(user, 'a', 5_000, true);
+      await plain.finish(user, 'a', 8_000);
+      const answer = await store.acquire(user, 'b', 5_000, true, undefined, 10_000);
+      expect(answer).toEqual({ state: 'loaded', remainingMs: expect.any(Number) });
+      expect(answer.state === 'loaded' && answer.remainingMs).toBeGreaterThan(7_000);
+      expect(answer.state === 'loaded' && answer.remainingMs).toBeLessThanOrEqual(8_000);
+      // Given back unused: the next caller can take the refresh.
+      expect((await plain.acquire(user, 'c', 5_000, true, undefined, 10_000)).state).toBe(
+        'acquired',
+      );
+      // Not in the refresh window: no flag to serve, so the caller hears the lock was unreplicated.
+      const cold = keys.forUser('v');
+      expect(await store.acquire(cold, 'd', 5_000, true)).toEqual({
+        state: 'unreplicated',
+        acks: 0,
+        replicas: 1,
+      });
+    } finally {
+      await Promise.all([plain.close(), store.close()]);
+    }
+  });
+
   it('reads replies right from a borrowed client with stringNumbers', async () => {
     const client = new Redis(redisUrl(), { stringNumbers: true });
     const keys = new KeyBuilder(uniquePrefix('strnum'));
