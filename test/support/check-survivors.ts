@@ -5,7 +5,7 @@
  * Stryker run of the whole file (which runs every covering test, not just the new spec).
  *
  *   node -r @swc-node/register test/support/check-survivors.ts \
- *     <mutation.json> <src file> <spec>... [--skip-lines 12,40]
+ *     <mutation.json> <src file> <spec>... [jest arguments, e.g. -t <name>] [--skip-lines 12,40]
  *
  * The report must be of the file as it is now (line and column of each mutant); lines changed
  * since are given with `--skip-lines`. Prints one line per mutant and a count; exits 1 if any
