@@ -86,6 +86,9 @@ function dependenciesOf(row: MatrixRow): Record<string, string> {
     case 'ioredis-url':
     case 'ioredis-client':
       deps.ioredis = `^${row.libraryMajor}.0.0`;
+      // ioredis 6.1's own declarations import `redis-errors`, which ships no types: a strict
+      // (skipLibCheck: false) app needs @types/redis-errors, whatever this package does.
+      if (row.libraryMajor === 6) deps['@types/redis-errors'] = '^1.2.3';
       break;
     case 'node-redis-client':
     case 'node-redis-url':
