@@ -106,4 +106,50 @@ describe('an ACL permission revoked under a running app', () => {
     );
     await admin.call('ACL', 'SETUSER', user, `&${prefix}:*`);
   });
+
+  it('gives callers the refusal, not an outage, while the client reconnects with a password Redis no longer takes', async () => {
+    const rotated = 'rotated-app';
+    const rotatedPrefix = uniquePrefix('rotated');
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      rotated,
+      'reset',
+      'on',
+      `>${APP_PASSWORD}`,
+      ...aclRule(rotatedPrefix),
+    );
+    const own = await bootWithLogs({
+      redis: `redis://${rotated}:${APP_PASSWORD}@127.0.0.1:${server.port}`,
+      keyPrefix: rotatedPrefix,
+    });
+    try {
+      const health = own.app.get(LoadStatusHealthIndicator);
+      const details = async () => (await health.isHealthy('ls'))['ls'];
+      await admin.call('ACL', 'SETUSER', rotated, 'resetpass', '>rotated-pass-77e1');
+      await admin.call('CLIENT', 'KILL', 'USER', rotated); // its clients reconnect with the old one
+      await until(
+        'the reconnect to be refused',
+        async () => (await details()).rejected === 'WRONGPASS',
+      );
+
+      const loader = jest.fn(() => Promise.resolve(3));
+      const error: unknown = await own.lock.ensureLoaded('u', loader).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LoadStatusRejectedError);
+      expect(error).toMatchObject({ reason: 'WRONGPASS' });
+      expect(loader).not.toHaveBeenCalled(); // fail-open does not load in-process on a refusal
+
+      // The password back: the client's next reconnect is taken, and so is the next call.
+      await admin.call('ACL', 'SETUSER', rotated, 'resetpass', `>${APP_PASSWORD}`);
+      await until('a call to be taken again', async () => {
+        await own.lock.ensureLoaded('u', loader);
+        return true;
+      });
+      expect(loader).toHaveBeenCalledTimes(1);
+      expect(await details()).toMatchObject({ status: 'up' });
+    } finally {
+      await own.close();
+      await admin.call('ACL', 'DELUSER', rotated);
+    }
+  });
 });

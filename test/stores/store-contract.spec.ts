@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
+import { ALL_USERS_TAG, KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type {
   AcquireResult,
   LoadStore,
@@ -286,6 +286,29 @@ describe.each(topologies.filter((f) => CLUSTER_FLAVOURS.includes(f)))(
   },
 );
 
+/**
+ * `clearAllLoaded` on the stores that hold the lock state (cache-manager flags clear by their own
+ * generation, covered by their unit spec): every group moves on, in one script per group, and the
+ * other store hears it — on a Cluster through each group's shard channel.
+ */
+describe.each([...adapters])('store contract: clearAllLoaded on %s', (_name, create) => {
+  let h: Harness;
+  beforeEach(async () => (h = await create()));
+  afterEach(closeOpened);
+
+  it('clears the flags of users in many groups, the other store hears it, and later flags count', async () => {
+    const users = Array.from({ length: 40 }, (_, i) => h.keys.forUser(`all-${i}`));
+    expect(new Set(users.map((u) => u.generation)).size).toBeGreaterThan(20); // many groups
+    await Promise.all(users.map((u) => h.a.setLoaded(u, 60_000)));
+    const heard = h.recorderB.next(NoticeKind.ClearedAll);
+    await h.a.clearAllLoaded();
+    expect((await heard).tag).toBe(ALL_USERS_TAG);
+    expect(await Promise.all(users.map((u) => h.b.flagTtl(u)))).toEqual(users.map(() => undefined));
+    await h.a.setLoaded(users[0], 60_000);
+    expect(await h.b.flagTtl(users[0])).toBeGreaterThan(59_000);
+  });
+});
+
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
 adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);
 adapters.push(['cache-manager 6 (in-memory Keyv)', () => cacheManagerHarness('memory', 6)]);
@@ -430,6 +453,8 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
 });
 
 describe('redis store specifics', () => {
+  afterEach(closeOpened);
+
   it('publishes on finish and release only while someone waits', async () => {
     const keys = new KeyBuilder(uniquePrefix('quiet'));
     const store = new RedisLoadStore(redisUrl(), keys);
@@ -457,6 +482,29 @@ describe('redis store specifics', () => {
     } finally {
       await Promise.all([store.close(), other.close()]);
     }
+  });
+
+  it('clearAllLoaded moves on every group it can, tells the other store, then rejects with the one that failed', async () => {
+    const keys = new KeyBuilder(uniquePrefix('clear-one-fails'));
+    const store = closeWithTest(redisStore(keys), (s) => s.close());
+    const other = closeWithTest(redisStore(keys), (s) => s.close());
+    const redis = closeWithTest(inspector(), (r) => r.quit());
+    const recorder = new Recorder();
+    await Promise.all([store.init(quiet()), other.init(recorder)]);
+    const broken = keys.forUser('broken');
+    const users = Array.from({ length: 20 }, (_, i) => keys.forUser(`fine-${i}`)).filter(
+      (u) => u.generation !== broken.generation,
+    );
+    await Promise.all(users.map((u) => store.setLoaded(u, 60_000)));
+    await redis.hset(broken.generation, 'not', 'a counter'); // this group's script fails: WRONGTYPE
+    const heard = recorder.next(NoticeKind.ClearedAll);
+
+    await expect(store.clearAllLoaded()).rejects.toThrow(/WRONGTYPE/);
+    expect((await heard).tag).toBe(ALL_USERS_TAG);
+    expect(await Promise.all(users.map((u) => other.flagTtl(u)))).toEqual(
+      users.map(() => undefined),
+    );
+    await redis.del(broken.generation);
   });
 
   it('keeps fencing tokens increasing after the counter is lost (expiry or a Redis restart)', async () => {
