@@ -314,6 +314,32 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     await expect(s.holding).resolves.toMatchObject({ status: 'loaded' });
   });
 
+  it('loads at once when it wins the lock with its wait budget already spent', async () => {
+    // Its acquire is sent inside the budget and granted after it (the server pauses writes across
+    // the deadline): no budget is left to hold the lock for a commit, so it loads, as a takeover.
+    const budgetMs = 3_000;
+    const w = await holderAndWaiter({ commandTimeoutMs: 5_000 }, budgetMs);
+    const failed = whenEvent(w.waiter, acquireFailed);
+    w.proxy.cut();
+    await failed;
+    await redis.inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
+    const deadline = w.calledAt + budgetMs;
+    const scripts = () => w.proxy.count('evalsha') + w.proxy.count('eval');
+    const before = scripts();
+    const pauseMs = Math.ceil(deadline + 300 - performance.now());
+    await redis.inspect.call('CLIENT', 'PAUSE', String(pauseMs), 'WRITE');
+    cleanups.push(() => redis.inspect.call('CLIENT', 'UNPAUSE'));
+    w.proxy.mend();
+    await until("the waiter's acquire sent", () => Promise.resolve(scripts() > before), 10_000, 5);
+    expect(performance.now()).toBeLessThan(deadline); // sent within the budget, granted after it
+    await expect(w.waiting).resolves.toMatchObject({ status: 'loaded', value: 'from the waiter' });
+    expect(performance.now()).toBeGreaterThanOrEqual(deadline);
+    expect(w.waiterLoader).toHaveBeenCalledTimes(1);
+    expect(w.waiterEvents.map((e) => e.type)).toContain('takeover');
+    w.finishHolder();
+    await w.holding;
+  });
+
   it('holds no longer than its wait budget allows, then loads', async () => {
     // Let through 1.2 s before the budget ends (the client reconnects within 0.5 s): the hold is
     // cut from two thirds of the lease (2 s) to what is left of the budget.
