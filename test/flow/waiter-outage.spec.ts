@@ -120,6 +120,17 @@ async function holderAndWaiter(
 const acquireFailed = (e: LoadStatusEvent) => e.type === 'store-error' && e.operation === 'acquire';
 
 /**
+ * Cuts B off (its acquire fails: it rides the outage out) and deletes the lock state, as a
+ * failover to an empty replica would.
+ */
+async function cutOffAndLoseLockState(w: Waiting): Promise<void> {
+  const failed = whenEvent(w.waiter, acquireFailed);
+  w.proxy.cut();
+  await failed;
+  await redis.inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
+}
+
+/**
  * {@link holderAndWaiter}, then B is cut off (its acquire fails: it rides the outage out), the
  * lock state is lost, and B is let through again at `mendAt` (ms after B's call) and wins the
  * lock. Resolves once B's lock is in Redis and B has read the flag once under it, with A's loader
@@ -131,10 +142,7 @@ async function stage(
   mend: { subscribers?: boolean } = {},
 ): Promise<Waiting & { waiterWonAt: number }> {
   const w = await holderAndWaiter({}, waitTimeoutMs);
-  const failed = whenEvent(w.waiter, acquireFailed);
-  w.proxy.cut();
-  await failed;
-  await redis.inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
+  await cutOffAndLoseLockState(w);
   await sleep(Math.max(0, w.calledAt + mendAt - performance.now()));
   w.proxy.mend(mend);
   // Polled every 5 ms: the tests time the hold from this moment.
@@ -319,10 +327,7 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     // the deadline): no budget is left to hold the lock for a commit, so it loads, as a takeover.
     const budgetMs = 3_000;
     const w = await holderAndWaiter({ commandTimeoutMs: 5_000 }, budgetMs);
-    const failed = whenEvent(w.waiter, acquireFailed);
-    w.proxy.cut();
-    await failed;
-    await redis.inspect.del(w.lockKey, userKey(w.keyPrefix, 'u', 'waiting'));
+    await cutOffAndLoseLockState(w);
     const deadline = w.calledAt + budgetMs;
     const scripts = () => w.proxy.count('evalsha') + w.proxy.count('eval');
     const before = scripts();
