@@ -400,7 +400,12 @@ describe('a grant whose reply arrives after its lease ran out', () => {
     const keyPrefix = uniquePrefix('late-grant');
     // With the near-cache, a call's first command is the acquire (else a flag read comes first,
     // and the stall would be over before the acquire is sent).
-    const app = await startApp({ redis: redisUrl(), keyPrefix, lockTtlMs: 100, nearCache: true });
+    const app = await bootWithLogs({
+      redis: redisUrl(),
+      keyPrefix,
+      lockTtlMs: 100,
+      nearCache: true,
+    });
     const inspect = inspector();
     try {
       const late = app.lock.acquireLoadLock('late');
@@ -412,12 +417,27 @@ describe('a grant whose reply arrives after its lease ran out', () => {
         if (e.type === 'lock-acquired') fencing.push(e.fencingToken);
       });
       const lockLeft: number[] = [];
+      const callStarted = performance.now();
       const call = app.lock.ensureLoaded('late-load', async () => {
         lockLeft.push(await inspect.pttl(userKey(keyPrefix, 'late-load', 'lock')));
       });
       stall(150);
       await expect(call).resolves.toMatchObject({ status: 'loaded' });
+      const callMs = performance.now() - callStarted;
       sub.unsubscribe();
+      // The unused grant is logged with its true age: past the lease, within the call's time.
+      const warned = app.lines
+        .filter((l) => l.level === 'warn')
+        .map((l) =>
+          /^the lock of user "late-load" was granted (\d+) ms ago, past its 100 ms lease; not used$/.exec(
+            l.message,
+          ),
+        )
+        .filter((m) => m !== null);
+      expect(warned).toHaveLength(1);
+      const agoMs = Number(warned[0][1]);
+      expect(agoMs).toBeGreaterThanOrEqual(100);
+      expect(agoMs).toBeLessThanOrEqual(Math.ceil(callMs));
       // The loader ran once, under a lock that was live in Redis: the second grant's.
       expect(lockLeft).toHaveLength(1);
       expect(lockLeft[0]).toBeGreaterThan(0);
