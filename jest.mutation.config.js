@@ -12,8 +12,14 @@ const base = require('./jest.config.js');
 // the topologies.
 process.env.LOAD_STATUS_MUTATION_RUN = '1';
 
+// LOAD_STATUS_MUTATION_SPECS=a.spec.ts,b.spec.ts runs only those specs against each mutant: a
+// quick lower bound on the file's score (fewer tests can only kill fewer mutants), for a file
+// whose every mutant the whole suite covers (a command deadline: every Redis spec, ~100 s each).
+const focus = process.env.LOAD_STATUS_MUTATION_SPECS;
+
 module.exports = {
   ...base,
+  ...(focus ? { testMatch: focus.split(',').map((spec) => `<rootDir>/${spec.trim()}`) } : {}),
   testPathIgnorePatterns: [
     '/test/managed/tls.spec.ts',
     '/node_modules/',

@@ -7,6 +7,7 @@
  * interrupted.
  */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { RedisClusterTopology, RedisSentinelTopology } from './redis-topologies';
 
 /** What the store contract reads: the addresses a topology client is given. */
@@ -26,7 +27,10 @@ async function main(): Promise<number> {
       cluster: cluster.startupNodes,
       sentinels: sentinel.sentinelAddresses,
     };
-    const stryker = spawn('npx', ['stryker', 'run', ...process.argv.slice(2)], {
+    // Stryker's own script, not `npx stryker`: npx does not pass a signal on, so an interrupted
+    // run left Stryker and its test runners going (and the topologies were stopped under them).
+    const bin = join(process.cwd(), 'node_modules', '.bin', 'stryker');
+    const stryker = spawn(bin, ['run', ...process.argv.slice(2)], {
       stdio: 'inherit',
       env: { ...process.env, LOAD_STATUS_MUTATION_TOPOLOGIES: JSON.stringify(topologies) },
     });
