@@ -52,6 +52,112 @@ describe('NearCache', () => {
     expect(cache.remaining('c')).toBeDefined();
     expect(cache.size).toBe(2);
   });
+  it('refreshes recency once a second, not sooner: a hit 999 ms after the fill leaves it oldest', () => {
+    const cache = new NearCache(2, 60_000, now);
+    cache.fill('a', 10_000, cache.snapshot());
+    cache.fill('b', 10_000, cache.snapshot());
+    clock += 999;
+    cache.remaining('a');
+    cache.fill('c', 10_000, cache.snapshot());
+    expect(cache.remaining('a')).toBeUndefined();
+    expect(cache.remaining('b')).toBeDefined();
+  });
+
+  it('moves an entry filled again to the most recent end', () => {
+    const cache = new NearCache(2, 60_000, now);
+    cache.fill('a', 10_000, cache.snapshot());
+    cache.fill('b', 10_000, cache.snapshot());
+    cache.fill('a', 10_000, cache.snapshot());
+    cache.fill('c', 10_000, cache.snapshot());
+    expect(cache.remaining('b')).toBeUndefined();
+    expect(cache.remaining('a')).toBe(10_000);
+    expect(cache.size).toBe(2);
+  });
+
+  it('keeps nothing from a reply that arrives after its flag ran out', () => {
+    const cache = new NearCache(10, 60_000, now);
+    const at = cache.snapshot();
+    clock += 100;
+    cache.fill('u', 100, at);
+    expect(cache.size).toBe(0);
+    cache.fill('u', 101, at);
+    expect(cache.remaining('u')).toBe(1);
+  });
+
+  it('drops a reply in flight across any invalidation, and across a flush', () => {
+    const cache = new NearCache(10, 60_000, now);
+    cache.fill('kept', 1_000, cache.snapshot());
+    const before = cache.snapshot();
+    cache.invalidate('other'); // a clear of another user: the generation is one for all
+    cache.fill('u', 1_000, before);
+    expect(cache.remaining('u')).toBeUndefined();
+    expect(cache.remaining('kept')).toBe(1_000);
+    const beforeFlush = cache.snapshot();
+    cache.flush();
+    expect(cache.size).toBe(0);
+    cache.fill('u', 1_000, beforeFlush);
+    expect(cache.size).toBe(0);
+  });
+
+  describe('fresh(tag, refreshAheadMs)', () => {
+    it('is false for no entry, true for a live one when nothing refreshes ahead', () => {
+      const cache = new NearCache(10, 60_000, now);
+      expect(cache.fresh('u', 0)).toBe(false);
+      cache.fill('u', 100, cache.snapshot());
+      expect(cache.fresh('u', 0)).toBe(true);
+      clock += 100;
+      expect(cache.fresh('u', 0)).toBe(false);
+    });
+
+    it("counts the flag's own end, not the entry's (capped at maxAgeMs)", () => {
+      // The entry lasts 1 s (maxAgeMs); the flag has 10 s left, so 9 s ahead is still fresh.
+      const cache = new NearCache(10, 1_000, now);
+      cache.fill('u', 10_000, cache.snapshot());
+      clock += 500;
+      expect(cache.fresh('u', 9_500)).toBe(true);
+      expect(cache.fresh('u', 9_501)).toBe(false);
+    });
+
+    it('is true in the refresh window once someone was seen refreshing', () => {
+      const cache = new NearCache(10, 60_000, now);
+      cache.fill('u', 1_000, cache.snapshot(), true);
+      expect(cache.fresh('u', 5_000)).toBe(true);
+      cache.fill('u', 1_000, cache.snapshot(), false);
+      expect(cache.fresh('u', 5_000)).toBe(false);
+      expect(cache.fresh('u', 1_000)).toBe(true);
+    });
+  });
+
+  it('sweeps expired entries every 1,024 operations, so memory follows live users only', () => {
+    const cache = new NearCache(10_000, 60_000, now);
+    for (let i = 0; i < 100; i++) cache.fill(`gone-${i}`, 10, cache.snapshot());
+    cache.fill('live', 60_000, cache.snapshot());
+    clock += 10;
+    expect(cache.size).toBe(101); // expired, but not yet swept
+    // 101 fills so far; the sweep runs on the 1,024th operation, hits and misses counted too.
+    for (let i = 0; i < 1_024 - 101 - 1; i++) cache.remaining('live');
+    expect(cache.size).toBe(101);
+    cache.remaining('missing');
+    expect(cache.size).toBe(1);
+    expect(cache.remaining('live')).toBeDefined();
+    // And again 1,024 operations later, counted from the sweep (the check above was one).
+    for (let i = 0; i < 50; i++) cache.fill(`gone-again-${i}`, 10, cache.snapshot());
+    clock += 10;
+    for (let i = 0; i < 1_024 - 1 - 50 - 1; i++) cache.remaining('live');
+    expect(cache.size).toBe(51);
+    cache.remaining('live');
+    expect(cache.size).toBe(1);
+  });
+
+  it('sweep() drops only the entries that have ended', () => {
+    const cache = new NearCache(10, 60_000, now);
+    cache.fill('ends', 10, cache.snapshot());
+    cache.fill('lasts', 11, cache.snapshot());
+    clock += 10;
+    cache.sweep();
+    expect(cache.size).toBe(1);
+    expect(cache.remaining('lasts')).toBe(1);
+  });
 });
 
 describe('near-cache with Redis', () => {
