@@ -99,6 +99,27 @@ describe('NearCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it.each([
+    ['a flush, then a clear', (cache: NearCache) => (cache.flush(), cache.invalidate('x'))],
+    ['a clear, then a flush', (cache: NearCache) => (cache.invalidate('x'), cache.flush())],
+  ])('drops a reply in flight across %s', (_, clears) => {
+    const cache = new NearCache(10, 60_000, now);
+    const at = cache.snapshot();
+    clears(cache);
+    cache.fill('u', 1_000, at);
+    expect(cache.size).toBe(0);
+  });
+
+  it('counts fills toward the sweep too: the 1,024th operation sweeps, a fill or not', () => {
+    const cache = new NearCache(10_000, 60_000, now);
+    cache.fill('gone', 10, cache.snapshot());
+    clock += 10;
+    for (let i = 0; i < 1_024 - 2; i++) cache.fill('live', 60_000, cache.snapshot());
+    expect(cache.size).toBe(2);
+    cache.fill('live', 60_000, cache.snapshot()); // the 1,024th
+    expect(cache.size).toBe(1);
+  });
+
   describe('fresh(tag, refreshAheadMs)', () => {
     it('is false for no entry, true for a live one when nothing refreshes ahead', () => {
       const cache = new NearCache(10, 60_000, now);

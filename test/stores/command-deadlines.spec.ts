@@ -176,8 +176,13 @@ describe('CommandDeadlines', () => {
   it('forStore: the timeout is a LoadStatusUnavailableError naming the operation and the bound', async () => {
     const bound = CommandDeadlines.forStore(40);
     const silent = bound.bound('isLoaded', command().promise);
+    let settled = false;
+    silent.catch(() => (settled = true));
     const rejected = expect(silent).rejects.toThrow(LoadStatusUnavailableError);
-    await jest.advanceTimersByTimeAsync(50);
+    // On its own clock (performance.now, faked by Jest too): not before the 40 ms.
+    await jest.advanceTimersByTimeAsync(39);
+    expect(settled).toBe(false);
+    await jest.advanceTimersByTimeAsync(11);
     await rejected;
     const error = (await silent.catch((e: unknown) => e)) as LoadStatusUnavailableError;
     expect(error.message).toContain('isLoaded');

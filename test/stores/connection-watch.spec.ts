@@ -88,6 +88,19 @@ describe('ConnectionWatch', () => {
       },
     );
 
+    it('does not blame the server for a close before any connect', () => {
+      client.emit('error', closedByPeer[0][1]());
+      expect(watch.bootRejection()).toBeUndefined();
+    });
+
+    it('takes an error event without an error as another failure', () => {
+      client.emit('connect');
+      expect(() => client.emit('error', undefined)).not.toThrow();
+      client.emit('connect');
+      client.emit('error', closedByPeer[0][1]());
+      expect(watch.bootRejection()).toBeUndefined();
+    });
+
     it('does not blame the server for a close that did not follow a connect', () => {
       client.emit('connect');
       client.emit('error', closedByPeer[0][1]());
