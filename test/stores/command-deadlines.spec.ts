@@ -6,21 +6,7 @@
  */
 import { LoadStatusUnavailableError } from '../../src/errors';
 import { CommandDeadlines } from '../../src/stores/command-deadlines';
-
-/** A command whose reply the test sends. */
-function command<T>(): {
-  promise: Promise<T>;
-  reply(value: T): void;
-  fail(error: unknown): void;
-} {
-  let reply!: (value: T) => void;
-  let fail!: (error: unknown) => void;
-  const promise = new Promise<T>((resolve, reject) => {
-    reply = resolve;
-    fail = reject;
-  });
-  return { promise, reply, fail };
-}
+import { deferred as command } from '../support/apps';
 
 /** The outcome of `promise` once it settles, and when (on Jest's clock). */
 function track<T>(promise: Promise<T>): {
@@ -109,11 +95,11 @@ describe('CommandDeadlines', () => {
     const late = command<string>();
     const outcome = track(bound.bound('get', late.promise));
     await jest.advanceTimersByTimeAsync(100);
-    late.reply('too late');
+    late.resolve('too late');
     const failed = command<string>();
     const failedOutcome = track(bound.bound('get', failed.promise));
     await jest.advanceTimersByTimeAsync(100);
-    failed.fail(new Error('too late as well'));
+    failed.reject(new Error('too late as well'));
     await jest.advanceTimersByTimeAsync(0);
     expect(outcome).toEqual({ settledAt: start + 100, error: new Error('timed out: get') });
     expect(failedOutcome).toEqual({ settledAt: start + 200, error: new Error('timed out: get') });
@@ -126,11 +112,11 @@ describe('CommandDeadlines', () => {
     const pa = bound.bound('a', a.promise);
     const pb = bound.bound('b', b.promise);
     expect(jest.getTimerCount()).toBe(1);
-    a.reply(1);
+    a.resolve(1);
     await pa;
     expect(jest.getTimerCount()).toBe(1); // b is still in flight
     await jest.advanceTimersByTimeAsync(50);
-    b.reply(2);
+    b.resolve(2);
     await pb;
     // The timer stops on the sweep that finds nothing in flight, not before.
     expect(jest.getTimerCount()).toBe(1);
@@ -154,7 +140,7 @@ describe('CommandDeadlines', () => {
     expect(silent.settledAt).toBe(start + 100);
     expect(replied.settledAt).toBeUndefined();
     expect(jest.getTimerCount()).toBe(1);
-    answered.reply('in time');
+    answered.resolve('in time');
     await jest.advanceTimersByTimeAsync(0);
     expect(replied).toEqual({ settledAt: start + 100, value: 'in time' });
   });
@@ -167,7 +153,7 @@ describe('CommandDeadlines', () => {
     await jest.advanceTimersByTimeAsync(10);
     bound.close();
     expect(jest.getTimerCount()).toBe(0);
-    pending.reply('after close');
+    pending.resolve('after close');
     await jest.advanceTimersByTimeAsync(0);
     expect(first).toEqual({ settledAt: start + 10, error: new Error('timed out: first') });
     expect(second).toEqual({ settledAt: start + 10, error: new Error('timed out: second') });

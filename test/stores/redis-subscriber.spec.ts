@@ -249,6 +249,7 @@ describe('RedisSubscriber', () => {
     expect(connection.subscribes).toHaveLength(2);
     expect(notices).toEqual([]);
     expect(error).not.toHaveBeenCalled();
+    expect(debug).not.toHaveBeenCalled(); // a refusal while closing is not an error to log either
     expect(subscriber.rejection).toBeUndefined();
     await subscriber.close(); // twice: nothing left to close
     expect(connection.closed).toBe(1);
