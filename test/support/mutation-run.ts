@@ -28,7 +28,7 @@ async function main(): Promise<number> {
       sentinels: sentinel.sentinelAddresses,
     };
     // Stryker's own script, not `npx stryker`: npx does not pass a signal on, so an interrupted
-    // run left Stryker and its test runners going (and the topologies were stopped under them).
+    // run left Stryker, its test runners and the topologies going.
     const bin = join(process.cwd(), 'node_modules', '.bin', 'stryker');
     const stryker = spawn(bin, ['run', ...process.argv.slice(2)], {
       stdio: 'inherit',
