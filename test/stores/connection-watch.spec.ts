@@ -5,6 +5,7 @@
  * when a boot that never connected is blamed on a server that closes every connection at once.
  */
 import { EventEmitter } from 'node:events';
+import { setImmediate as delivered } from 'node:timers/promises';
 import { CLOSED_AFTER_CONNECT } from '../../src/stores/redis/redis-errors';
 import { ConnectionWatch } from '../../src/stores/redis/connection-watch';
 
@@ -49,7 +50,7 @@ describe('ConnectionWatch', () => {
     let settled = false;
     watch.rejected.catch(() => (settled = true));
     client.emit('error', refused());
-    await new Promise((resolve) => setImmediate(resolve));
+    await delivered(); // a rejection would have been handled by now
     expect(settled).toBe(false);
     const error = wrongPass();
     client.emit('error', error);

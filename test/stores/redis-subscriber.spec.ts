@@ -5,6 +5,7 @@
  * re-check, one subscribe at a time, and how a refusal is logged (once per cause, not while
  * closing, not at boot, where the store's init reports it).
  */
+import { setImmediate as flush } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { encodeNotice, NoticeKind } from '../../src/keys';
 import type { StoreListener, StoreNotice } from '../../src/stores/load-store';
@@ -13,6 +14,7 @@ import type {
   NotificationHandlers,
 } from '../../src/stores/redis/redis-commands';
 import { RedisSubscriber } from '../../src/stores/redis/redis-subscriber';
+import { deferred } from '../support/apps';
 
 const noPerm = () => new Error("NOPERM No permissions to access the 'ls:a' channel");
 const wrongPass = () => new Error('WRONGPASS invalid username-password pair or user is disabled.');
@@ -23,8 +25,7 @@ class ScriptedConnection implements NotificationConnection {
   handlers!: NotificationHandlers;
   readonly subscribes: Array<{
     channels: readonly string[];
-    done(): void;
-    fail(error: unknown): void;
+    reply: ReturnType<typeof deferred<void>>;
   }> = [];
   closed = 0;
 
@@ -33,7 +34,9 @@ class ScriptedConnection implements NotificationConnection {
   }
 
   subscribe(channels: readonly string[]): Promise<void> {
-    return new Promise((done, fail) => this.subscribes.push({ channels, done, fail }));
+    const reply = deferred();
+    this.subscribes.push({ channels, reply });
+    return reply.promise;
   }
 
   close(): Promise<void> {
@@ -44,9 +47,9 @@ class ScriptedConnection implements NotificationConnection {
 
   /** The latest subscribe, answered. */
   async answer(error?: unknown): Promise<void> {
-    const last = this.subscribes.at(-1)!;
-    if (error === undefined) last.done();
-    else last.fail(error);
+    const { reply } = this.subscribes.at(-1)!;
+    if (error === undefined) reply.resolve();
+    else reply.reject(error);
     await flush();
   }
 
@@ -60,8 +63,6 @@ class ScriptedConnection implements NotificationConnection {
     this.handlers.down();
   }
 }
-
-const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('RedisSubscriber', () => {
   let logger: Logger;
