@@ -73,14 +73,16 @@ export class LoadStatusConfigError extends LoadStatusError {
 }
 
 /**
- * Redis answered and refused the module: rejected credentials (WRONGPASS, NOAUTH), a missing ACL
- * permission (NOPERM), a TLS setup that cannot work, a script or type error on the module's
- * keys. A misconfiguration, not an outage: `onStoreError` does not apply. At boot it fails the
- * boot (under either policy); at run time (an ACL changed under a running app) calls end with it.
+ * Redis answered and refused the module at run time: rejected credentials (WRONGPASS, NOAUTH), a
+ * missing ACL permission (NOPERM), a TLS setup that cannot work, a script or type error on the
+ * module's keys — say, an ACL changed under a running app. A misconfiguration, not an outage:
+ * `onStoreError` does not apply, and calls end with it under either policy. A refusal met at boot
+ * fails the boot with a {@link LoadStatusConfigError} for the `redis` option instead, whose
+ * `cause` is this error.
  */
-export class LoadStatusRejectedError extends LoadStatusConfigError {
+export class LoadStatusRejectedError extends LoadStatusError {
   constructor(
-    /** What was refused: `connect`, `subscribe`, or the store operation. */
+    /** What was refused: `the connection`, `subscribe`, or the store operation. */
     readonly operation: string,
     /** The cause in a few words, e.g. `WRONGPASS`, `NOPERM`, `TLS: SELF_SIGNED_CERT_IN_CHAIN`. */
     readonly reason: string,
@@ -88,12 +90,20 @@ export class LoadStatusRejectedError extends LoadStatusConfigError {
     readonly fix: string,
     cause?: unknown,
   ) {
-    super(
-      'redis',
-      `Redis rejected ${operation} (${reason}${cause === undefined ? '' : `: ${errorText(cause)}`}); ${fix}`,
-      { cause: redactError(cause) },
-    );
+    super(`${rejectionText(operation, reason, fix, cause)}.`, { cause: redactError(cause) });
   }
+}
+
+/** `Redis rejected <operation> (<reason>: <cause>); <fix>`, with every secret redacted. */
+export function rejectionText(
+  operation: string,
+  reason: string,
+  fix: string,
+  cause?: unknown,
+): string {
+  return redact(
+    `Redis rejected ${operation} (${reason}${cause === undefined ? '' : `: ${errorText(cause)}`}); ${fix}`,
+  );
 }
 
 /**

@@ -1,7 +1,9 @@
 import { Logger } from '@nestjs/common';
 import {
   errorText,
+  LoadStatusConfigError,
   LoadStatusRejectedError,
+  rejectionText,
   LoadStatusUnavailableError,
   StoreUnreachableError,
 } from '../errors';
@@ -74,7 +76,8 @@ export class GuardedLoadStore implements LoadStore {
   /**
    * Connects, within `commandTimeoutMs`. Unreachable: the boot goes on under either policy (calls
    * apply it while the store stays unreachable). Refused (credentials, ACL, TLS): the boot fails
-   * with {@link LoadStatusRejectedError}, under either policy, and what was opened is closed.
+   * with a {@link LoadStatusConfigError} for `redis` (its `cause` the {@link LoadStatusRejectedError}),
+   * under either policy, and what was opened is closed.
    */
   async init(listener: StoreListener): Promise<void> {
     await this.fallback.init(listener);
@@ -87,12 +90,10 @@ export class GuardedLoadStore implements LoadStore {
         this.primary.bootRejection?.() ?? (seen.kind === 'rejected' ? seen : undefined);
       if (refusal) {
         await this.close();
-        throw new LoadStatusRejectedError(
-          'the connection',
-          refusal.reason,
-          refusal.fix ?? '',
-          error,
-        );
+        const args = ['the connection', refusal.reason, refusal.fix ?? '', error] as const;
+        throw new LoadStatusConfigError('redis', rejectionText(...args), {
+          cause: new LoadStatusRejectedError(...args),
+        });
       }
       this.logger.warn(
         `store not reachable at start-up (${errorText(error)}); onStoreError is '${this.policy}'`,

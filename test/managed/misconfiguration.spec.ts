@@ -1,7 +1,7 @@
 /**
  * A misconfiguration is not an outage. Against real servers (a password-protected one with ACL
  * users, and a TLS-only one with certificates made by openssl at run time), each way of
- * misconfiguring the module fails the boot with LoadStatusRejectedError (a LoadStatusConfigError)
+ * misconfiguring the module fails the boot with LoadStatusConfigError (its cause the LoadStatusRejectedError)
  * naming the cause and the fix, under either policy, within commandTimeoutMs plus slack — while
  * an unreachable Redis lets the app boot and applies onStoreError. Prints the table
  * cause → error → time to fail.
@@ -164,12 +164,14 @@ describe('misconfiguration fails the boot, under either policy', () => {
           (e: unknown) => e,
         );
         const ms = performance.now() - started;
-        expect(error).toBeInstanceOf(LoadStatusRejectedError);
         expect(error).toBeInstanceOf(LoadStatusConfigError);
+        expect(error).toMatchObject({ option: 'redis' });
+        const refusal = (error as Error).cause;
+        expect(refusal).toBeInstanceOf(LoadStatusRejectedError);
         expect((error as Error).message).toMatch(c.message);
         expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS);
         table.push(
-          `| ${cause} | ${onStoreError} | \`${(error as LoadStatusRejectedError).reason}\` | ${Math.round(ms)} ms |`,
+          `| ${cause} | ${onStoreError} | \`${(refusal as LoadStatusRejectedError).reason}\` | ${Math.round(ms)} ms |`,
         );
       },
     );
@@ -251,11 +253,13 @@ describe('misconfiguration fails the boot, under either policy', () => {
             (e: unknown) => e,
           );
           const ms = performance.now() - started;
-          expect(error).toBeInstanceOf(LoadStatusRejectedError);
+          expect(error).toBeInstanceOf(LoadStatusConfigError);
+          const refusal = (error as Error).cause;
+          expect(refusal).toBeInstanceOf(LoadStatusRejectedError);
           expect((error as Error).message).toMatch(message);
           expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS);
           table.push(
-            `| ${cause} (${flavour} client) | fail-open | \`${(error as LoadStatusRejectedError).reason}\` | ${Math.round(ms)} ms |`,
+            `| ${cause} (${flavour} client) | fail-open | \`${(refusal as LoadStatusRejectedError).reason}\` | ${Math.round(ms)} ms |`,
           );
         } finally {
           if (client.isOpen) await client.destroy();

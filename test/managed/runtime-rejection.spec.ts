@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import {
   LoadStatusEvents,
   LoadStatusHealthIndicator,
+  LoadStatusConfigError,
   LoadStatusRejectedError,
   type LoadStatusEvent,
 } from '../../src';
@@ -56,6 +57,9 @@ describe('an ACL permission revoked under a running app', () => {
       const error: unknown = await app.lock.ensureLoaded('after', loader).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LoadStatusRejectedError);
       expect(error).toMatchObject({ reason: 'NOPERM', operation: 'acquire' });
+      // A refusal under a running app is not a bad option: its own class, its own words.
+      expect(error).not.toBeInstanceOf(LoadStatusConfigError);
+      expect((error as Error).message).toMatch(/^Redis rejected acquire \(NOPERM: /);
       expect(loader).not.toHaveBeenCalled(); // no silent in-process load under fail-open
       expect(app.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
         expect.stringMatching(

@@ -121,7 +121,11 @@ describe('secrets never leave the module', () => {
     }
 
     // It all happened: a failed boot, an outage seen by the module, a recovery.
-    expect(handedOut[0]).toMatchObject({ name: 'LoadStatusRejectedError', reason: 'WRONGPASS' });
+    expect(handedOut[0]).toMatchObject({
+      name: 'LoadStatusConfigError',
+      option: 'redis',
+      cause: { name: 'LoadStatusRejectedError', reason: 'WRONGPASS' },
+    });
     expect(handedOut[1]).toMatchObject({ name: 'LoadStatusConfigError', option: 'redis' });
     expect(events.some((e) => e.type === 'store-error')).toBe(true);
     expect(events.some((e) => e.type === 'store-recovered')).toBe(true);

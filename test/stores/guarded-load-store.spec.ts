@@ -11,6 +11,7 @@ import { Logger } from '@nestjs/common';
 import { setImmediate as delivered } from 'node:timers/promises';
 import type { Subscription } from 'rxjs';
 import {
+  LoadStatusConfigError,
   LoadStatusRejectedError,
   LoadStatusUnavailableError,
   StoreUnreachableError,
@@ -561,8 +562,10 @@ describe('GuardedLoadStore', () => {
       build('fail-open');
       primary.fault = noPerm();
       const boot = await failure(guard.init(listener));
-      expect(boot).toBeInstanceOf(LoadStatusRejectedError);
-      expect(boot).toMatchObject({
+      expect(boot).toBeInstanceOf(LoadStatusConfigError);
+      expect(boot).toMatchObject({ option: 'redis' });
+      expect(boot.cause).toBeInstanceOf(LoadStatusRejectedError);
+      expect(boot.cause).toMatchObject({
         operation: 'the connection',
         reason: 'NOPERM',
         fix: NOPERM_FIX,
@@ -577,8 +580,10 @@ describe('GuardedLoadStore', () => {
       });
       primary.fault = refused();
       const boot = await failure(guard.init(listener));
-      expect(boot).toBeInstanceOf(LoadStatusRejectedError);
-      expect(boot).toMatchObject({
+      expect(boot).toBeInstanceOf(LoadStatusConfigError);
+      expect(boot).toMatchObject({ option: 'redis' });
+      expect(boot.cause).toBeInstanceOf(LoadStatusRejectedError);
+      expect(boot.cause).toMatchObject({
         operation: 'the connection',
         reason: 'closed right after it was opened',
         fix: '',
