@@ -33,6 +33,8 @@ export class AppModule {
       imports: [
         LoadStatusModule.forRoot({
           redis: options.redisUrl,
+          // Said out loud: the demo without REDIS_URL is one process on purpose.
+          store: options.redisUrl === undefined ? 'memory' : 'redis',
           keyPrefix: options.keyPrefix ?? 'example',
           loadedTtlMs: options.loadedTtlMs,
           refreshAheadMs: options.refreshAheadMs,

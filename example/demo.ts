@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { LoadStatusService } from '../src';
 import { AppModule } from './app.module';
-import { UserDataService } from './user-data.service';
+import { USER_DATA_LOAD, UserDataService } from './user-data.service';
 import type { UserDataResponse } from './users.controller';
 
 const USERS = 5;
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     metrics = await (await fetch(`${base}/metrics`)).text();
     // Tidy up: the flags of this run's users need not outlive it.
     const status = app.get(LoadStatusService);
-    await Promise.all(users.map((user) => status.clearLoaded(user)));
+    await Promise.all(users.map((user) => status.clearLoaded(user, { name: USER_DATA_LOAD })));
   } finally {
     await app.close();
   }

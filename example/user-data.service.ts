@@ -3,6 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WithUserLoadLock } from '../src';
 
+/**
+ * The load that fills a user's data: the decorator, `ensureLoaded` and the status calls name it,
+ * so all three act on one flag and one lock per user.
+ */
+export const USER_DATA_LOAD = 'user-data';
+
 /** Injection token of the example's own settings. */
 export const EXAMPLE_OPTIONS = Symbol('EXAMPLE_OPTIONS');
 
@@ -66,8 +72,8 @@ export class UserDataService {
    * run, resolve to the data; a call that found the user loaded, or waited for another process,
    * resolves to `undefined` — so callers read the data from the cache.
    */
-  @WithUserLoadLock()
-  async loadUserData(userId: string, requestId: string): Promise<UserData> {
+  @WithUserLoadLock({ name: USER_DATA_LOAD })
+  async loadUserData(userId: string, requestId: string): Promise<UserData | undefined> {
     return this.fetchIntoCache(userId, requestId);
   }
 

@@ -8,7 +8,7 @@ import {
   Query,
 } from '@nestjs/common';
 import { LoadLockService, LoadStatusService } from '../src';
-import { UserDataService, type UserData } from './user-data.service';
+import { USER_DATA_LOAD, UserDataService, type UserData } from './user-data.service';
 
 /**
  * How this request's call ended:
@@ -46,8 +46,10 @@ export class UsersController {
     const requestId = this.users.nextRequestId();
     let outcome: LoadOutcomeName;
     if (via === 'service') {
-      const result = await this.locks.ensureLoaded(userId, () =>
-        this.users.fetchIntoCache(userId, requestId),
+      const result = await this.locks.ensureLoaded(
+        userId,
+        () => this.users.fetchIntoCache(userId, requestId),
+        { name: USER_DATA_LOAD },
       );
       outcome = result.status === 'loaded' ? (result.shared ? 'joined' : 'ran') : result.status;
     } else if (via === undefined || via === 'decorator') {
@@ -66,14 +68,14 @@ export class UsersController {
 
   @Get('users/:id/status')
   async userStatus(@Param('id') userId: string): Promise<{ userId: string; loaded: boolean }> {
-    return { userId, loaded: await this.status.isLoaded(userId) };
+    return { userId, loaded: await this.status.isLoaded(userId, { name: USER_DATA_LOAD }) };
   }
 
   /** The user's data changed: the next request loads it again (and overwrites the cache). */
   @Delete('users/:id/loaded')
   @HttpCode(204)
   async clearLoaded(@Param('id') userId: string): Promise<void> {
-    await this.status.clearLoaded(userId);
+    await this.status.clearLoaded(userId, { name: USER_DATA_LOAD });
   }
 
   @Get('stats')

@@ -15,8 +15,10 @@ export {
 } from './load-status.options';
 export type {
   LoadStatusModuleOptions,
+  LoadStatusModuleExtras,
   NearCacheOptions,
   OnStoreError,
+  StoreChoice,
   OnWaitTimeout,
   WaitForReplicasOptions,
 } from './load-status.options';
@@ -27,9 +29,10 @@ export type {
   RedisSource,
 } from './redis-source';
 export { LoadStatusService } from './load-status.service';
-export type { WaitForLoadOptions } from './load-status.service';
+export type { SetLoadedOptions, WaitForLoadOptions } from './load-status.service';
 export { LoadLockService } from './load-lock.service';
-export type { EnsureLoadedOptions } from './load-lock.service';
+export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-lock.service';
+export type { LoadNameOption } from './validation';
 export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './load-flow';
 export { LoadStatusEvents } from './load-status.events';
@@ -42,8 +45,14 @@ export type {
   LoadStatusEventInput,
   WaitEndReason,
 } from './load-status.events';
-export { WithUserLoadLock } from './with-user-load-lock.decorator';
-export type { WithUserLoadLockOptions } from './with-user-load-lock.decorator';
+export { WithLoadLock, WithUserLoadLock } from './with-user-load-lock.decorator';
+export type {
+  LoadLockDecoratorOptions,
+  LoadLockMethodDecorator,
+  ResolvesToUndefinedToo,
+  WithLoadLockOptions,
+  WithUserLoadLockOptions,
+} from './with-user-load-lock.decorator';
 export {
   InvalidUserIdError,
   LoadLeaseLostError,

@@ -9,7 +9,11 @@
  * atomic step, and a subscriber listens to a fixed number of channels whatever the number of
  * users.
  *
- * Layout: `<prefix>:{<group>}:<encoded id>:loaded|lock|fence|waiting`; the group's generation
+ * A named load's tag is `<encoded name>|<encoded key>`: `|` is escaped inside either part, so the
+ * pair is injective too, and the group is hashed from the key alone, so every load of one key
+ * shares its slot. The unnamed load's tag is the encoded key, as before names existed.
+ *
+ * Layout: `<prefix>:{<group>}:<tag>:loaded|lock|fence|waiting`; the group's generation
  * (bumped by `clearAllLoaded`) at `<prefix>:{<group>}:%gen:generation`; notices on
  * `<prefix>:events` (classic pub/sub) or `<prefix>:{<group>}:events` (sharded, on a Cluster).
  * `%gen` and `%probe` are never a user's tag: `encodeURIComponent` puts two hex digits after `%`.
@@ -23,7 +27,7 @@
 export const NOTICE_GROUPS = 256;
 
 export interface UserKeys {
-  /** Encoded user id, also the payload of notifications. */
+  /** Encoded load name and key (see the layout above), also the payload of notifications. */
   readonly tag: string;
   /** The user's group: the hash tag of its keys and of its shard channel. */
   readonly group: number;
@@ -42,14 +46,29 @@ export function encodeUserId(userId: string): string {
   return encodeURIComponent(userId);
 }
 
+/** Separates a load's encoded name from its encoded key in a tag; escaped inside either. */
+const LOAD_SEPARATOR = '|';
+/** Load names whose encoding a {@link KeyBuilder} remembers. */
+const MAX_CACHED_NAMES = 1_024;
+
+/** The key of a tag, decoded (what errors and events call the user id). */
 export function decodeUserTag(tag: string): string {
-  return decodeURIComponent(tag);
+  return decodeURIComponent(tag.slice(tag.indexOf(LOAD_SEPARATOR) + 1));
 }
 
-/** The group of an encoded id: FNV-1a (32 bit) of its UTF-16 units, modulo the group count. */
+/** The load name of a tag, decoded; undefined for the unnamed load. */
+export function decodeLoadName(tag: string): string | undefined {
+  const separator = tag.indexOf(LOAD_SEPARATOR);
+  return separator === -1 ? undefined : decodeURIComponent(tag.slice(0, separator));
+}
+
+/**
+ * The group of a tag: FNV-1a (32 bit) of its key part's UTF-16 units, modulo the group count.
+ * Every load of one key is in one group (one slot).
+ */
 export function groupOf(tag: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < tag.length; i++) {
+  for (let i = tag.indexOf(LOAD_SEPARATOR) + 1; i < tag.length; i++) {
     hash ^= tag.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
@@ -92,6 +111,20 @@ export class KeyBuilder {
   forUser(userId: string): UserKeys {
     return new UserKeySet(this, encodeUserId(userId));
   }
+
+  /** The keys of `key` in the load `name` (undefined: the unnamed load, as {@link forUser}). */
+  forLoad(name: string | undefined, key: string): UserKeys {
+    if (name === undefined) return this.forUser(key);
+    let encoded = this.encodedNames.get(name);
+    if (encoded === undefined) {
+      encoded = encodeURIComponent(name);
+      // Names are few (one per kind of data); a caller minting them per call is not cached.
+      if (this.encodedNames.size < MAX_CACHED_NAMES) this.encodedNames.set(name, encoded);
+    }
+    return new UserKeySet(this, `${encoded}${LOAD_SEPARATOR}${encodeUserId(key)}`);
+  }
+
+  private readonly encodedNames = new Map<string, string>();
 }
 
 /** Key names are built on first use: a near-cache hit needs only the tag. */

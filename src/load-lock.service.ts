@@ -25,12 +25,19 @@ import {
 } from './load-status.options';
 import { runLocked } from './locked-load';
 import { registerLoadLockService, unregisterLoadLockService } from './service-registry';
-import { checkDurationMs, describeValue } from './validation';
+import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
 import { decodeUserTag, type UserKeys } from './keys';
 import type { AcquireResult } from './stores/load-store';
 
-/** Per-call overrides of the module options for {@link LoadLockService.ensureLoaded}. */
+/** Per-call options of {@link LoadLockService.ensureLoaded}: the load's name, and overrides. */
 export interface EnsureLoadedOptions {
+  /**
+   * The load this call belongs to: one kind of data (say `'servers'`). Flags, locks, waits and
+   * near-cache entries are per (name, key), so two kinds of data of one key never answer for
+   * each other. Calls that fill the same data give the same name.
+   * @default the unnamed load (shared by every call that gives no name)
+   */
+  name?: string;
   /** @default the module's `loadedTtlMs` */
   loadedTtlMs?: number;
   /** @default the module's `lockTtlMs` */
@@ -45,6 +52,12 @@ export interface EnsureLoadedOptions {
    * @default the module's `refreshAheadMs`
    */
   refreshAheadMs?: number;
+}
+
+/** Options of {@link LoadLockService.acquireLoadLock} (a number alone is `ttlMs`). */
+export interface AcquireLoadLockOptions extends LoadNameOption {
+  /** @default the module's `lockTtlMs` */
+  ttlMs?: number;
 }
 
 /**
@@ -101,8 +114,12 @@ export class LoadLockService
    * fewer replicas acknowledged it in time (it was given back unused; a `lock-unreplicated` event
    * says so). The lease is not extended for you.
    */
-  async acquireLoadLock(userId: string, ttlMs?: number): Promise<LoadLock | null> {
-    const user = this.core.user(userId);
+  async acquireLoadLock(
+    userId: string,
+    ttlMsOrOptions?: number | AcquireLoadLockOptions,
+  ): Promise<LoadLock | null> {
+    const { ttlMs, name } = callOptions(ttlMsOrOptions);
+    const user = this.core.user(userId, name);
     const ttl = ttlMs === undefined ? this.core.options.lockTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
     const token = this.nextToken();
@@ -144,23 +161,23 @@ export class LoadLockService
     loader: Loader<T>,
     options: EnsureLoadedOptions = {},
   ): Promise<LoadOutcome<T>> {
-    const user = this.core.user(userId);
+    const settings = this.settings(options);
+    const user = this.core.user(userId, options.name);
     if (typeof loader !== 'function') {
       throw new LoadStatusConfigError(
         'loader',
         `expected a function, got ${describeValue(loader)}`,
       );
     }
-    const settings = this.settings(options);
     this.core.assertOpen(user.id);
-    if (this.core.nearCache?.cachedLoaded(user.keys.tag, settings.refreshAheadMs))
-      return ALREADY_LOADED;
-    const running = this.flights.get(user.id) as Promise<LoadOutcome<T>> | undefined;
+    const { tag } = user.keys;
+    if (this.core.nearCache?.cachedLoaded(tag, settings.refreshAheadMs)) return ALREADY_LOADED;
+    const running = this.flights.get(tag) as Promise<LoadOutcome<T>> | undefined;
     if (running) return this.join(user.id, user.keys, running, loader, settings);
     const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() =>
-      this.flights.delete(user.id),
+      this.flights.delete(tag),
     );
-    this.flights.set(user.id, flight);
+    this.flights.set(tag, flight);
     return flight;
   }
 

@@ -10,8 +10,12 @@ import type { LoadStore, StoreListener, StoreNotice } from './stores/load-store'
 import { MemoryLoadStore } from './stores/memory-load-store';
 import { NearCachedLoadStore } from './stores/near-cached-load-store';
 import { RedisLoadStore } from './stores/redis/redis-load-store';
-import { normalizeUserId } from './validation';
+import { checkLoadName, normalizeUserId } from './validation';
 import { WaiterRegistry } from './waiter';
+
+/** Logged once at boot when no store was chosen and no `redis` given. */
+export const ONE_PROCESS_WARNING =
+  "no redis option: loads are coordinated within this process only, so every process loads on its own. Give redis a URL, options or a client to coordinate processes, or set store: 'memory' if one process is meant";
 
 /** Injection token of the validated options. */
 export const LOAD_STATUS_RESOLVED_OPTIONS = Symbol('LOAD_STATUS_RESOLVED_OPTIONS');
@@ -84,6 +88,7 @@ export class LoadStatusCore implements StoreListener {
     const core = new LoadStatusCore(instanceId, events, options, store, nearCache);
     await store.init(core);
     core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);
+    if (!options.storeChosen) core.logger.warn(ONE_PROCESS_WARNING);
     return core;
   }
 
@@ -91,10 +96,14 @@ export class LoadStatusCore implements StoreListener {
     return this.closing;
   }
 
-  /** Validates a user id and returns it with its keys. */
-  user(userId: unknown): { id: string; keys: UserKeys } {
+  /**
+   * Validates a key (a user id) and a load name, and returns them with the keys of that load of
+   * that key. `load` undefined: the unnamed load.
+   */
+  user(userId: unknown, load?: unknown): { id: string; load: string | undefined; keys: UserKeys } {
     const id = normalizeUserId(userId);
-    return { id, keys: this.keys.forUser(id) };
+    const name = load === undefined ? undefined : checkLoadName('name', load);
+    return { id, load: name, keys: this.keys.forLoad(name, id) };
   }
 
   assertOpen(userId?: string): void {

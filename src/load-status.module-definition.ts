@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { LoadStatusModuleOptions } from './load-status.options';
+import type { LoadStatusModuleExtras, LoadStatusModuleOptions } from './load-status.options';
 
 /** Implement it to pass a class to `forRootAsync({ useClass })`. */
 export interface LoadStatusOptionsFactory {
@@ -14,7 +14,7 @@ export const {
 } = new ConfigurableModuleBuilder<LoadStatusModuleOptions>({ moduleName: 'LoadStatus' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createLoadStatusOptions')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({
+  .setExtras<LoadStatusModuleExtras>({ isGlobal: false }, (definition, extras) => ({
     ...definition,
     global: extras.isGlobal,
   }))

@@ -1,4 +1,4 @@
-import type { RedisSource } from './redis-source';
+import { checkRedisSource, type RedisSource } from './redis-source';
 import { LoadStatusConfigError } from './errors';
 import { checkDurationMs, describeValue } from './validation';
 import { isFlagCache, type FlagCache } from './stores/cache-flag-load-store';
@@ -113,6 +113,25 @@ export interface LoadStatusModuleOptions {
    */
   cache?: true | FlagCache;
   /**
+   * Which store coordinates the loads. `'redis'` needs the `redis` option and fails the boot
+   * without it (so a missing `REDIS_URL` cannot quietly mean per-process loading); `'memory'`
+   * says one process is meant and silences the boot warning. Left out, the `redis` option
+   * decides, and without it the module warns once at boot that it coordinates one process only.
+   * @default 'redis' when `redis` is given, else 'memory' (with a boot warning)
+   */
+  store?: StoreChoice;
+}
+
+/** {@link LoadStatusModuleOptions.store}: where loads are coordinated. */
+export type StoreChoice = 'redis' | 'memory';
+
+/**
+ * Options of {@link LoadStatusModule.forRoot} and `forRootAsync` themselves, never of the
+ * options they register (so never in what a `forRootAsync` factory returns: the module is
+ * registered before the factory runs).
+ */
+export interface LoadStatusModuleExtras {
+  /**
    * Register the module globally, so feature modules need not import it.
    * @default false
    */
@@ -162,6 +181,8 @@ export interface ResolvedLoadStatusOptions {
   /** `false` when disabled. */
   readonly nearCache: Required<NearCacheOptions> | false;
   readonly cache: true | FlagCache | undefined;
+  /** The store was chosen (`store`, or `redis` given): no boot warning about one process. */
+  readonly storeChosen: boolean;
 }
 
 export const DEFAULT_KEY_PREFIX = 'load-status';
@@ -194,7 +215,7 @@ const KNOWN_OPTIONS = new Set([
   'waitForReplicas',
   'nearCache',
   'cache',
-  'isGlobal',
+  'store',
 ]);
 
 /** Merges defaults and validates once, at module creation. */
@@ -206,6 +227,13 @@ export function resolveOptions(
     throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(o)}`);
   }
   for (const key of Object.keys(o)) {
+    if (key === 'isGlobal') {
+      // forRoot() takes it off the options before they reach here: it came from a factory.
+      throw new LoadStatusConfigError(
+        'isGlobal',
+        'a forRootAsync() factory returned it, where it cannot take effect (the module is registered before the factory runs); pass it to forRootAsync({ isGlobal, useFactory }) itself',
+      );
+    }
     if (!KNOWN_OPTIONS.has(key)) {
       throw new LoadStatusConfigError(
         key,
@@ -230,22 +258,7 @@ export function resolveOptions(
     );
   }
   const redis = o.redis;
-  if (
-    redis !== undefined &&
-    typeof redis !== 'string' &&
-    (typeof redis !== 'object' || redis === null)
-  ) {
-    throw new LoadStatusConfigError(
-      'redis',
-      `expected a URL, ioredis options, or an ioredis or node-redis client, got ${describeValue(redis)}`,
-    );
-  }
-  if (typeof redis === 'string' && !/^rediss?:\/\//.test(redis)) {
-    throw new LoadStatusConfigError(
-      'redis',
-      `expected a redis:// or rediss:// URL, got ${JSON.stringify(redis)}`,
-    );
-  }
+  if (redis !== undefined) checkRedisSource(redis);
   const lockTtlMs = checkDurationMs(
     'lockTtlMs',
     orDefault(o.lockTtlMs, DEFAULT_LOCK_TTL_MS),
@@ -295,13 +308,8 @@ export function resolveOptions(
     waitForReplicas: resolveWaitForReplicas(o.waitForReplicas, commandTimeoutMs),
     nearCache: o.cache === undefined ? resolveNearCache(o.nearCache) : false,
     cache: resolveCache(o.cache),
+    storeChosen: resolveStoreChoice(o.store, redis) !== undefined,
   };
-  if (o.isGlobal !== undefined && typeof o.isGlobal !== 'boolean') {
-    throw new LoadStatusConfigError(
-      'isGlobal',
-      `expected a boolean, got ${describeValue(o.isGlobal)}`,
-    );
-  }
   return resolved;
 }
 
@@ -388,6 +396,25 @@ function resolveWaitForReplicas(
     );
   }
   return { replicas, timeoutMs };
+}
+
+/** The store the options name: `store`, else `'redis'` when `redis` is given; else undefined. */
+function resolveStoreChoice(store: unknown, redis: unknown): StoreChoice | undefined {
+  if (store === undefined) return redis === undefined ? undefined : 'redis';
+  const choice = oneOf('store', store, ['redis', 'memory']);
+  if (choice === 'redis' && redis === undefined) {
+    throw new LoadStatusConfigError(
+      'store',
+      "'redis' needs the redis option, and it is missing (an unset REDIS_URL?); give redis a URL, options or a client, or choose store: 'memory' for one process",
+    );
+  }
+  if (choice === 'memory' && redis !== undefined) {
+    throw new LoadStatusConfigError(
+      'store',
+      "'memory' keeps every flag and lock in this process, yet the redis option is given too; drop one of them",
+    );
+  }
+  return choice;
 }
 
 function resolveCache(value: unknown): true | FlagCache | undefined {

@@ -1,13 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LoadStatusCore } from './load-status.core';
 import { NoticeKind } from './keys';
-import { checkDurationMs } from './validation';
+import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
+import { LoadStatusConfigError } from './errors';
 
 /** Extra life of a "waiting" mark beyond the next re-check, for timers that fire late. */
 const MARK_SLACK_MS = 1_000;
 
+/** Options of {@link LoadStatusService.setLoaded} (a number alone is `ttlMs`). */
+export interface SetLoadedOptions extends LoadNameOption {
+  /** @default the module's `loadedTtlMs` */
+  ttlMs?: number;
+}
+
 /** Options of {@link LoadStatusService.waitForLoad}. */
-export interface WaitForLoadOptions {
+export interface WaitForLoadOptions extends LoadNameOption {
   /**
    * How long to wait, in ms.
    * @default the module's `waitTimeoutMs`
@@ -25,9 +32,12 @@ export interface WaitForLoadOptions {
 export class LoadStatusService {
   constructor(@Inject(LoadStatusCore) private readonly core: LoadStatusCore) {}
 
-  /** True while the user's flag is set. Throws `InvalidUserIdError` for a bad id. */
-  async isLoaded(userId: string): Promise<boolean> {
-    const user = this.core.user(userId);
+  /**
+   * True while the flag of `userId` in the load `name` is set. Throws `InvalidUserIdError` for a
+   * bad key.
+   */
+  async isLoaded(userId: string, options: LoadNameOption = {}): Promise<boolean> {
+    const user = this.core.user(userId, nameOf(options));
     this.core.assertOpen(user.id);
     // Hot path: a near-cache hit answers without a round trip (or another async step).
     if (this.core.nearCache?.cachedLoaded(user.keys.tag)) return true;
@@ -35,20 +45,24 @@ export class LoadStatusService {
   }
 
   /**
-   * Marks the user loaded for `ttlMs` and wakes everyone waiting for them.
-   * @param ttlMs default: the module's `loadedTtlMs`
+   * Marks the key loaded (in the load `name`) for `ttlMs` and wakes everyone waiting for it.
+   * @param ttlMsOrOptions `ttlMs` (default: the module's `loadedTtlMs`), or `{ ttlMs, name }`
    */
-  async setLoaded(userId: string, ttlMs?: number): Promise<void> {
-    const user = this.core.user(userId);
+  async setLoaded(userId: string, ttlMsOrOptions?: number | SetLoadedOptions): Promise<void> {
+    const { ttlMs, name } = callOptions(ttlMsOrOptions);
+    const user = this.core.user(userId, name);
     const ttl =
       ttlMs === undefined ? this.core.options.loadedTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
     await this.core.store.setLoaded(user.keys, ttl);
   }
 
-  /** Removes the flag (call it when the user's data changes); the next `ensureLoaded` loads again. */
-  async clearLoaded(userId: string): Promise<void> {
-    const user = this.core.user(userId);
+  /**
+   * Removes the flag of the key in the load `name` (call it when that data changes); the next
+   * `ensureLoaded` of that load loads again.
+   */
+  async clearLoaded(userId: string, options: LoadNameOption = {}): Promise<void> {
+    const user = this.core.user(userId, nameOf(options));
     this.core.assertOpen(user.id);
     await this.core.store.clearLoaded(user.keys);
   }
@@ -90,7 +104,7 @@ export class LoadStatusService {
    * abort and with `LoadStatusShutdownError` when the module shuts down.
    */
   async waitForLoad(userId: string, options: WaitForLoadOptions = {}): Promise<boolean> {
-    const user = this.core.user(userId);
+    const user = this.core.user(userId, nameOf(options));
     const timeoutMs =
       options.timeoutMs === undefined
         ? this.core.options.waitTimeoutMs
@@ -119,4 +133,12 @@ export class LoadStatusService {
       waiter.dispose();
     }
   }
+}
+
+/** The `name` of a call's options object. */
+function nameOf(options: LoadNameOption): string | undefined {
+  if (typeof options !== 'object' || options === null) {
+    throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
+  }
+  return options.name;
 }

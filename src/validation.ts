@@ -32,6 +32,28 @@ export function normalizeUserId(value: unknown): string {
   return id;
 }
 
+/** Longest accepted load name, in UTF-16 code units. */
+export const MAX_LOAD_NAME_LENGTH = 256;
+
+/**
+ * Checks a load's name: a non-empty, well-formed string of at most {@link MAX_LOAD_NAME_LENGTH}
+ * characters that is not only whitespace. `option` is what the error names.
+ */
+export function checkLoadName(option: string, value: unknown): string {
+  if (
+    typeof value !== 'string' ||
+    value.trim().length === 0 ||
+    value.length > MAX_LOAD_NAME_LENGTH ||
+    !value.isWellFormed()
+  ) {
+    throw new LoadStatusConfigError(
+      option,
+      `expected a load name: a string of 1 to ${MAX_LOAD_NAME_LENGTH} characters, not only whitespace, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
 /**
  * Checks a duration in ms: a whole number in [min, MAX_TTL_MS]. `name` is the option or argument
  * named in the error.
@@ -52,4 +74,28 @@ export function describeValue(value: unknown): string {
     return String(value);
   if (Array.isArray(value)) return 'an array';
   return typeof value;
+}
+
+/** The `name` of a call that acts on one load (undefined: the unnamed load). */
+export interface LoadNameOption {
+  /**
+   * The load: one kind of data (say `'servers'`); flags and locks are per (name, key).
+   * @default the unnamed load
+   */
+  name?: string;
+}
+
+/**
+ * A call's options, where a number alone is the `ttlMs` it took before loads had names:
+ * `setLoaded(key, 60_000)` and `setLoaded(key, { ttlMs: 60_000, name: 'servers' })`.
+ */
+export function callOptions(
+  value: number | (LoadNameOption & { ttlMs?: number }) | undefined,
+): LoadNameOption & { ttlMs?: number } {
+  if (value === undefined) return {};
+  // Anything else but an options object is a ttlMs, checked (and reported) as one.
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ttlMs: value as number };
+  }
+  return value;
 }

@@ -2,23 +2,25 @@ import { LoadStatusConfigError } from './errors';
 import type { EnsureLoadedOptions } from './load-lock.service';
 import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
 import { resolveLoadLockService } from './service-registry';
-import { checkDurationMs, describeValue } from './validation';
+import { checkDurationMs, checkLoadName, describeValue } from './validation';
 
-/** Options of {@link WithUserLoadLock}. */
-export interface WithUserLoadLockOptions extends Omit<EnsureLoadedOptions, 'loadedTtlMs'> {
+/** Options every load-lock decorator takes ({@link WithLoadLock}, {@link WithUserLoadLock}). */
+export interface LoadLockDecoratorOptions extends Omit<EnsureLoadedOptions, 'loadedTtlMs'> {
   /**
-   * How long a load keeps the user loaded: ms, or a function of the method's arguments that
+   * The load the method fills: one kind of data. Two methods share flags, locks and waits only
+   * when they give the same name, so give one name to methods that fill the same data.
+   * @default `<Class>.<method>`, the method's own load (give a name if your build renames
+   * classes, or the name would change with it)
+   */
+  name?: string;
+  /**
+   * How long a load keeps the key loaded: ms, or a function of the method's arguments that
    * returns them (called per call; a bad value rejects the call with `LoadStatusConfigError` and
    * nothing runs). Inside the loader, `ctx.setLoadedTtl()` is not available to a decorated
    * method; return-value-based TTLs need `ensureLoaded`.
    * @default the module's `loadedTtlMs`
    */
   loadedTtlMs?: number | ((...args: any[]) => number);
-  /**
-   * Where the user id comes from: the index of an argument, or a function of the arguments.
-   * @default 0 (the first argument)
-   */
-  userId?: number | ((...args: any[]) => unknown);
   /**
    * Which `LoadStatusModule` registration to use, by its `keyPrefix`. Needed only when several
    * registrations with different prefixes are live in the process (one per kind of data).
@@ -27,70 +29,140 @@ export interface WithUserLoadLockOptions extends Omit<EnsureLoadedOptions, 'load
   keyPrefix?: string;
 }
 
+/** Options of {@link WithLoadLock}. */
+export interface WithLoadLockOptions extends LoadLockDecoratorOptions {
+  /**
+   * Where the key comes from: the index of an argument, or a function of the arguments.
+   * @default 0 (the first argument)
+   */
+  key?: number | ((...args: any[]) => unknown);
+}
+
+/** Options of {@link WithUserLoadLock}. */
+export interface WithUserLoadLockOptions extends LoadLockDecoratorOptions {
+  /**
+   * Where the user id (the key) comes from: the index of an argument, or a function of the
+   * arguments.
+   * @default 0 (the first argument)
+   */
+  userId?: number | ((...args: any[]) => unknown);
+}
+
+/**
+ * What a load-lock decorator accepts: a method resolving to a type that admits `undefined` (or
+ * `void`), since a call that found the key loaded, or waited for another process, resolves to
+ * `undefined`. A method typed `Promise<Data>` is a type error naming the fix.
+ */
+export type LoadLockMethodDecorator = <M extends (...args: any[]) => Promise<unknown>>(
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: TypedPropertyDescriptor<M> & ResolvesToUndefinedToo<M>,
+) => void;
+
+/** `unknown` (no constraint) when the method's result admits `undefined`, else an error type. */
+export type ResolvesToUndefinedToo<M extends (...args: any[]) => Promise<unknown>> =
+  undefined extends Awaited<ReturnType<M>>
+    ? unknown
+    : {
+        'a load-lock method must resolve to T | undefined (or void): a call that found the key loaded, or waited for another process, resolves to undefined': never;
+      };
+
 /**
  * Makes the decorated method the loader of a load-once flow: across every process sharing the
- * store it runs once per user per `loadedTtlMs`. The call that ran it resolves to its value (so do
- * concurrent calls in the same process that shared that run); a call that found the user loaded,
+ * store it runs once per key per `loadedTtlMs`. The call that ran it resolves to its value (so do
+ * concurrent calls in the same process that shared that run); a call that found the key loaded,
  * or waited for another process, resolves to `undefined` — decorate methods that fill a cache,
- * and read the data from that cache.
+ * and read the data from that cache. The method's type must admit that `undefined`.
  *
- * Works on providers and controllers, on instances made by Nest or by hand: the
- * `LoadLockService` is looked up at call time. Without an initialised `LoadStatusModule` the
- * call rejects with `LoadStatusModuleMissingError`; it never runs unlocked. With several live
- * registrations of different `keyPrefix`es, name one with the `keyPrefix` option (the call
- * rejects with `LoadStatusConfigError` rather than guess).
+ * Each method is its own load (`<Class>.<method>`) unless `name` says otherwise. Works on
+ * providers and controllers, on instances made by Nest or by hand: the `LoadLockService` is
+ * looked up at call time. Without an initialised `LoadStatusModule` the call rejects with
+ * `LoadStatusModuleMissingError`; it never runs unlocked. With several live registrations of
+ * different `keyPrefix`es, name one with the `keyPrefix` option (the call rejects with
+ * `LoadStatusConfigError` rather than guess).
  */
-export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): MethodDecorator {
+export function WithLoadLock(options: WithLoadLockOptions = {}): LoadLockMethodDecorator {
+  const { key, ...rest } = checkOptionsObject('@WithLoadLock', options);
+  return loadLockDecorator('@WithLoadLock', 'key', key, rest);
+}
+
+/**
+ * {@link WithLoadLock} under its first name, keyed by a user id: the same decorator, whose
+ * `userId` option picks the key.
+ */
+export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): LoadLockMethodDecorator {
+  const { userId, ...rest } = checkOptionsObject('@WithUserLoadLock', options);
+  return loadLockDecorator('@WithUserLoadLock', 'userId', userId, rest);
+}
+
+function loadLockDecorator(
+  decorator: string,
+  keyOptionName: string,
+  keyOption: unknown,
+  options: LoadLockDecoratorOptions,
+): LoadLockMethodDecorator {
   const {
-    userId: userIdOption = 0,
     keyPrefix,
     loadedTtlMs,
+    name: explicitName,
     ...flightOptions
-  } = validateDecoratorOptions(options);
-  return (target, propertyKey, descriptor: PropertyDescriptor) => {
+  } = validateDecoratorOptions(decorator, keyOptionName, keyOption, options);
+  const keyOf = keyOption ?? 0;
+  return (target, propertyKey, descriptor) => {
     const original: unknown = descriptor.value;
-    const methodName = `${(target as { constructor?: { name?: string } }).constructor?.name ?? 'anonymous'}.${String(propertyKey)}`;
+    const owner = typeof target === 'function' ? target : target.constructor;
+    const methodName = `${(owner as { name?: string } | undefined)?.name || 'anonymous'}.${String(propertyKey)}`;
     if (typeof original !== 'function') {
-      throw new LoadStatusConfigError('@WithUserLoadLock', `${methodName} is not a method`);
+      throw new LoadStatusConfigError(decorator, `${methodName} is not a method`);
     }
+    // Built once: the hot path (a loaded key) then allocates no options per call.
+    const callOptions = { ...flightOptions, name: explicitName ?? methodName };
     const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
       const service = resolveLoadLockService(methodName, keyPrefix);
-      const userId = typeof userIdOption === 'number' ? args[userIdOption] : userIdOption(...args);
+      const key = typeof keyOf === 'number' ? args[keyOf] : (keyOf as KeyFunction)(...args);
       const ttl =
         typeof loadedTtlMs === 'function'
-          ? checkDurationMs(
-              '@WithUserLoadLock({ loadedTtlMs }) (its function)',
-              loadedTtlMs(...args),
-            )
+          ? checkDurationMs(`${decorator}({ loadedTtlMs }) (its function)`, loadedTtlMs(...args))
           : loadedTtlMs;
       const outcome = await service.ensureLoaded(
-        userId as string,
+        key as string,
         () => original.apply(this, args) as unknown,
-        ttl === undefined ? flightOptions : { ...flightOptions, loadedTtlMs: ttl },
+        ttl === undefined ? callOptions : { ...callOptions, loadedTtlMs: ttl },
       );
       return outcome.status === 'loaded' ? outcome.value : undefined;
     };
     // Keep the method's identity for Nest and other decorators: name, and metadata set by
     // decorators applied before this one (those applied after see the wrapper directly).
     Object.defineProperty(wrapped, 'name', { value: original.name, configurable: true });
-    for (const key of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapped);
+    for (const metadataKey of Reflect.getOwnMetadataKeys(original)) {
+      Reflect.defineMetadata(metadataKey, Reflect.getOwnMetadata(metadataKey, original), wrapped);
     }
-    descriptor.value = wrapped;
-    return descriptor;
+    descriptor.value = wrapped as typeof descriptor.value;
   };
 }
 
-function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoadLockOptions {
-  const name = (option: string) => `@WithUserLoadLock({ ${option} })`;
+type KeyFunction = (...args: unknown[]) => unknown;
+
+function checkOptionsObject<T>(decorator: string, options: T): T {
   if (typeof options !== 'object' || options === null) {
     throw new LoadStatusConfigError(
-      '@WithUserLoadLock',
+      decorator,
       `expected an options object, got ${describeValue(options)}`,
     );
   }
+  return options;
+}
+
+function validateDecoratorOptions(
+  decorator: string,
+  keyOptionName: string,
+  keyOption: unknown,
+  options: LoadLockDecoratorOptions,
+): LoadLockDecoratorOptions {
+  const name = (option: string) => `${decorator}({ ${option} })`;
   const known = [
-    'userId',
+    keyOptionName,
+    'name',
     'keyPrefix',
     'loadedTtlMs',
     'lockTtlMs',
@@ -105,17 +177,17 @@ function validateDecoratorOptions(options: WithUserLoadLockOptions): WithUserLoa
         `unknown option; known options are ${known.join(', ')}`,
       );
   }
-  const { userId } = options;
   if (
-    userId !== undefined &&
-    typeof userId !== 'function' &&
-    !(Number.isInteger(userId) && userId >= 0 && userId < 256)
+    keyOption !== undefined &&
+    typeof keyOption !== 'function' &&
+    !(Number.isInteger(keyOption) && (keyOption as number) >= 0 && (keyOption as number) < 256)
   ) {
     throw new LoadStatusConfigError(
-      name('userId'),
-      `expected an argument index (0-255) or a function, got ${describeValue(userId)}`,
+      name(keyOptionName),
+      `expected an argument index (0-255) or a function, got ${describeValue(keyOption)}`,
     );
   }
+  if (options.name !== undefined) checkLoadName(name('name'), options.name);
   if (
     options.keyPrefix !== undefined &&
     (typeof options.keyPrefix !== 'string' || options.keyPrefix.length === 0)

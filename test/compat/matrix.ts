@@ -223,7 +223,7 @@ import { checkHealth, healthImports } from './health${js}';
 class UserLoader {
   runs = 0;
   @WithUserLoadLock({ loadedTtlMs: 60_000 })
-  async load(userId: string): Promise<string> {
+  async load(userId: string): Promise<string | undefined> {
     this.runs++;
     await new Promise((r) => setTimeout(r, 300));
     return 'data of ' + userId;

@@ -4,6 +4,7 @@ import {
   InvalidUserIdError,
   LoadStatusConfigError,
   LoadStatusModuleMissingError,
+  WithLoadLock,
   WithUserLoadLock,
 } from '../../src';
 import { startApp, type TestApp } from '../support/apps';
@@ -16,34 +17,70 @@ class UserLoader {
   runs: string[] = [];
 
   @WithUserLoadLock()
-  async loadUser(userId: string): Promise<string> {
+  async loadUser(userId: string): Promise<string | undefined> {
     this.runs.push(userId);
     await sleep(30);
     return `data of ${userId}`;
   }
 
   @WithUserLoadLock({ userId: 1 })
-  async loadByIndex(_tenant: string, userId: string): Promise<string> {
+  async loadByIndex(_tenant: string, userId: string): Promise<string | undefined> {
     this.runs.push(userId);
     return Promise.resolve(userId);
   }
 
   @WithUserLoadLock({ userId: (request: { user: { id: number } }) => String(request.user.id) })
-  async loadByFunction(request: { user: { id: number } }): Promise<number> {
+  async loadByFunction(request: { user: { id: number } }): Promise<number | undefined> {
     this.runs.push(String(request.user.id));
     return Promise.resolve(request.user.id);
   }
 
   @SetMetadata(ROLE, 'applied-before')
   @WithUserLoadLock()
-  async metadataBefore(userId: string): Promise<string> {
+  async metadataBefore(userId: string): Promise<string | undefined> {
     return Promise.resolve(userId);
   }
 
   @WithUserLoadLock()
   @SetMetadata(ROLE, 'applied-after')
-  async metadataAfter(userId: string): Promise<string> {
+  async metadataAfter(userId: string): Promise<string | undefined> {
     return Promise.resolve(userId);
+  }
+}
+
+/** Two kinds of data per user, as an app has them, with default options. */
+@Injectable()
+class UserProfile {
+  runs: string[] = [];
+
+  @WithUserLoadLock()
+  async loadServers(userId: string): Promise<string | undefined> {
+    this.runs.push(`servers:${userId}`);
+    return Promise.resolve(`servers of ${userId}`);
+  }
+
+  @WithUserLoadLock()
+  async loadSettings(userId: string): Promise<string | undefined> {
+    this.runs.push(`settings:${userId}`);
+    return Promise.resolve(`settings of ${userId}`);
+  }
+
+  @WithUserLoadLock({ name: 'avatar' })
+  async warmAvatar(userId: string): Promise<string | undefined> {
+    this.runs.push(`avatar:${userId}`);
+    return Promise.resolve(`avatar of ${userId}`);
+  }
+
+  @WithUserLoadLock({ name: 'avatar' })
+  async readAvatar(userId: string): Promise<void> {
+    this.runs.push(`avatar (read):${userId}`);
+    return Promise.resolve();
+  }
+
+  @WithLoadLock({ name: 'tenants', key: (job: { tenant: string }) => job.tenant })
+  async loadTenant(job: { tenant: string }): Promise<string | undefined> {
+    this.runs.push(`tenant:${job.tenant}`);
+    return Promise.resolve(`tenant ${job.tenant}`);
   }
 }
 
@@ -53,7 +90,7 @@ class UsersController {
 
   @Get(':id')
   @WithUserLoadLock()
-  async load(@Param('id') id: string): Promise<string> {
+  async load(@Param('id') id: string): Promise<string | undefined> {
     this.loads++;
     return Promise.resolve(id);
   }
@@ -77,7 +114,7 @@ describe('@WithUserLoadLock()', () => {
   ])('with the module on the %s store', (_name, options) => {
     let t: TestApp;
     beforeEach(async () => {
-      t = await startApp(options(), [UserLoader, UsersController]);
+      t = await startApp(options(), [UserLoader, UsersController, UserProfile]);
     });
     afterEach(() => t.close());
 
@@ -95,7 +132,7 @@ describe('@WithUserLoadLock()', () => {
       const loader = new UserLoader();
       await Promise.all(Array.from({ length: 20 }, () => loader.loadUser('bob')));
       expect(loader.runs).toEqual(['bob']);
-      expect(await t.status.isLoaded('bob')).toBe(true);
+      expect(await t.status.isLoaded('bob', { name: 'UserLoader.loadUser' })).toBe(true);
     });
 
     it('works on a controller, keeping its route metadata', async () => {
@@ -110,9 +147,49 @@ describe('@WithUserLoadLock()', () => {
       await loader.loadByIndex('tenant-1', 'dave');
       await loader.loadByFunction({ user: { id: 7 } });
       expect(loader.runs).toEqual(['dave', '7']);
-      expect(await t.status.isLoaded('dave')).toBe(true);
-      expect(await t.status.isLoaded('7')).toBe(true);
-      expect(await t.status.isLoaded('tenant-1')).toBe(false);
+      expect(await t.status.isLoaded('dave', { name: 'UserLoader.loadByIndex' })).toBe(true);
+      expect(await t.status.isLoaded('7', { name: 'UserLoader.loadByFunction' })).toBe(true);
+      expect(await t.status.isLoaded('tenant-1', { name: 'UserLoader.loadByIndex' })).toBe(false);
+    });
+
+    it('gives two undecorated-by-name methods of one class their own loads: neither answers for the other', async () => {
+      const profile = t.app.get(UserProfile);
+      await profile.loadServers('u1');
+      // The seed's bug: this resolved to undefined without running, the servers' flag answering.
+      await expect(profile.loadSettings('u1')).resolves.toBe('settings of u1');
+      expect(profile.runs).toEqual(['servers:u1', 'settings:u1']);
+      await expect(profile.loadServers('u1')).resolves.toBeUndefined();
+      await expect(profile.loadSettings('u1')).resolves.toBeUndefined();
+      expect(profile.runs).toEqual(['servers:u1', 'settings:u1']);
+      expect(await t.status.isLoaded('u1', { name: 'UserProfile.loadServers' })).toBe(true);
+      expect(await t.status.isLoaded('u1')).toBe(false); // the unnamed load is another load
+    });
+
+    it('shares one load between methods that give the same name, and with ensureLoaded', async () => {
+      const profile = t.app.get(UserProfile);
+      await expect(profile.warmAvatar('u2')).resolves.toBe('avatar of u2');
+      await expect(profile.readAvatar('u2')).resolves.toBeUndefined();
+      await expect(
+        t.lock.ensureLoaded('u2', () => Promise.resolve('again'), { name: 'avatar' }),
+      ).resolves.toEqual({ status: 'already-loaded' });
+      expect(profile.runs).toEqual(['avatar:u2']);
+    });
+
+    it('clears one load of a key and leaves its other loads loaded', async () => {
+      const profile = t.app.get(UserProfile);
+      await Promise.all([profile.loadServers('u3'), profile.loadSettings('u3')]);
+      await t.status.clearLoaded('u3', { name: 'UserProfile.loadServers' });
+      await expect(profile.loadSettings('u3')).resolves.toBeUndefined();
+      await expect(profile.loadServers('u3')).resolves.toBe('servers of u3');
+      expect(profile.runs.filter((r) => r === 'servers:u3')).toHaveLength(2);
+    });
+
+    it('@WithLoadLock({ key }) keys any resource the same way', async () => {
+      const profile = t.app.get(UserProfile);
+      await expect(profile.loadTenant({ tenant: 'acme' })).resolves.toBe('tenant acme');
+      await expect(profile.loadTenant({ tenant: 'acme' })).resolves.toBeUndefined();
+      expect(profile.runs).toEqual(['tenant:acme']);
+      expect(await t.status.isLoaded('acme', { name: 'tenants' })).toBe(true);
     });
 
     it('rejects an invalid user id with InvalidUserIdError and does not run the method', async () => {
@@ -142,13 +219,16 @@ describe('@WithUserLoadLock()', () => {
     ['a zero lockTtlMs', { lockTtlMs: 0 }],
     ['an unknown onWaitTimeout', { onWaitTimeout: 'never' }],
     ['an unknown option', { ttl: 5 }],
+    ['an empty name', { name: '' }],
+    ['a blank name', { name: '  ' }],
+    ['a name that is not a string', { name: 7 }],
   ])('rejects %s at decoration time with LoadStatusConfigError', (_label, options) => {
     expect(() => WithUserLoadLock(options as never)).toThrow(LoadStatusConfigError);
   });
 
   it('rejects being put on something that is not a method', () => {
     const decorate = WithUserLoadLock();
-    expect(() => decorate({}, 'field', { value: 5 })).toThrow(/is not a method/);
+    expect(() => decorate({}, 'field', { value: 5 } as never)).toThrow(/is not a method/);
   });
 
   describe('with two registrations of different key prefixes in one process', () => {
@@ -189,8 +269,9 @@ describe('@WithUserLoadLock()', () => {
       await loader.loadServers('u1');
       await loader.loadSettings('u1');
       expect([loader.servers, loader.settings]).toEqual([1, 1]);
-      expect(await servers.status.isLoaded('u1')).toBe(true);
-      expect(await settings.status.isLoaded('u1')).toBe(true);
+      expect(await servers.status.isLoaded('u1', { name: 'TwoKinds.loadServers' })).toBe(true);
+      expect(await settings.status.isLoaded('u1', { name: 'TwoKinds.loadSettings' })).toBe(true);
+      expect(await settings.status.isLoaded('u1', { name: 'TwoKinds.loadServers' })).toBe(false);
     });
 
     it('refuses to guess without keyPrefix, and never runs the method', async () => {

@@ -98,12 +98,12 @@ describe('@WithUserLoadLock({ loadedTtlMs: (…args) => ms })', () => {
     @WithUserLoadLock({
       loadedTtlMs: (_id: string, tier: string) => (tier === 'vip' ? 60_000 : 500),
     })
-    load(id: string, tier: string): Promise<string> {
+    load(id: string, tier: string): Promise<string | undefined> {
       this.runs.push(id);
       return Promise.resolve(`${id}:${tier}`);
     }
     @WithUserLoadLock({ loadedTtlMs: () => -5 })
-    broken(id: string): Promise<string> {
+    broken(id: string): Promise<string | undefined> {
       this.runs.push(id);
       return Promise.resolve(id);
     }
@@ -128,8 +128,8 @@ describe('@WithUserLoadLock({ loadedTtlMs: (…args) => ms })', () => {
     await profiles.load('alice', 'vip');
     await profiles.load('bob', 'free');
     const [vip, free] = await Promise.all([
-      redis.pttl(userKey(keyPrefix, 'alice', 'loaded')),
-      redis.pttl(userKey(keyPrefix, 'bob', 'loaded')),
+      redis.pttl(userKey(keyPrefix, 'alice', 'loaded', 'Profiles.load')),
+      redis.pttl(userKey(keyPrefix, 'bob', 'loaded', 'Profiles.load')),
     ]);
     expect(vip).toBeGreaterThan(59_000);
     expect(free).toBeGreaterThan(0);
@@ -140,6 +140,6 @@ describe('@WithUserLoadLock({ loadedTtlMs: (…args) => ms })', () => {
     await expect(profiles.broken('carol')).rejects.toThrow(LoadStatusConfigError);
     await expect(profiles.broken('carol')).rejects.toThrow(/loadedTtlMs.*-5/);
     expect(profiles.runs).not.toContain('carol');
-    expect(await redis.exists(userKey(keyPrefix, 'carol', 'lock'))).toBe(0);
+    expect(await redis.exists(userKey(keyPrefix, 'carol', 'lock', 'Profiles.broken'))).toBe(0);
   });
 });

@@ -100,6 +100,31 @@ describe('bad input at every public entry point (Redis store)', () => {
     },
   );
 
+  it.each<[string, unknown]>([
+    ['empty', ''],
+    ['whitespace only', '  '],
+    ['a number', 7],
+    ['null', null],
+    ['257 characters', 'n'.repeat(257)],
+    ['a lone surrogate', 'load\udc00'],
+  ])(
+    'rejects a load name that is %s with LoadStatusConfigError everywhere',
+    async (_label, bad) => {
+      const name = bad as string;
+      const calls: Array<() => Promise<unknown>> = [
+        () => t.status.isLoaded('u', { name }),
+        () => t.status.setLoaded('u', { name }),
+        () => t.status.clearLoaded('u', { name }),
+        () => t.status.waitForLoad('u', { timeoutMs: 10, name }),
+        () => t.lock.acquireLoadLock('u', { name }),
+        () => t.lock.ensureLoaded('u', loader, { name }),
+      ];
+      for (const call of calls) {
+        await expect(call()).rejects.toThrow(/"name": expected a load name/);
+      }
+    },
+  );
+
   it('rejects bad ensureLoaded options and loaders', async () => {
     await expect(t.lock.ensureLoaded('u', loader, { waitTimeoutMs: -1 })).rejects.toThrow(
       /"waitTimeoutMs"/,

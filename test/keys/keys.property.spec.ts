@@ -1,6 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
 import fc from 'fast-check';
 import {
+  decodeLoadName,
   decodeNotice,
   decodeUserTag,
   encodeNotice,
@@ -9,7 +10,7 @@ import {
   NOTICE_GROUPS,
   NoticeKind,
 } from '../../src/keys';
-import { MAX_USER_ID_LENGTH, normalizeUserId } from '../../src/validation';
+import { checkLoadName, MAX_USER_ID_LENGTH, normalizeUserId } from '../../src/validation';
 
 /** Every id the library accepts: well-formed, non-blank strings of 1..1024 UTF-16 units. */
 const userId = fc
@@ -30,7 +31,65 @@ const all = (id: string) => {
   return [k.loaded, k.lock, k.fence, k.waiting];
 };
 
+/** Every load name the library accepts (undefined: the unnamed load). */
+const loadName = fc.option(
+  fc
+    .oneof(
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 32 }),
+      fc.string({
+        unit: fc.constantFrom('|', '%', '{', ':', '.', 'a', '7C'),
+        minLength: 1,
+        maxLength: 8,
+      }),
+    )
+    .filter((s) => {
+      try {
+        return checkLoadName('name', s) === s;
+      } catch {
+        return false;
+      }
+    }),
+  { nil: undefined },
+);
+
+const allOf = (load: string | undefined, id: string) => {
+  const k = keys.forLoad(load, id);
+  return [k.loaded, k.lock, k.fence, k.waiting, k.tag];
+};
+
 describe('keys', () => {
+  it('never maps two distinct (load, key) pairs to the same key or tag', () => {
+    fc.assert(
+      fc.property(loadName, userId, loadName, userId, (la, a, lb, b) => {
+        fc.pre(la !== lb || a !== b);
+        const ka = allOf(la, a);
+        for (const x of allOf(lb, b)) expect(ka).not.toContain(x);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('puts every load of one key in one group, and decodes both halves of a tag', () => {
+    fc.assert(
+      fc.property(loadName, userId, (load, id) => {
+        const k = keys.forLoad(load, id);
+        expect(k.group).toBe(keys.forUser(id).group);
+        expect(calculateSlot(k.lock)).toBe(calculateSlot(keys.forUser(id).lock));
+        expect(decodeUserTag(k.tag)).toBe(id);
+        expect(decodeLoadName(k.tag)).toBe(load);
+        expect(k.tag).not.toContain(':');
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('keeps the unnamed load on the key layout of 0.2', () => {
+    expect(keys.forLoad(undefined, 'u:1').lock).toBe(keys.forUser('u:1').lock);
+    expect(keys.forLoad('servers', 'u:1').lock).toBe(
+      `prefix:{${keys.forUser('u:1').group}}:servers|u%3A1:lock`,
+    );
+  });
+
   it('never maps two distinct user ids to the same key or notice', () => {
     fc.assert(
       fc.property(userId, userId, (a, b) => {

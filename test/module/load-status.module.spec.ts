@@ -9,7 +9,8 @@ import {
   type LoadStatusModuleOptions,
   type LoadStatusOptionsFactory,
 } from '../../src';
-import { LoadStatusCore } from '../../src/load-status.core';
+import { LoadStatusCore, ONE_PROCESS_WARNING } from '../../src/load-status.core';
+import { bootWithLogs, type LoggedApp } from '../support/logged-app';
 import { inspector, redisUrl, uniquePrefix } from '../support/env';
 import { createTestRedisClient, NODE_REDIS_FLAVOURS } from '../support/redis-clients';
 
@@ -213,7 +214,59 @@ describe('LoadStatusModule registration', () => {
     }
   });
 
+  it('isGlobal returned by a forRootAsync factory fails the boot: it could not take effect there', async () => {
+    const attempt = boot([
+      LoadStatusModule.forRootAsync({
+        useFactory: () => ({ isGlobal: true }) as LoadStatusModuleOptions,
+      }),
+    ]);
+    await expect(attempt).rejects.toThrow(LoadStatusConfigError);
+    await expect(attempt).rejects.toThrow(
+      /"isGlobal": a forRootAsync\(\) factory returned it.*forRootAsync\(\{ isGlobal, useFactory \}\)/,
+    );
+  });
+
+  describe('no Redis: never a silent downgrade to one process', () => {
+    const warnings = (app: LoggedApp) =>
+      app.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+
+    it('warns once at boot that loads are coordinated within this process only', async () => {
+      const app = await bootWithLogs({ redis: undefined });
+      try {
+        expect(warnings(app)).toEqual([ONE_PROCESS_WARNING]);
+        await app.lock.ensureLoaded('u1', () => Promise.resolve(1));
+        await app.status.isLoaded('u1');
+        expect(warnings(app)).toEqual([ONE_PROCESS_WARNING]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it("stays quiet when store: 'memory' chooses one process on purpose", async () => {
+      const app = await bootWithLogs({ store: 'memory' });
+      try {
+        expect(app.app.get(LoadStatusCore).store.kind).toBe('memory');
+        expect(warnings(app)).toEqual([]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it("store: 'redis' with the redis option unset (a missing REDIS_URL) fails the boot", async () => {
+      await expect(bootWithLogs({ store: 'redis', redis: undefined })).rejects.toThrow(
+        /"store": 'redis' needs the redis option, and it is missing/,
+      );
+    });
+
+    it("store: 'memory' beside a redis option fails the boot rather than ignore one", async () => {
+      await expect(bootWithLogs({ store: 'memory', redis: redisUrl() })).rejects.toThrow(
+        /"store": 'memory' keeps every flag and lock in this process, yet the redis option is given too/,
+      );
+    });
+  });
+
   it.each<[string, Record<string, unknown>, RegExp]>([
+    ['an unknown store', { store: 'postgres' }, /"store".*'redis', 'memory'.*"postgres"/],
     ['a negative lockTtlMs', { lockTtlMs: -1 }, /"lockTtlMs".*from 30 to 2147483647, got -1/],
     ['a fractional loadedTtlMs', { loadedTtlMs: 1.5 }, /"loadedTtlMs".*got 1.5/],
     ['an infinite waitTimeoutMs', { waitTimeoutMs: Infinity }, /"waitTimeoutMs".*got Infinity/],

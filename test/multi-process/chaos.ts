@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import type { LoadRecord, RunSpec } from '../fixtures/load-worker.protocol';
+import { WORKER_LOAD, type LoadRecord, type RunSpec } from '../fixtures/load-worker.protocol';
 import type { RedisServer } from '../support/redis-server';
 import type { WorkerModuleOptions } from '../fixtures/load-worker.protocol';
 import { uniquePrefix } from '../support/env';
@@ -398,7 +398,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         await delay(50); // retry pacing while it reconnects (ioredis backoff)
       }
     }
-    const flags = users.map((u) => userKey(keyPrefix, u, 'loaded'));
+    const flags = users.map((u) => userKey(keyPrefix, u, 'loaded', WORKER_LOAD));
     const flagDeadline = now() + 5_000;
     // One key per EXISTS: a Cluster refuses a multi-key command across slots.
     const anyLeft = async () =>

@@ -8,7 +8,7 @@
  * runs out.
  */
 import type { Redis } from 'ioredis';
-import type { CallerResult, LoadRecord } from '../fixtures/load-worker.protocol';
+import { WORKER_LOAD, type CallerResult, type LoadRecord } from '../fixtures/load-worker.protocol';
 import {
   waitingSeen,
   at,
@@ -80,7 +80,7 @@ export async function crashHolderMidLoad(
   await at(killedLoad.start + killAfterMs);
 
   const leaseReadAt = now();
-  const leaseLeftMs = await redis.pttl(userKey(keyPrefix, user, 'lock'));
+  const leaseLeftMs = await redis.pttl(userKey(keyPrefix, user, 'lock', WORKER_LOAD));
   await killed.kill('SIGKILL');
   const killedAt = killed.killedAt!;
 

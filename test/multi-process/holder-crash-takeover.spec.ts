@@ -4,6 +4,7 @@
  * SIGKILLed 100 ms into its load. The dead holder's lock is never released; the waiters learnt its
  * remaining lease when they tried the lock and take over the moment it runs out.
  */
+import { WORKER_LOAD } from '../fixtures/load-worker.protocol';
 import { DEFAULT_LOCK_TTL_MS } from '../../src';
 import { uniquePrefix } from '../support/env';
 import { crashHolderMidLoad } from './crash-scenario';
@@ -62,8 +63,8 @@ describe('holder crash (default options)', () => {
       r.callers.map((c) => (c.pid === takeover.pid ? 'loaded' : 'loaded-elsewhere')),
     );
     expect(Math.max(...r.callers.map((c) => c.end - takeover.end!))).toBeLessThan(1_000);
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
-    expect(await redis.exists(userKey(keyPrefix, user, 'lock'))).toBe(0);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(1);
+    expect(await redis.exists(userKey(keyPrefix, user, 'lock', WORKER_LOAD))).toBe(0);
     console.log(
       `holder crash: lease left ${r.leaseLeftMs} ms at the kill; takeover ${Math.round(r.takeoverMs!)} ms ` +
         `and load completed ${Math.round(r.completedMs!)} ms after the SIGKILL; ${r.callers.length} callers, 0 errors`,

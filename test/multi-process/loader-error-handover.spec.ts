@@ -4,6 +4,7 @@
  * process takes over within 50 ms of the failure — not after the lease (3 s), a poll interval
  * (100 ms) or the wait timeout (15 s).
  */
+import { WORKER_LOAD } from '../fixtures/load-worker.protocol';
 import { uniquePrefix } from '../support/env';
 import {
   waitingSeen,
@@ -82,6 +83,6 @@ describe('loader error in the holder (default options)', () => {
     expect(waiters.map((c) => c.status)).toEqual(
       waiters.map((c) => (c.pid === load.pid ? 'loaded' : 'loaded-elsewhere')),
     );
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(1);
   });
 });

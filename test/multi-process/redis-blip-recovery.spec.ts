@@ -7,6 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { OnStoreError } from '../../src';
+import { WORKER_LOAD } from '../fixtures/load-worker.protocol';
 import { inspector, uniquePrefix } from '../support/env';
 import { RedisServer } from '../support/redis-server';
 import {
@@ -73,7 +74,7 @@ describe('Redis blips', () => {
       expect(now() - aLoad.start).toBeLessThan(800);
       await redis.call('CLIENT', 'PAUSE', '2300', 'ALL');
       await at(aLoad.start + 2_600);
-      const lock = userKey(keyPrefix, user, 'lock');
+      const lock = userKey(keyPrefix, user, 'lock', WORKER_LOAD);
       expect(await redis.pttl(lock)).toBeGreaterThan(0); // the lease is intact...
       const aliveLoads = a.runningLoads().map((r) => r.id);
       a.finishLoad(aRun.runId);
@@ -85,7 +86,7 @@ describe('Redis blips', () => {
       expect(aReport.loads[0].abortReason).toBeUndefined();
       expect(failures([...aReport.callers, ...bReport.callers])).toEqual([]);
       expect(bReport.loads).toEqual([]);
-      expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+      expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(1);
     },
   );
 
@@ -135,7 +136,7 @@ describe('Redis blips', () => {
     for (let n = 0; ; n++) {
       const probe = `probe-${n}`;
       await worker.run({ userIds: [probe], callersPerUser: 1, loadMs: 0, mode: 'ensureLoaded' });
-      if ((await redis.exists(userKey(keyPrefix, probe, 'loaded'))) === 1) return;
+      if ((await redis.exists(userKey(keyPrefix, probe, 'loaded', WORKER_LOAD))) === 1) return;
       if (now() > deadline) throw new Error(`${worker.name} not back on Redis within 10 s`);
       await delay(50); // retry pacing while ioredis reconnects
     }

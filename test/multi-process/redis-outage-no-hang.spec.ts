@@ -18,7 +18,7 @@ import {
   DEFAULT_WAIT_TIMEOUT_MS,
   type OnStoreError,
 } from '../../src';
-import type { CallerResult, RunReport } from '../fixtures/load-worker.protocol';
+import { WORKER_LOAD, type CallerResult, type RunReport } from '../fixtures/load-worker.protocol';
 import { inspector, uniquePrefix } from '../support/env';
 import { CLIENT_FLAVOURS } from '../support/redis-clients';
 import { RedisServer } from '../support/redis-server';
@@ -149,7 +149,7 @@ describe.each(CASES)(
         for (let n = 0; ; n++) {
           const probe = `probe-${w.name}-${n}`;
           await w.run({ userIds: [probe], callersPerUser: 1, loadMs: 0, mode: 'ensureLoaded' });
-          if ((await redis.exists(userKey(keyPrefix, probe, 'loaded'))) === 1) break;
+          if ((await redis.exists(userKey(keyPrefix, probe, 'loaded', WORKER_LOAD))) === 1) break;
           if (now() > deadline) throw new Error(`${w.name} not back on Redis within 10 s`);
           await delay(50); // retry pacing while ioredis reconnects
         }
@@ -171,7 +171,7 @@ describe.each(CASES)(
       // workers' Redis-side run counter is written without waiting, so right after a restart it
       // may not have reconnected yet; the reports are the reliable count here.)
       expect(loadsOf(reports)).toHaveLength(1);
-      expect(await redis.exists(userKey(keyPrefix, w, 'loaded'))).toBe(1);
+      expect(await redis.exists(userKey(keyPrefix, w, 'loaded', WORKER_LOAD))).toBe(1);
     }
 
     function describeTimes(label: string, callers: CallerResult[]): string {

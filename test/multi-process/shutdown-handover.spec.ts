@@ -4,6 +4,7 @@
  * of waiting for the lease (3 s); the closing process's callers get LoadStatusShutdownError, its
  * loader's signal aborts, and the process exits by itself with code 0 (no open handles).
  */
+import { WORKER_LOAD } from '../fixtures/load-worker.protocol';
 import { uniquePrefix } from '../support/env';
 import {
   waitingSeen,
@@ -73,6 +74,6 @@ describe('shutdown of the lock holder (default options)', () => {
     expect(handoverMs).toBeGreaterThanOrEqual(-SKEW_MS);
     expect(handoverMs).toBeLessThan(HANDOVER_MS);
     expect(load.fencingToken).toBeGreaterThan(aLoad.fencingToken!);
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(1);
   });
 });

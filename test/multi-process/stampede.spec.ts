@@ -6,6 +6,7 @@
  * Failure handovers with the issue's tight bounds have their own specs: loader-error-handover,
  * shutdown-handover, holder-crash-takeover, redis-outage-no-hang, chaos.
  */
+import { WORKER_LOAD } from '../fixtures/load-worker.protocol';
 import { sleep, uniquePrefix } from '../support/env';
 import { CLIENT_FLAVOURS } from '../support/redis-clients';
 import {
@@ -54,8 +55,8 @@ describe.each(CLIENT_FLAVOURS)('load-once across processes (Redis, %s)', (client
     );
     expect(Math.min(...callers.map((c) => c.end - load.end!))).toBeGreaterThanOrEqual(-SKEW_MS);
     expect(Math.max(...callers.map((c) => c.end - load.end!))).toBeLessThan(1_000);
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
-    expect(await redis.exists(userKey(keyPrefix, user, 'lock'))).toBe(0);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(1);
+    expect(await redis.exists(userKey(keyPrefix, user, 'lock', WORKER_LOAD))).toBe(0);
 
     // Every process shuts down by itself after app.close(): no leaked handles or connections.
     const exits = await pool.closeAll();
@@ -98,7 +99,9 @@ describe.each(CLIENT_FLAVOURS)('load-once across processes (Redis, %s)', (client
         others.filter((c) => !['loaded-elsewhere', 'already-loaded'].includes(c.status!)),
       ).toEqual([]);
     }
-    const flags = await redis.exists(...users.map((u) => userKey(keyPrefix, u, 'loaded')));
+    const flags = await redis.exists(
+      ...users.map((u) => userKey(keyPrefix, u, 'loaded', WORKER_LOAD)),
+    );
     expect(flags).toBe(users.length);
   });
 });
@@ -136,8 +139,8 @@ describe('load-once across processes (Redis): failures', () => {
     expect(failed.loads).toHaveLength(1);
     expect(failed.loads[0].ok).toBe(false);
     // By the time the callers have the error, the lock is gone and the flag was never set.
-    expect(await redis.exists(userKey(keyPrefix, user, 'lock'))).toBe(0);
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(0);
+    expect(await redis.exists(userKey(keyPrefix, user, 'lock', WORKER_LOAD))).toBe(0);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(0);
 
     const retried = await b.run({
       userIds: [user],
@@ -154,7 +157,7 @@ describe('load-once across processes (Redis): failures', () => {
     expect(Math.max(...retried.callers.map((c) => c.ms))).toBeLessThan(2_000);
     expect(load.fencingToken).toBeGreaterThan(failed.loads[0].fencingToken!);
     expect(await loaderRunsInRedis(redis, keyPrefix)).toEqual({ [user]: 2 });
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(1);
   });
 
   it('a crashed holder is replaced after its lease, with no caller error', async () => {
@@ -180,7 +183,7 @@ describe('load-once across processes (Redis): failures', () => {
 
     // The lease cannot run out before this moment plus what it has left.
     const beforePttl = now();
-    const leaseLeft = await redis.pttl(userKey(keyPrefix, user, 'lock'));
+    const leaseLeft = await redis.pttl(userKey(keyPrefix, user, 'lock', WORKER_LOAD));
     expect(leaseLeft).toBeGreaterThan(0);
     await a.kill('SIGKILL');
     const killedAt = now();
@@ -196,6 +199,6 @@ describe('load-once across processes (Redis): failures', () => {
     expect(load.start - killedAt).toBeLessThan(lockTtlMs + 1_000);
     expect(load.fencingToken).toBeGreaterThan(aLoad.fencingToken!);
     expect(report.callers.every((c) => c.status === 'loaded')).toBe(true);
-    expect(await redis.exists(userKey(keyPrefix, user, 'loaded'))).toBe(1);
+    expect(await redis.exists(userKey(keyPrefix, user, 'loaded', WORKER_LOAD))).toBe(1);
   });
 });

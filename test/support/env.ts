@@ -22,11 +22,15 @@ export function inspector(url = redisUrl()): Redis {
 
 export { sleep } from './clock';
 
-/** A user's key as the module names it (src/keys.ts is the one place keys are built). */
+/**
+ * A user's key as the module names it (src/keys.ts is the one place keys are built), in the
+ * load `load` (default: the unnamed load).
+ */
 export function userKey(
   keyPrefix: string,
   userId: string,
   kind: 'loaded' | 'lock' | 'fence' | 'waiting',
+  load?: string,
 ): string {
-  return new KeyBuilder(keyPrefix).forUser(userId)[kind];
+  return new KeyBuilder(keyPrefix).forLoad(load, userId)[kind];
 }
