@@ -29,6 +29,8 @@ export const NOTICE_GROUPS = 256;
 export interface UserKeys {
   /** Encoded load name and key (see the layout above), also the payload of notifications. */
   readonly tag: string;
+  /** The load's name; undefined for the unnamed load. */
+  readonly load: string | undefined;
   /** The user's group: the hash tag of its keys and of its shard channel. */
   readonly group: number;
   readonly loaded: string;
@@ -109,7 +111,7 @@ export class KeyBuilder {
   }
 
   forUser(userId: string): UserKeys {
-    return new UserKeySet(this, encodeUserId(userId));
+    return new UserKeySet(this, encodeUserId(userId), undefined);
   }
 
   /** The keys of `key` in the load `name` (undefined: the unnamed load, as {@link forUser}). */
@@ -121,7 +123,7 @@ export class KeyBuilder {
       // Names are few (one per kind of data); a caller minting them per call is not cached.
       if (this.encodedNames.size < MAX_CACHED_NAMES) this.encodedNames.set(name, encoded);
     }
-    return new UserKeySet(this, `${encoded}${LOAD_SEPARATOR}${encodeUserId(key)}`);
+    return new UserKeySet(this, `${encoded}${LOAD_SEPARATOR}${encodeUserId(key)}`, name);
   }
 
   private readonly encodedNames = new Map<string, string>();
@@ -135,6 +137,7 @@ class UserKeySet implements UserKeys {
   constructor(
     private readonly keys: KeyBuilder,
     readonly tag: string,
+    readonly load: string | undefined,
   ) {}
 
   get group(): number {

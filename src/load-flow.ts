@@ -122,7 +122,7 @@ export async function runFlight<T>(
   const waiter = core.waiters.watch(keys.tag);
   const endWait = (reason: WaitEndReason): number => {
     const waitedMs = elapsed(started);
-    if (waited) events.emit({ type: 'wait-ended', userId, reason, waitedMs });
+    if (waited) events.emit({ type: 'wait-ended', userId, load: keys.load, reason, waitedMs });
     return waitedMs;
   };
   /** When the store first failed this waiting caller (it rides that out for `outageGraceMs`). */
@@ -194,7 +194,13 @@ export async function runFlight<T>(
         waiter.dispose();
         if (waited) {
           const waitedMs = endWait('woken');
-          events.emit({ type: 'takeover', userId, fencingToken: result.fencingToken, waitedMs });
+          events.emit({
+            type: 'takeover',
+            userId,
+            load: keys.load,
+            fencingToken: result.fencingToken,
+            waitedMs,
+          });
         }
         waited = false;
         return await runLocked(host, userId, keys, token, { ...result, sentAt }, loader, settings);
@@ -206,7 +212,7 @@ export async function runFlight<T>(
         waited = false;
         return await onTimeout(host, userId, keys, loader, settings, started);
       }
-      if (!waited) events.emit({ type: 'wait-started', userId });
+      if (!waited) events.emit({ type: 'wait-started', userId, load: keys.load });
       waited = true;
       // Wake on a notice; else re-check right after the holder's lease would run out, and poll
       // while notifications are down (or while too few replicas acknowledge our locks).
@@ -305,7 +311,7 @@ export async function onTimeout<T>(
   host.track(undefined, controller);
   const loadStarted = performance.now();
   const { events } = host.core;
-  events.emit({ type: 'load-started', userId, fencingToken: undefined });
+  events.emit({ type: 'load-started', userId, load: keys.load, fencingToken: undefined });
   let value: T;
   try {
     const ctx = loadContext(userId, undefined, controller.signal, settings.loadedTtlMs);
@@ -316,6 +322,7 @@ export async function onTimeout<T>(
     events.emit({
       type: 'load-failed',
       userId,
+      load: keys.load,
       fencingToken: undefined,
       durationMs: elapsed(loadStarted),
       error,
@@ -327,6 +334,7 @@ export async function onTimeout<T>(
   events.emit({
     type: 'load-succeeded',
     userId,
+    load: keys.load,
     fencingToken: undefined,
     durationMs: elapsed(loadStarted),
   });

@@ -287,12 +287,19 @@ export class LoadLockService
     const { events, logger } = this.core;
     const { fencingToken } = grant;
     const started = performance.now();
-    events.emit({ type: 'refresh-started', userId, fencingToken, remainingMs: grant.refreshOf! });
+    events.emit({
+      type: 'refresh-started',
+      userId,
+      load: keys.load,
+      fencingToken,
+      remainingMs: grant.refreshOf!,
+    });
     runLocked(this.host, userId, keys, token, grant, loader, settings).then(
       () =>
         events.emit({
           type: 'refreshed',
           userId,
+          load: keys.load,
           fencingToken,
           durationMs: Math.round(performance.now() - started),
         }),
@@ -304,6 +311,7 @@ export class LoadLockService
         events.emit({
           type: 'refresh-failed',
           userId,
+          load: keys.load,
           fencingToken,
           durationMs: Math.round(performance.now() - started),
           error,
@@ -334,6 +342,7 @@ export class LoadLockService
         this.core.events.emit({
           type: 'lock-unreplicated',
           userId: decodeUserTag(keys.tag),
+          load: keys.load,
           acks: result.acks,
           replicas: result.replicas,
         });

@@ -5,7 +5,10 @@ import { checkDurationMs } from './validation';
 
 /** A token-owned lock on one user. Only its owner can extend or release it. */
 export interface LoadLock {
+  /** The key it locks (a user id, or any key). */
   readonly userId: string;
+  /** The load it locks the key in; undefined for the unnamed load. */
+  readonly load?: string;
   /** Unique per acquisition; the store compares it before extend and release. */
   readonly token: string;
   /** Strictly greater than every earlier token of this user: hand it to storage to reject stale writers. */
@@ -38,6 +41,10 @@ export class HeldLoadLock implements LoadLock {
     this.leaseEndsAt = leaseFrom + ttlMs;
   }
 
+  get load(): string | undefined {
+    return this.keys.load;
+  }
+
   /** Emits `lock-acquired` for this lock. */
   announce(): void {
     const { events } = this.core;
@@ -45,6 +52,7 @@ export class HeldLoadLock implements LoadLock {
     events.emit({
       type: 'lock-acquired',
       userId: this.userId,
+      load: this.keys.load,
       fencingToken: this.fencingToken,
       incarnation: this.incarnation,
       leaseMs: this.ttlMs,
@@ -68,6 +76,7 @@ export class HeldLoadLock implements LoadLock {
         events.emit({
           type: 'lease-extended',
           userId: this.userId,
+          load: this.keys.load,
           fencingToken: this.fencingToken,
           leaseEndsInMs: Math.floor(this.leaseEndsAt - performance.now()),
         });
@@ -86,6 +95,7 @@ export class HeldLoadLock implements LoadLock {
       events.emit({
         type: 'lock-released',
         userId: this.userId,
+        load: this.keys.load,
         fencingToken: this.fencingToken,
         owned,
       });

@@ -27,31 +27,46 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'load-started';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number | undefined;
       }
     | {
         readonly type: 'load-succeeded';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number | undefined;
         readonly durationMs: number;
       }
     | {
         readonly type: 'load-failed';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number | undefined;
         readonly durationMs: number;
         readonly error: unknown;
       }
-    | { readonly type: 'wait-started'; readonly userId: string }
+    | {
+        readonly type: 'wait-started';
+        readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
+      }
     | {
         readonly type: 'wait-ended';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly reason: WaitEndReason;
         readonly waitedMs: number;
       }
     | {
         readonly type: 'lock-acquired';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number;
         /**
          * The lock state that granted the lease: `redis:<lineage>` (one continuous Redis state;
@@ -69,6 +84,8 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'lease-extended';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number;
         /** How long the lease now lasts, from this event on (a lower bound), in ms. */
         readonly leaseEndsInMs: number;
@@ -76,10 +93,18 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'lock-released';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number;
         readonly owned: boolean;
       }
-    | { readonly type: 'lease-lost'; readonly userId: string; readonly fencingToken: number }
+    | {
+        readonly type: 'lease-lost';
+        readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
+        readonly fencingToken: number;
+      }
     /**
      * A lock was taken, but fewer replicas than `waitForReplicas` acknowledged it in time: it
      * was given back unused, and the caller tries again.
@@ -87,6 +112,8 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'lock-unreplicated';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly acks: number;
         readonly replicas: number;
       }
@@ -94,12 +121,15 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'takeover';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number;
         readonly waitedMs: number;
       }
     | {
         readonly type: 'store-error';
         readonly userId?: undefined;
+        readonly load?: undefined;
         readonly operation: string;
         readonly error: unknown;
         /**
@@ -108,11 +138,18 @@ export type LoadStatusEvent = LoadStatusEventBase &
          */
         readonly kind: 'unreachable' | 'rejected';
       }
-    | { readonly type: 'store-recovered'; readonly userId?: undefined; readonly operation: string }
+    | {
+        readonly type: 'store-recovered';
+        readonly userId?: undefined;
+        readonly load?: undefined;
+        readonly operation: string;
+      }
     /** This process took the lock to refresh a loaded user ahead (`refreshAheadMs`); the caller was served. */
     | {
         readonly type: 'refresh-started';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number;
         /** What was left of the flag. */
         readonly remainingMs: number;
@@ -121,6 +158,8 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'refreshed';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number;
         readonly durationMs: number;
       }
@@ -128,12 +167,19 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'refresh-failed';
         readonly userId: string;
+        /** The load's name; absent (undefined) for the unnamed load. */
+        readonly load?: string;
         readonly fencingToken: number;
         readonly durationMs: number;
         readonly error: unknown;
       }
     /** This process called `clearAllLoaded()`: every user of the prefix is not loaded any more. */
-    | { readonly type: 'all-cleared'; readonly userId?: undefined; readonly durationMs: number }
+    | {
+        readonly type: 'all-cleared';
+        readonly userId?: undefined;
+        readonly load?: undefined;
+        readonly durationMs: number;
+      }
   );
 
 type Without<E> = E extends LoadStatusEvent ? Omit<E, keyof LoadStatusEventBase> : never;

@@ -57,7 +57,7 @@ export async function runLocked<T>(
   const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
   const started = performance.now();
   core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);
-  events.emit({ type: 'load-started', userId, fencingToken });
+  events.emit({ type: 'load-started', userId, load: keys.load, fencingToken });
   let value: T;
   const ctx = loadContext(userId, fencingToken, controller.signal, settings.loadedTtlMs);
   try {
@@ -65,7 +65,14 @@ export async function runLocked<T>(
     warnIfAlwaysRefreshing(core, ctx.loadedTtlMs, settings.refreshAheadMs);
   } catch (error) {
     stopKeepAlive();
-    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
+    events.emit({
+      type: 'load-failed',
+      userId,
+      load: keys.load,
+      fencingToken,
+      durationMs: elapsed(started),
+      error,
+    });
     await releaseQuietly(core, lock);
     throw error;
   }
@@ -74,7 +81,14 @@ export async function runLocked<T>(
     // Shutdown released the lock already; another process loads instead.
     lock.settled();
     const error = new LoadStatusShutdownError(userId);
-    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
+    events.emit({
+      type: 'load-failed',
+      userId,
+      load: keys.load,
+      fencingToken,
+      durationMs: elapsed(started),
+      error,
+    });
     throw error;
   }
   let owned: boolean;
@@ -88,7 +102,14 @@ export async function runLocked<T>(
       grant.generation,
     ));
   } catch (error) {
-    events.emit({ type: 'load-failed', userId, fencingToken, durationMs: elapsed(started), error });
+    events.emit({
+      type: 'load-failed',
+      userId,
+      load: keys.load,
+      fencingToken,
+      durationMs: elapsed(started),
+      error,
+    });
     // The finish may not have run: give the lock back so waiters need not sit out the lease.
     await releaseQuietly(core, lock);
     throw error;
@@ -101,11 +122,11 @@ export async function runLocked<T>(
       `lease for user ${JSON.stringify(userId)} was lost before the load finished (fencing token ${fencingToken})`,
     );
     if (!(controller.signal.reason instanceof LoadLeaseLostError)) {
-      events.emit({ type: 'lease-lost', userId, fencingToken });
+      events.emit({ type: 'lease-lost', userId, load: keys.load, fencingToken });
     }
   }
-  events.emit({ type: 'lock-released', userId, fencingToken, owned });
-  events.emit({ type: 'load-succeeded', userId, fencingToken, durationMs });
+  events.emit({ type: 'lock-released', userId, load: keys.load, fencingToken, owned });
+  events.emit({ type: 'load-succeeded', userId, load: keys.load, fencingToken, durationMs });
   return { status: 'loaded', value, fencingToken, shared: false, durationMs };
 }
 
@@ -170,6 +191,7 @@ function keepLeaseAlive(
         core.events.emit({
           type: 'lease-lost',
           userId: lock.userId,
+          load: lock.load,
           fencingToken: lock.fencingToken,
         });
         controller.abort(error);

@@ -18,6 +18,11 @@ function record(app: TestApp) {
   };
 }
 
+/** Resolves once `condition` holds, checked every turn of the event loop (bounded by the test's timeout). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setImmediate(r));
+}
+
 describe('LoadStatusEvents', () => {
   let a: TestApp;
   let b: TestApp;
@@ -47,6 +52,26 @@ describe('LoadStatusEvents', () => {
     const succeeded = rec.events.at(-1);
     expect(succeeded?.type === 'load-succeeded' && succeeded.durationMs).toBeGreaterThanOrEqual(9);
     rec.stop();
+  });
+
+  it('names the load in every event of a named load, on the holder and on the waiter', async () => {
+    const [holder, waiter] = [record(a), record(b)];
+    let finish!: () => void;
+    const held = a.lock.ensureLoaded('u', () => new Promise<void>((r) => (finish = r)), {
+      name: 'servers',
+    });
+    await until(() => holder.types().includes('load-started'));
+    const waited = b.lock.ensureLoaded('u', () => Promise.resolve(), { name: 'servers' });
+    await until(() => waiter.types().includes('wait-started'));
+    finish();
+    await Promise.all([held, waited]);
+    const named = [...holder.events, ...waiter.events];
+    expect(named.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['lock-acquired', 'load-succeeded', 'wait-started', 'wait-ended']),
+    );
+    expect(named.filter((e) => e.load !== 'servers')).toEqual([]);
+    holder.stop();
+    waiter.stop();
   });
 
   it('emits a wait that ends because the user was loaded elsewhere', async () => {
