@@ -1,4 +1,7 @@
 export { LoadStatusModule } from './load-status.module';
+export { createLoadStatus } from './standalone';
+export type { CreateLoadStatusOptions, LoadStatusInstance } from './standalone';
+export type { LoadStatusLogger } from './logger';
 export type { LoadStatusOptionsFactory } from './load-status.module-definition';
 export { LOAD_STATUS_MODULE_OPTIONS } from './load-status.module-definition';
 export {
@@ -29,9 +32,11 @@ export type {
   RedisSource,
 } from './redis-source';
 export { LoadStatusService } from './load-status.service';
-export type { SetLoadedOptions, WaitForLoadOptions } from './load-status.service';
+export { LoadFlags } from './load-flags';
+export type { SetLoadedOptions, WaitForLoadOptions } from './load-flags';
 export { LoadLockService } from './load-lock.service';
-export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-lock.service';
+export { LoadLocks } from './load-locks';
+export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-locks';
 export type { LoadNameOption } from './validation';
 export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './load-flow';

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { nestLogger, type LoadStatusLogger } from './logger';
 import { randomUUID } from 'node:crypto';
 import { decodeUserTag, KeyBuilder, type UserKeys } from './keys';
 import { LoadStatusConfigError, LoadStatusShutdownError } from './errors';
@@ -27,7 +27,6 @@ export const LOAD_STATUS_RESOLVED_OPTIONS = Symbol('LOAD_STATUS_RESOLVED_OPTIONS
 export class LoadStatusCore implements StoreListener {
   readonly keys: KeyBuilder;
   readonly waiters = new WaiterRegistry();
-  readonly logger = new Logger('LoadStatus');
   /**
    * Redis without a near-cache: a check reads the flag (a two-key script) before it runs the
    * acquire script, which costs more per call; most checks find the user loaded.
@@ -43,32 +42,38 @@ export class LoadStatusCore implements StoreListener {
     readonly store: LoadStore,
     /** The store again when it is near-cached, for the synchronous hot path. */
     readonly nearCache: NearCachedLoadStore | undefined,
+    readonly logger: LoadStatusLogger,
   ) {
     this.keys = new KeyBuilder(options.keyPrefix);
     this.readsFlagFirst = store.kind === 'redis' && nearCache === undefined;
   }
 
-  /** `appCache` resolves the app's CACHE_MANAGER, for `cache: true`. */
+  /**
+   * `appCache` resolves the app's CACHE_MANAGER, for `cache: true`; `logger` is where everything
+   * of this instance logs (Nest's `Logger` by default, loaded on first use).
+   */
   static async create(
     options: ResolvedLoadStatusOptions,
     appCache: () => FlagCache = () => {
       throw new LoadStatusConfigError('cache', 'true is not available here');
     },
+    logger: LoadStatusLogger = nestLogger(),
   ): Promise<LoadStatusCore> {
     const keys = new KeyBuilder(options.keyPrefix);
     const instanceId = randomUUID();
-    const events = new LoadStatusEvents(instanceId);
+    const events = new LoadStatusEvents(instanceId, logger);
     let store: LoadStore;
     let nearCache: NearCachedLoadStore | undefined;
     if (options.redis === undefined) {
       store = new MemoryLoadStore(`memory:${instanceId}`);
     } else {
       store = new GuardedLoadStore(
-        new RedisLoadStore(options.redis, keys, options.waitForReplicas),
+        new RedisLoadStore(options.redis, keys, options.waitForReplicas, logger),
         options.onStoreError,
         options.commandTimeoutMs,
         events,
         instanceId,
+        logger,
       );
       if (options.nearCache) {
         const { maxEntries, maxAgeMs } = options.nearCache;
@@ -83,9 +88,10 @@ export class LoadStatusCore implements StoreListener {
         options.commandTimeoutMs,
         Date.now,
         keys.cacheGenerationKey,
+        logger,
       );
     }
-    const core = new LoadStatusCore(instanceId, events, options, store, nearCache);
+    const core = new LoadStatusCore(instanceId, events, options, store, nearCache, logger);
     await store.init(core);
     core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);
     if (!options.storeChosen) core.logger.warn(ONE_PROCESS_WARNING);

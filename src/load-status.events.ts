@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { nestLogger, type LoadStatusLogger } from './logger';
 import { Observable, Subject } from 'rxjs';
 import { errorText } from './errors';
 
@@ -194,11 +194,13 @@ export type LoadStatusEventInput = Without<LoadStatusEvent>;
  */
 export class LoadStatusEvents {
   private readonly subject = new Subject<LoadStatusEvent>();
-  private readonly logger = new Logger('LoadStatus');
   /** Every event of this module instance. */
   readonly events$: Observable<LoadStatusEvent> = this.subject.asObservable();
 
-  constructor(readonly instanceId: string) {}
+  constructor(
+    readonly instanceId: string,
+    private readonly logger: LoadStatusLogger = nestLogger(),
+  ) {}
 
   /** True while someone subscribes: build events only then. */
   get active(): boolean {

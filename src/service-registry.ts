@@ -1,17 +1,17 @@
 import { LoadStatusConfigError, LoadStatusModuleMissingError } from './errors';
-import type { LoadLockService } from './load-lock.service';
+import type { LoadLocks } from './load-locks';
 
 /**
- * Live `LoadLockService`s of this process, newest last. `@WithUserLoadLock()` looks its service up
+ * Live `LoadLocks`s of this process, newest last. `@WithUserLoadLock()` looks its service up
  * here at call time, so it works on instances created by Nest and by hand alike.
  */
-const live: LoadLockService[] = [];
+const live: LoadLocks[] = [];
 
-export function registerLoadLockService(service: LoadLockService): void {
+export function registerLoadLockService(service: LoadLocks): void {
   if (!live.includes(service)) live.push(service);
 }
 
-export function unregisterLoadLockService(service: LoadLockService): void {
+export function unregisterLoadLockService(service: LoadLocks): void {
   const index = live.indexOf(service);
   if (index >= 0) live.splice(index, 1);
 }
@@ -22,10 +22,7 @@ export function unregisterLoadLockService(service: LoadLockService): void {
  * a guess (a guess would load one kind of data under another's flags). Several with the same
  * prefix (e.g. two apps in one test process) resolve to the newest.
  */
-export function resolveLoadLockService(
-  method: string,
-  keyPrefix: string | undefined,
-): LoadLockService {
+export function resolveLoadLockService(method: string, keyPrefix: string | undefined): LoadLocks {
   const candidates = keyPrefix === undefined ? live : live.filter((s) => s.keyPrefix === keyPrefix);
   if (candidates.length === 0) throw new LoadStatusModuleMissingError(method, keyPrefix);
   const prefixes = new Set(candidates.map((s) => s.keyPrefix));

@@ -1,5 +1,5 @@
 import { LoadStatusConfigError } from './errors';
-import type { EnsureLoadedOptions } from './load-lock.service';
+import type { EnsureLoadedOptions } from './load-locks';
 import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
 import { resolveLoadLockService } from './service-registry';
 import { checkDurationMs, checkLoadName, describeValue } from './validation';
@@ -134,8 +134,11 @@ function loadLockDecorator(
     // Keep the method's identity for Nest and other decorators: name, and metadata set by
     // decorators applied before this one (those applied after see the wrapper directly).
     Object.defineProperty(wrapped, 'name', { value: original.name, configurable: true });
-    for (const metadataKey of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(metadataKey, Reflect.getOwnMetadata(metadataKey, original), wrapped);
+    // Outside Nest `reflect-metadata` may not be loaded: then there is no metadata to keep.
+    if (typeof Reflect.getOwnMetadataKeys === 'function') {
+      for (const metadataKey of Reflect.getOwnMetadataKeys(original)) {
+        Reflect.defineMetadata(metadataKey, Reflect.getOwnMetadata(metadataKey, original), wrapped);
+      }
     }
     descriptor.value = wrapped as typeof descriptor.value;
   };

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { nestLogger, type LoadStatusLogger } from '../logger';
 import { errorText, LoadStatusUnavailableError } from '../errors';
 import { NoticeKind } from '../keys';
 import { MAX_TTL_MS } from '../validation';
@@ -52,7 +52,6 @@ export class CacheFlagLoadStore implements LoadStore {
   readonly kind = 'cache-manager' as const;
 
   private readonly deadlines: CommandDeadlines;
-  private readonly logger = new Logger('LoadStatus');
   private failing = false;
 
   constructor(
@@ -67,6 +66,7 @@ export class CacheFlagLoadStore implements LoadStore {
      * the generation it was set in and counts only while that is current).
      */
     private readonly generationKey = 'load-status:%gen:generation',
+    private readonly logger: LoadStatusLogger = nestLogger(),
   ) {
     this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
   }

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { nestLogger, type LoadStatusLogger } from '../logger';
 import {
   errorText,
   LoadStatusConfigError,
@@ -35,7 +35,6 @@ export class GuardedLoadStore implements LoadStore {
   private warned = false;
   /** The refusal the last failed command met, until a command works again. */
   private commandRejection: StoreFailure | undefined;
-  private readonly logger = new Logger('LoadStatus');
   private readonly deadlines: CommandDeadlines;
   /** Tokens of locks the fallback issued: they are extended and released there, not in Redis. */
   private readonly fallbackTokens = new Set<string>();
@@ -47,6 +46,7 @@ export class GuardedLoadStore implements LoadStore {
     private readonly events?: LoadStatusEvents,
     /** Names the fallback's leases (`fallback:<instanceId>`). */
     instanceId = 'unknown',
+    private readonly logger: LoadStatusLogger = nestLogger(),
   ) {
     this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
     this.fallback = new MemoryLoadStore(`fallback:${instanceId}`);

@@ -23,7 +23,9 @@ export type RowClient =
   | 'node-redis-client'
   | 'node-redis-url'
   /** `cache: true` with `@keyv/redis` flags and a URL for the locks: neither client installed. */
-  | 'cache-manager';
+  | 'cache-manager'
+  /** No Nest installed at all: `createLoadStatus()` from `nestjs-load-status/standalone`, ioredis. */
+  | 'standalone';
 
 export interface MatrixRow {
   name: string;
@@ -54,6 +56,8 @@ export const MATRIX: readonly MatrixRow[] = [
   { name: 'nest12-cache-manager7', nest: 12, client: 'cache-manager', libraryMajor: 7 },
   { name: 'nest12-ioredis6-esm', nest: 12, client: 'ioredis-client', libraryMajor: 6, esm: true },
   { name: 'nest10-redis5-esm', nest: 10, client: 'node-redis-client', libraryMajor: 5, esm: true },
+  // `nest` is unused here: the app has no Nest package (the row checks that none was installed).
+  { name: 'node-standalone-ioredis6', nest: 12, client: 'standalone', libraryMajor: 6 },
 ];
 
 /** The row `npm test` runs: the newest of everything, as an ES module app. */
@@ -75,6 +79,9 @@ export interface RowResult {
 
 /** Dependencies of a row's app, as a user would write them. */
 function dependenciesOf(row: MatrixRow): Record<string, string> {
+  if (row.client === 'standalone') {
+    return { ioredis: `^${row.libraryMajor}.0.0`, '@types/redis-errors': '^1.2.3', rxjs: '^7.8.1' };
+  }
   const deps: Record<string, string> = {
     '@nestjs/common': `^${row.nest}.0.0`,
     '@nestjs/core': `^${row.nest}.0.0`,
@@ -110,6 +117,8 @@ function dependenciesOf(row: MatrixRow): Record<string, string> {
 /** The part of the app that differs per client: how `redis` (and `cache`) are given. */
 function redisModule(row: MatrixRow): string {
   switch (row.client) {
+    case 'standalone':
+      return 'export {};\n';
     case 'ioredis-url':
     case 'node-redis-url':
       return `import type { LoadStatusModuleOptions } from 'nestjs-load-status';
@@ -156,6 +165,7 @@ export async function redisOptions(url: string): Promise<{ options: LoadStatusMo
  * app whose Redis is unreachable, under fail-closed, down.
  */
 function healthModule(row: MatrixRow): string {
+  if (row.client === 'standalone') return 'export {};\n';
   if (!row.health) {
     return `export const healthImports: unknown[] = [];
 export async function checkHealth(_app: unknown): Promise<Record<string, string>> {
@@ -206,6 +216,7 @@ export async function checkHealth(app: INestApplicationContext): Promise<Record<
 
 /** The app: boots, says ready, fires 20 concurrent decorated calls on "go", reports, closes. */
 function mainModule(row: MatrixRow): string {
+  if (row.client === 'standalone') return standaloneMainModule();
   const js = row.esm ? '.js' : '';
   return `import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
@@ -254,6 +265,50 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify({ runs: loader.runs, callers: calls.length, failed, typed: typed.status, ...health }) + '\\n');
   await app.close();
   await redis.close();
+}
+main().catch((error: unknown) => {
+  process.stderr.write('app failed: ' + String(error instanceof Error ? error.stack : error) + '\\n');
+  process.exit(1);
+});
+`;
+}
+
+/**
+ * The standalone app: no Nest installed; `createLoadStatus()` on a URL, a key-neutral decorator on
+ * a plain class, 20 concurrent calls on "go"; it reports, and which `@nestjs` packages it has.
+ */
+function standaloneMainModule(): string {
+  return `import { existsSync } from 'node:fs';
+import { createLoadStatus, WithLoadLock, type LoadOutcome } from 'nestjs-load-status/standalone';
+
+class ReportBuilder {
+  runs = 0;
+  @WithLoadLock({ name: 'reports', loadedTtlMs: 60_000 })
+  async build(tenant: string): Promise<string | undefined> {
+    this.runs++;
+    await new Promise((r) => setTimeout(r, 300));
+    return 'report of ' + tenant;
+  }
+}
+
+async function main(): Promise<void> {
+  const loadStatus = await createLoadStatus({
+    store: 'redis',
+    redis: process.env.REDIS_URL,
+    keyPrefix: process.env.KEY_PREFIX,
+  });
+  const builder = new ReportBuilder();
+  process.stdout.write('ready\\n');
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  process.stdin.destroy();
+  const calls = await Promise.allSettled(Array.from({ length: 20 }, () => builder.build('cold-tenant')));
+  const typed: LoadOutcome<number> = await loadStatus.locks.ensureLoaded('typed-' + process.pid, async (ctx) => ctx.fencingToken ?? 0);
+  const failed = calls.filter((c) => c.status === 'rejected').map((c) => String((c as PromiseRejectedResult).reason));
+  if (existsSync('node_modules/@nestjs')) failed.push('an @nestjs package is installed');
+  const loadedNest = Object.keys(require.cache).filter((p) => p.includes('@nestjs'));
+  if (loadedNest.length > 0) failed.push('loaded ' + loadedNest.join(', '));
+  process.stdout.write(JSON.stringify({ runs: builder.runs, callers: calls.length, failed, typed: typed.status }) + '\\n');
+  await loadStatus.close();
 }
 main().catch((error: unknown) => {
   process.stderr.write('app failed: ' + String(error instanceof Error ? error.stack : error) + '\\n');
@@ -528,11 +583,11 @@ export function matrixTable(results: RowResult[]): string {
     const library =
       r.row.client === 'cache-manager'
         ? `cache-manager ${v['cache-manager'] ?? '?'} + @nestjs/cache-manager ${v['@nestjs/cache-manager'] ?? '?'}`
-        : r.row.client.startsWith('ioredis')
+        : r.row.client.startsWith('ioredis') || r.row.client === 'standalone'
           ? `ioredis ${v.ioredis ?? '?'}`
           : `redis ${v.redis ?? '?'}`;
     lines.push(
-      `| ${r.row.name} | ${v['@nestjs/core'] ?? '?'} | ${r.row.client} | ${library}, rxjs ${v.rxjs ?? '?'} | ${r.row.esm ? 'ESM' : 'CJS'} | ${r.ok ? 'pass' : 'FAIL'} | ${r.loaderRuns ?? '–'} | ${r.health ? `${r.installed['@nestjs/terminus']}: ${r.health}` : '–'} | ${r.seconds.install} / ${r.seconds.typecheck} / ${r.seconds.run} |`,
+      `| ${r.row.name} | ${r.row.client === 'standalone' ? 'none' : (v['@nestjs/core'] ?? '?')} | ${r.row.client} | ${library}, rxjs ${v.rxjs ?? '?'} | ${r.row.esm ? 'ESM' : 'CJS'} | ${r.ok ? 'pass' : 'FAIL'} | ${r.loaderRuns ?? '–'} | ${r.health ? `${r.installed['@nestjs/terminus']}: ${r.health}` : '–'} | ${r.seconds.install} / ${r.seconds.typecheck} / ${r.seconds.run} |`,
     );
   }
   return lines.join('\n');

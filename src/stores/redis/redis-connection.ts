@@ -1,4 +1,4 @@
-import type { Logger } from '@nestjs/common';
+import type { LoadStatusLogger as Logger } from '../../logger';
 import { errorText, LoadStatusConfigError } from '../../errors';
 import type { IoRedisConnectionOptions, RedisSource } from '../../redis-source';
 import { IoRedisCommands, isIoRedisClient, type IoRedisLike } from './ioredis-commands';

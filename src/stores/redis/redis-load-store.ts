@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { nestLogger, type LoadStatusLogger } from '../../logger';
 import { ALL_USERS_TAG, encodeNotice, NoticeKind, type KeyBuilder } from '../../keys';
 import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
@@ -27,7 +27,6 @@ export class RedisLoadStore implements LoadStore {
   /** Failures surface as errors; `GuardedLoadStore` tracks degradation. */
   readonly isDegraded = false;
   private readonly redis: RedisCommands;
-  private readonly logger = new Logger('LoadStatus');
   private readonly subscriber: RedisSubscriber;
   private readonly watch: ConnectionWatch;
   private readonly forgetSecrets: Array<() => void>;
@@ -46,6 +45,7 @@ export class RedisLoadStore implements LoadStore {
     keys: Pick<KeyBuilder, 'channel' | 'shardChannels' | 'pattern' | 'probeKey' | 'generationKeys'>,
     /** Replica-acknowledged locks (see `waitForReplicas`). */
     private readonly waitForReplicas?: { replicas: number; timeoutMs: number },
+    private readonly logger: LoadStatusLogger = nestLogger(),
   ) {
     this.redis = redisCommandsFor(source, this.logger);
     // Before anything can be logged: no password leaves the module.

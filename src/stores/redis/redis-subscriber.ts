@@ -1,4 +1,4 @@
-import type { Logger } from '@nestjs/common';
+import type { LoadStatusLogger as Logger } from '../../logger';
 import { errorText } from '../../errors';
 import { decodeNotice } from '../../keys';
 import type { StoreListener } from '../load-store';

@@ -1,0 +1,142 @@
+import type { LoadStatusCore } from './load-status.core';
+import { NoticeKind } from './keys';
+import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
+import { LoadStatusConfigError } from './errors';
+
+/** Extra life of a "waiting" mark beyond the next re-check, for timers that fire late. */
+const MARK_SLACK_MS = 1_000;
+
+/** Options of {@link LoadFlags.setLoaded} (a number alone is `ttlMs`). */
+export interface SetLoadedOptions extends LoadNameOption {
+  /** @default the module's `loadedTtlMs` */
+  ttlMs?: number;
+}
+
+/** Options of {@link LoadFlags.waitForLoad}. */
+export interface WaitForLoadOptions extends LoadNameOption {
+  /**
+   * How long to wait, in ms.
+   * @default the module's `waitTimeoutMs`
+   */
+  timeoutMs?: number;
+  /** Aborting rejects the wait at once with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The per-user "loaded" flags. A flag lives `loadedTtlMs` (keep it equal to the TTL of the data it
+ * guards); setting or clearing it notifies every process.
+ */
+export class LoadFlags {
+  constructor(private readonly core: LoadStatusCore) {}
+
+  /**
+   * True while the flag of `userId` in the load `name` is set. Throws `InvalidUserIdError` for a
+   * bad key.
+   */
+  async isLoaded(userId: string, options: LoadNameOption = {}): Promise<boolean> {
+    const user = this.core.user(userId, nameOf(options));
+    this.core.assertOpen(user.id);
+    // Hot path: a near-cache hit answers without a round trip (or another async step).
+    if (this.core.nearCache?.cachedLoaded(user.keys.tag)) return true;
+    return (await this.core.store.flagTtl(user.keys)) !== undefined;
+  }
+
+  /**
+   * Marks the key loaded (in the load `name`) for `ttlMs` and wakes everyone waiting for it.
+   * @param ttlMsOrOptions `ttlMs` (default: the module's `loadedTtlMs`), or `{ ttlMs, name }`
+   */
+  async setLoaded(userId: string, ttlMsOrOptions?: number | SetLoadedOptions): Promise<void> {
+    const { ttlMs, name } = callOptions(ttlMsOrOptions);
+    const user = this.core.user(userId, name);
+    const ttl =
+      ttlMs === undefined ? this.core.options.loadedTtlMs : checkDurationMs('ttlMs', ttlMs);
+    this.core.assertOpen(user.id);
+    await this.core.store.setLoaded(user.keys, ttl);
+  }
+
+  /**
+   * Removes the flag of the key in the load `name` (call it when that data changes); the next
+   * `ensureLoaded` of that load loads again.
+   */
+  async clearLoaded(userId: string, options: LoadNameOption = {}): Promise<void> {
+    const user = this.core.user(userId, nameOf(options));
+    this.core.assertOpen(user.id);
+    await this.core.store.clearLoaded(user.keys);
+  }
+
+  /**
+   * Makes every user of this module's `keyPrefix` not loaded, in every process (near-caches are
+   * dropped by a notice, within notification latency); each then loads once on its next call.
+   * Loads running meanwhile set no flag (their waiters load again). O(1) in the number of users:
+   * each of 256 key groups keeps a generation that flags must match, and this moves each one on
+   * (one single-key script per group, so never cross-slot on a Cluster); old flags expire with
+   * their TTL. Locks and fencing tokens are left alone, and so are other prefixes. It never falls
+   * back to the in-process store: with Redis unreachable it rejects with
+   * `LoadStatusUnavailableError` under either policy (an invalidation must not be lost).
+   */
+  async clearAllLoaded(): Promise<void> {
+    this.core.assertOpen();
+    const started = performance.now();
+    await this.core.store.clearAllLoaded();
+    this.core.events.emit({
+      type: 'all-cleared',
+      durationMs: Math.round(performance.now() - started),
+    });
+  }
+
+  /**
+   * Deletes every flag, lock and fencing counter under this module's `keyPrefix`, in the store
+   * and in this process's near-cache. Meant for test suites (`afterEach(() => status.reset())`);
+   * in production it makes every user load again. Locks held by running loaders vanish too.
+   */
+  async reset(): Promise<void> {
+    this.core.assertOpen();
+    await this.core.store.reset();
+  }
+
+  /**
+   * Waits until the user is loaded. Woken by a notification within milliseconds of `setLoaded`
+   * or a finished load in any process; re-checks every `pollIntervalMs` in case a notification
+   * was lost. Resolves true once loaded, false at the timeout; rejects with `signal.reason` on
+   * abort and with `LoadStatusShutdownError` when the module shuts down.
+   */
+  async waitForLoad(userId: string, options: WaitForLoadOptions = {}): Promise<boolean> {
+    const user = this.core.user(userId, nameOf(options));
+    const timeoutMs =
+      options.timeoutMs === undefined
+        ? this.core.options.waitTimeoutMs
+        : checkDurationMs('timeoutMs', options.timeoutMs, 0);
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    this.core.assertOpen(user.id);
+    const deadline = performance.now() + timeoutMs;
+    const waiter = this.core.waiters.watch(user.keys.tag);
+    try {
+      for (;;) {
+        waiter.arm();
+        // Marks the user as waited on, so a load finishing in another process notifies us.
+        const watchMs = 2 * this.core.options.pollIntervalMs + MARK_SLACK_MS;
+        if ((await this.core.store.flagTtl(user.keys, watchMs)) !== undefined) return true;
+        signal?.throwIfAborted();
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) return false;
+        const reason = await waiter.wait(
+          Math.min(remaining, this.core.options.pollIntervalMs),
+          signal,
+        );
+        if (reason === NoticeKind.Loaded) return true;
+      }
+    } finally {
+      waiter.dispose();
+    }
+  }
+}
+
+/** The `name` of a call's options object. */
+function nameOf(options: LoadNameOption): string | undefined {
+  if (typeof options !== 'object' || options === null) {
+    throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
+  }
+  return options.name;
+}

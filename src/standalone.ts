@@ -1,0 +1,113 @@
+/**
+ * `nestjs-load-status/standalone`: the same flow, stores and guarantees without Nest. Nothing
+ * here (or below it) loads an `@nestjs/*` package, so an Express app, a worker or a script that
+ * has no Nest installed can use it; `rxjs` (the events stream) and a Redis client are its peers.
+ */
+import { LoadFlags } from './load-flags';
+import { LoadLocks } from './load-locks';
+import { LoadStatusCore } from './load-status.core';
+import type { LoadStatusEvents } from './load-status.events';
+import { resolveOptions, type LoadStatusModuleOptions } from './load-status.options';
+import { processWarningLogger, type LoadStatusLogger } from './logger';
+import { LoadStatusConfigError } from './errors';
+import { describeValue } from './validation';
+
+/** Options of {@link createLoadStatus}: the module's options, and where to log. */
+export interface CreateLoadStatusOptions extends LoadStatusModuleOptions {
+  /**
+   * Where it logs (a `console`, a pino or winston logger: anything with `debug`, `log`, `warn`
+   * and `error` taking a string).
+   * @default warnings and errors as process warnings (`LoadStatusWarning`), nothing else
+   */
+  logger?: LoadStatusLogger;
+}
+
+/** What {@link createLoadStatus} returns: the two services, their events, and the way out. */
+export interface LoadStatusInstance {
+  /** The loaded flags (what `LoadStatusService` is inside Nest). */
+  readonly status: LoadFlags;
+  /** The locks and the load-once flow (what `LoadLockService` is inside Nest). */
+  readonly locks: LoadLocks;
+  /** The events stream (what `LoadStatusEvents` is inside Nest). */
+  readonly events: LoadStatusEvents;
+  /**
+   * Shuts down as a Nest app would: pending waits end with `LoadStatusShutdownError`, held locks
+   * are released, running loaders are aborted, and the connections it created are closed
+   * (borrowed clients stay open). Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates, connects and starts what `LoadStatusModule.forRoot(options)` provides, outside Nest.
+ * Options are validated as the module validates them (a bad one rejects with
+ * `LoadStatusConfigError`); `cache: true` has no app `CACHE_MANAGER` to use here, so pass the
+ * cache itself. `@WithLoadLock()` and `@WithUserLoadLock()` find it once it is created, as they
+ * find a Nest registration.
+ *
+ * ```ts
+ * const loadStatus = await createLoadStatus({ redis: process.env.REDIS_URL, store: 'redis' });
+ * await loadStatus.locks.ensureLoaded(userId, () => loadServers(userId), { name: 'servers' });
+ * process.on('SIGTERM', () => void loadStatus.close());
+ * ```
+ */
+export async function createLoadStatus(
+  options: CreateLoadStatusOptions = {},
+): Promise<LoadStatusInstance> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
+  }
+  const { logger = processWarningLogger, ...moduleOptions } = options;
+  const core = await LoadStatusCore.create(
+    resolveOptions(moduleOptions),
+    () => {
+      throw new LoadStatusConfigError(
+        'cache',
+        "true means the Nest app's CACHE_MANAGER, and there is none outside Nest; pass the cache-manager Cache itself",
+      );
+    },
+    logger,
+  );
+  const status = new LoadFlags(core);
+  const locks = new LoadLocks(core);
+  locks.onModuleInit();
+  let closed: Promise<void> | undefined;
+  return {
+    status,
+    locks,
+    events: core.events,
+    close: () =>
+      (closed ??= (async () => {
+        await locks.beforeApplicationShutdown();
+        await locks.onApplicationShutdown();
+      })()),
+  };
+}
+
+export { WithLoadLock, WithUserLoadLock } from './with-user-load-lock.decorator';
+export type {
+  LoadLockDecoratorOptions,
+  LoadLockMethodDecorator,
+  WithLoadLockOptions,
+  WithUserLoadLockOptions,
+} from './with-user-load-lock.decorator';
+export { LoadFlags } from './load-flags';
+export type { SetLoadedOptions, WaitForLoadOptions } from './load-flags';
+export { LoadLocks } from './load-locks';
+export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-locks';
+export type { LoadLock } from './load-lock';
+export type { LoadContext, LoadOutcome, Loader } from './load-flow';
+export type { LoadStatusEvent } from './load-status.events';
+export type { LoadStatusModuleOptions } from './load-status.options';
+export type { LoadStatusLogger } from './logger';
+export {
+  InvalidUserIdError,
+  LoadLeaseLostError,
+  LoadStatusConfigError,
+  LoadStatusError,
+  LoadStatusModuleMissingError,
+  LoadStatusRejectedError,
+  LoadStatusShutdownError,
+  LoadStatusUnavailableError,
+  LoadWaitTimeoutError,
+} from './errors';
