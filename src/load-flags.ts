@@ -1,4 +1,5 @@
 import type { LoadStatusCore } from './load-status.core';
+import { RESET } from './reset';
 import { NoticeKind } from './keys';
 import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
 import { LoadStatusConfigError } from './errors';
@@ -85,12 +86,8 @@ export class LoadFlags {
     });
   }
 
-  /**
-   * Deletes every flag, lock and fencing counter under this module's `keyPrefix`, in the store
-   * and in this process's near-cache. Meant for test suites (`afterEach(() => status.reset())`);
-   * in production it makes every user load again. Locks held by running loaders vanish too.
-   */
-  async reset(): Promise<void> {
+  /** `resetLoadStatus()` of `nestjs-load-status/testing`; not part of the production surface. */
+  async [RESET](): Promise<void> {
     this.core.assertOpen();
     await this.core.store.reset();
   }

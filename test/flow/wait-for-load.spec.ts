@@ -1,3 +1,5 @@
+import { resetLoadStatus } from '../../src/testing';
+import { createLoadStatus } from '../../src/standalone';
 import { LoadStatusShutdownError, type LoadStatusModuleOptions } from '../../src';
 import { startApp, type TestApp } from '../support/apps';
 import { redisUrl, sleep, uniquePrefix } from '../support/env';
@@ -106,7 +108,7 @@ describe('waitForLoad on the memory store', () => {
   });
 });
 
-describe('LoadStatusService.reset()', () => {
+describe('resetLoadStatus() (nestjs-load-status/testing)', () => {
   it.each([
     ['memory', () => ({})],
     ['redis', () => ({ redis: redisUrl(), keyPrefix: uniquePrefix('reset') })],
@@ -117,10 +119,12 @@ describe('LoadStatusService.reset()', () => {
       const other = await startApp({ redis: redisUrl(), keyPrefix: uniquePrefix('keep') });
       try {
         await t.status.setLoaded('a');
+        await t.status.setLoaded('a', { name: 'servers' });
         await t.lock.acquireLoadLock('b', 60_000);
         await other.status.setLoaded('a');
-        await t.status.reset();
+        await resetLoadStatus(t.status);
         expect(await t.status.isLoaded('a')).toBe(false);
+        expect(await t.status.isLoaded('a', { name: 'servers' })).toBe(false);
         expect(await t.lock.acquireLoadLock('b')).not.toBeNull();
         expect(await other.status.isLoaded('a')).toBe(true);
         expect(await t.lock.ensureLoaded('a', () => Promise.resolve('again'))).toMatchObject({
@@ -132,4 +136,27 @@ describe('LoadStatusService.reset()', () => {
       }
     },
   );
+
+  it('is not a method of the production service, and refuses what is not a registration', async () => {
+    const t = await startApp({ store: 'memory' });
+    try {
+      expect('reset' in t.status).toBe(false);
+      await expect(resetLoadStatus({} as never)).rejects.toThrow(
+        /"resetLoadStatus": expected LoadStatusService \(or LoadFlags\) or what createLoadStatus\(\) returned, got object/,
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('resets what createLoadStatus() returned', async () => {
+    const loadStatus = await createLoadStatus({ store: 'memory' });
+    try {
+      await loadStatus.status.setLoaded('a');
+      await resetLoadStatus(loadStatus);
+      expect(await loadStatus.status.isLoaded('a')).toBe(false);
+    } finally {
+      await loadStatus.close();
+    }
+  });
 });

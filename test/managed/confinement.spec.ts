@@ -5,6 +5,7 @@
  * module's prefix (`<prefix>:{<group>}:<encoded id>:…`), never another user's, another prefix's, or an
  * object prototype. Hostile options get LoadStatusConfigError naming the option.
  */
+import { resetLoadStatus } from '../../src/testing';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { InvalidUserIdError, LoadStatusConfigError } from '../../src';
@@ -96,7 +97,7 @@ describe('confinement of hostile input (Redis store)', () => {
     const prototypeBefore = Object.getOwnPropertyNames(Object.prototype);
     await fc.assert(
       fc.asyncProperty(hostileId, fc.constantFrom(...OPERATIONS), async (id, [, operation]) => {
-        await t.status.reset();
+        await resetLoadStatus(t.status);
         const before = await allKeys(redis);
         let valid = true;
         try {

@@ -5,6 +5,7 @@
  * so the module touched no key, channel or command outside the rule. (The store contract suite
  * runs under such a user too: test/stores/store-contract.spec.ts.)
  */
+import { resetLoadStatus } from '../../src/testing';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { startApp } from '../support/apps';
@@ -59,7 +60,7 @@ describe('least-privilege ACL user', () => {
       const lock = await app.lock.acquireLoadLock(`d-${randomUUID()}`);
       expect(await lock!.extend()).toBe(true);
       expect(await lock!.release()).toBe(true);
-      await app.status.reset();
+      await resetLoadStatus(app.status);
       expect(await app.status.isLoaded('a')).toBe(false);
     } finally {
       await app.close();

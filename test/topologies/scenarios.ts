@@ -5,6 +5,7 @@
  * user killed mid-load (per policy, with and without `outageGraceMs`), and a shortened chaos
  * run judged by the chaos checker.
  */
+import { resetLoadStatus } from '../../src/testing';
 import { Cluster, Redis } from 'ioredis';
 import type { LoadStatusModuleOptions, OnStoreError } from '../../src';
 import { startAppOn, type TestApp } from '../support/apps';
@@ -353,7 +354,7 @@ export async function expectResetReachesEveryMaster(
       (await Promise.all(keys.map((k) => inspect.exists(k)))).filter(Boolean).length;
     expect(await present()).toBe(keys.length);
 
-    await app.status.reset();
+    await resetLoadStatus(app.status);
 
     expect(await present()).toBe(0);
     expect(await Promise.all(users.map((u) => app.status.isLoaded(u)))).not.toContain(true);
