@@ -25,7 +25,11 @@ export type RowClient =
   /** `cache: true` with `@keyv/redis` flags and a URL for the locks: neither client installed. */
   | 'cache-manager'
   /** No Nest installed at all: `createLoadStatus()` from `nestjs-load-status/standalone`, ioredis. */
-  | 'standalone';
+  | 'standalone'
+  /** An app's own test suite on the in-memory store, with `nestjs-load-status/testing`: Jest. */
+  | 'testing-jest'
+  /** The same suite under Vitest (SWC for Nest's decorator metadata). */
+  | 'testing-vitest';
 
 export interface MatrixRow {
   name: string;
@@ -58,6 +62,9 @@ export const MATRIX: readonly MatrixRow[] = [
   { name: 'nest10-redis5-esm', nest: 10, client: 'node-redis-client', libraryMajor: 5, esm: true },
   // `nest` is unused here: the app has no Nest package (the row checks that none was installed).
   { name: 'node-standalone-ioredis6', nest: 12, client: 'standalone', libraryMajor: 6 },
+  // `libraryMajor`: the test runner's (Jest 30, Vitest 4).
+  { name: 'nest12-testing-jest', nest: 12, client: 'testing-jest', libraryMajor: 30 },
+  { name: 'nest12-testing-vitest', nest: 12, client: 'testing-vitest', libraryMajor: 4 },
 ];
 
 /** The row `npm test` runs: the newest of everything, as an ES module app. */
@@ -81,6 +88,15 @@ export interface RowResult {
 function dependenciesOf(row: MatrixRow): Record<string, string> {
   if (row.client === 'standalone') {
     return { ioredis: `^${row.libraryMajor}.0.0`, '@types/redis-errors': '^1.2.3', rxjs: '^7.8.1' };
+  }
+  if (row.client === 'testing-jest' || row.client === 'testing-vitest') {
+    return {
+      '@nestjs/common': `^${row.nest}.0.0`,
+      '@nestjs/core': `^${row.nest}.0.0`,
+      '@nestjs/testing': `^${row.nest}.0.0`,
+      'reflect-metadata': '^0.2.2',
+      rxjs: '^7.8.1',
+    };
   }
   const deps: Record<string, string> = {
     '@nestjs/common': `^${row.nest}.0.0`,
@@ -118,6 +134,8 @@ function dependenciesOf(row: MatrixRow): Record<string, string> {
 function redisModule(row: MatrixRow): string {
   switch (row.client) {
     case 'standalone':
+    case 'testing-jest':
+    case 'testing-vitest':
       return 'export {};\n';
     case 'ioredis-url':
     case 'node-redis-url':
@@ -165,7 +183,7 @@ export async function redisOptions(url: string): Promise<{ options: LoadStatusMo
  * app whose Redis is unreachable, under fail-closed, down.
  */
 function healthModule(row: MatrixRow): string {
-  if (row.client === 'standalone') return 'export {};\n';
+  if (row.client === 'standalone' || row.client.startsWith('testing-')) return 'export {};\n';
   if (!row.health) {
     return `export const healthImports: unknown[] = [];
 export async function checkHealth(_app: unknown): Promise<Record<string, string>> {
@@ -217,6 +235,7 @@ export async function checkHealth(app: INestApplicationContext): Promise<Record<
 /** The app: boots, says ready, fires 20 concurrent decorated calls on "go", reports, closes. */
 function mainModule(row: MatrixRow): string {
   if (row.client === 'standalone') return standaloneMainModule();
+  if (row.client.startsWith('testing-')) return TESTED_SERVICE;
   const js = row.esm ? '.js' : '';
   return `import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
@@ -317,6 +336,116 @@ main().catch((error: unknown) => {
 `;
 }
 
+/** The app's service its own tests exercise (src/main.ts of the testing rows). */
+const TESTED_SERVICE = `import { Injectable } from '@nestjs/common';
+import { WithUserLoadLock } from 'nestjs-load-status';
+import { resetLoadStatus } from 'nestjs-load-status/testing';
+
+// The testing entry's declarations are part of what the strict check reads.
+export const reset: typeof resetLoadStatus = resetLoadStatus;
+
+@Injectable()
+export class UserDataService {
+  runs = 0;
+  @WithUserLoadLock({ name: 'servers' })
+  async loadServers(userId: string): Promise<string | undefined> {
+    this.runs++;
+    await new Promise((r) => setTimeout(r, 20));
+    return 'servers of ' + userId;
+  }
+}
+`;
+
+/** The app's own spec, for Jest or Vitest: loads once, and reset() makes the next test cold. */
+function testingSpec(row: MatrixRow): string {
+  const runner =
+    row.client === 'testing-vitest'
+      ? "import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';\n"
+      : '';
+  return `import 'reflect-metadata';
+${runner}import { Test } from '@nestjs/testing';
+import type { INestApplicationContext } from '@nestjs/common';
+import { LoadStatusModule, LoadStatusService } from 'nestjs-load-status';
+import { resetLoadStatus } from 'nestjs-load-status/testing';
+import { UserDataService } from '../src/main';
+
+let app: INestApplicationContext;
+beforeAll(async () => {
+  const moduleRef = await Test.createTestingModule({
+    imports: [LoadStatusModule.forRoot({ store: 'memory' })],
+    providers: [UserDataService],
+  }).compile();
+  app = await moduleRef.init();
+});
+afterEach(() => resetLoadStatus(app.get(LoadStatusService)));
+afterAll(() => app.close());
+
+it('loads once for concurrent calls', async () => {
+  const service = app.get(UserDataService);
+  const results = await Promise.all([service.loadServers('u1'), service.loadServers('u1')]);
+  expect(service.runs).toBe(1);
+  expect(results).toEqual(['servers of u1', 'servers of u1']);
+  expect(await service.loadServers('u1')).toBeUndefined();
+});
+
+it('starts cold after resetLoadStatus()', async () => {
+  const service = app.get(UserDataService);
+  expect(await app.get(LoadStatusService).isLoaded('u1', { name: 'servers' })).toBe(false);
+  await service.loadServers('u1');
+  expect(service.runs).toBe(2);
+});
+`;
+}
+
+/** Runner configuration and dev dependencies of a testing row. */
+function testRunnerOf(row: MatrixRow): {
+  devDependencies: Record<string, string>;
+  files: Record<string, string>;
+  command: string[];
+} {
+  if (row.client === 'testing-vitest') {
+    return {
+      devDependencies: {
+        vitest: `^${row.libraryMajor}.0.0`,
+        'unplugin-swc': '^1.5.0',
+        '@swc/core': '^1.10.0',
+      },
+      files: {
+        'vitest.config.mjs': `import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+export default defineConfig({
+  plugins: [swc.vite({ module: { type: 'es6' } })],
+  test: { include: ['test/**/*.spec.ts'] },
+});
+`,
+      },
+      command: ['node_modules/.bin/vitest', 'run'],
+    };
+  }
+  return {
+    devDependencies: {
+      jest: `^${row.libraryMajor}.0.0`,
+      '@swc/jest': '^0.2.39',
+      '@swc/core': '^1.10.0',
+      '@types/jest': `^${row.libraryMajor}.0.0`,
+    },
+    files: {
+      // Nest 12 ships ES modules only (and so do a few packages @nestjs/common loads): Jest's
+      // CommonJS runtime needs them transformed like the app's own code, as the README says.
+      'jest.config.js': `module.exports = {
+  testEnvironment: 'node',
+  testMatch: ['**/test/**/*.spec.ts'],
+  transform: {
+    '^.+\\\\.(t|j|mj)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true } }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|file-type|strtok3|token-types|@tokenizer|@borewit|uint8array-extras)/)'],
+};
+`,
+    },
+    command: ['node_modules/.bin/jest', '--ci', '--detectOpenHandles'],
+  };
+}
+
 function tsconfigOf(row: MatrixRow): object {
   return {
     compilerOptions: {
@@ -369,6 +498,7 @@ export async function runRow(
   const seconds = { install: 0, typecheck: 0, run: 0, total: 0 };
   const result: RowResult = { row, ok: false, installed: {}, seconds };
   const app = join(workDir, row.name);
+  const testing = row.client.startsWith('testing-');
   try {
     mkdirSync(join(app, 'src'), { recursive: true });
     const versions = (
@@ -387,6 +517,7 @@ export async function runRow(
           devDependencies: {
             typescript: versions.typescript,
             '@types/node': versions['@types/node'],
+            ...(testing ? testRunnerOf(row).devDependencies : {}),
           },
         },
         null,
@@ -397,6 +528,12 @@ export async function runRow(
     writeFileSync(join(app, 'src', 'redis.ts'), redisModule(row));
     writeFileSync(join(app, 'src', 'health.ts'), healthModule(row));
     writeFileSync(join(app, 'src', 'main.ts'), mainModule(row));
+    if (testing) {
+      mkdirSync(join(app, 'test'), { recursive: true });
+      writeFileSync(join(app, 'test', 'app.spec.ts'), testingSpec(row));
+      for (const [file, text] of Object.entries(testRunnerOf(row).files))
+        writeFileSync(join(app, file), text);
+    }
 
     let t = performance.now();
     // Strict peer resolution, as a user's `npm install` does it: an ERESOLVE fails the row.
@@ -419,6 +556,20 @@ export async function runRow(
     seconds.typecheck = since(t);
 
     t = performance.now();
+    if (testing) {
+      // The app's own suite: its runner exits non-zero on a failed test (or an open handle).
+      const [command, ...args] = testRunnerOf(row).command;
+      const { stdout, stderr } = await run(join(app, command), args, {
+        cwd: app,
+        maxBuffer: 16 << 20,
+        env: { ...process.env, CI: 'true' },
+      });
+      const report = `${stdout}\n${stderr}`;
+      if (!/2 passed/.test(report)) throw new Error(`the app's tests did not pass:\n${report}`);
+      seconds.run = since(t);
+      result.ok = true;
+      return result;
+    }
     const stampede = await twoProcessStampede(app, redisUrl, row);
     seconds.run = since(t);
     result.loaderRuns = stampede.runs;
@@ -453,6 +604,8 @@ function describeError(error: unknown): string {
 
 function installedVersions(app: string, row: MatrixRow): Record<string, string> {
   const names = ['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata', 'typescript'];
+  if (row.client === 'testing-jest') names.push('jest');
+  if (row.client === 'testing-vitest') names.push('vitest');
   if (row.health) names.push('@nestjs/terminus');
   names.push(...Object.keys(dependenciesOf(row)).filter((n) => !names.includes(n)));
   const out: Record<string, string> = {};
@@ -580,8 +733,9 @@ export function matrixTable(results: RowResult[]): string {
   ];
   for (const r of results) {
     const v = r.installed;
-    const library =
-      r.row.client === 'cache-manager'
+    const library = r.row.client.startsWith('testing-')
+      ? `${r.row.client.slice('testing-'.length)} ${v.jest ?? v.vitest ?? '?'} (memory store)`
+      : r.row.client === 'cache-manager'
         ? `cache-manager ${v['cache-manager'] ?? '?'} + @nestjs/cache-manager ${v['@nestjs/cache-manager'] ?? '?'}`
         : r.row.client.startsWith('ioredis') || r.row.client === 'standalone'
           ? `ioredis ${v.ioredis ?? '?'}`
