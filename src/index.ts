@@ -42,6 +42,8 @@ export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './load-flow';
 export { LoadStatusEvents } from './load-status.events';
 export { LoadStatusHealthIndicator } from './load-status.health';
+export { LoadStatusExceptionFilter } from './load-status.filter';
+export type { LoadStatusErrorResponse } from './load-status.filter';
 export type { FlagCache } from './stores/cache-flag-load-store';
 export type { LoadStatusHealthResult, LoadStatusLegacyHealthResult } from './load-status.health';
 export type {
