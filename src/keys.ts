@@ -53,6 +53,11 @@ const LOAD_SEPARATOR = '|';
 /** Load names whose encoding a {@link KeyBuilder} remembers. */
 const MAX_CACHED_NAMES = 1_024;
 
+/** How every tag of the load `name` begins. */
+export function loadTagPrefix(name: string): string {
+  return `${encodeURIComponent(name)}${LOAD_SEPARATOR}`;
+}
+
 /** The key of a tag, decoded (what errors and events call the user id). */
 export function decodeUserTag(tag: string): string {
   return decodeURIComponent(tag.slice(tag.indexOf(LOAD_SEPARATOR) + 1));
@@ -96,6 +101,15 @@ export class KeyBuilder {
   /** SCAN pattern matching every key of this prefix (and no other registration's). */
   readonly pattern: string;
 
+  /** Where the registry of load names lives (see `LoadStore.registerLoad`). */
+  readonly loadsKey: string;
+
+  /** SCAN pattern matching every flag of the load `name` (and of no other load or prefix). */
+  loadFlagsPattern(name: string): string {
+    // `*` is the one glob character encodeURIComponent leaves as it is.
+    return `${this.prefix}:{*}:${loadTagPrefix(name).replaceAll('*', '\\*')}*:loaded`;
+  }
+
   constructor(readonly prefix: string) {
     this.channel = `${prefix}:events`;
     this.shardChannels = Array.from({ length: NOTICE_GROUPS }, (_, g) => `${prefix}:{${g}}:events`);
@@ -108,6 +122,8 @@ export class KeyBuilder {
     // `{*}` keeps a prefix from matching another registration's keys (`app` vs `app:settings`);
     // a prefix holds no glob character (the options reject them).
     this.pattern = `${prefix}:{*}:*`;
+    // A hash tag no group has: its own slot; `%` keeps it from being a group number.
+    this.loadsKey = `${prefix}:{%loads}:names`;
   }
 
   forUser(userId: string): UserKeys {

@@ -1,7 +1,13 @@
 import type { LoadStatusCore } from './load-status.core';
 import { RESET } from './reset';
 import { NoticeKind } from './keys';
-import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
+import {
+  callOptions,
+  checkDurationMs,
+  checkLoadName,
+  describeValue,
+  type LoadNameOption,
+} from './validation';
 import { LoadStatusConfigError } from './errors';
 
 /** Extra life of a "waiting" mark beyond the next re-check, for timers that fire late. */
@@ -53,6 +59,8 @@ export class LoadFlags {
     const ttl =
       ttlMs === undefined ? this.core.options.loadedTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
+    const registering = this.core.registerLoad(user.load);
+    if (registering) await registering;
     await this.core.store.setLoaded(user.keys, ttl);
   }
 
@@ -67,23 +75,53 @@ export class LoadFlags {
   }
 
   /**
-   * Makes every user of this module's `keyPrefix` not loaded, in every process (near-caches are
-   * dropped by a notice, within notification latency); each then loads once on its next call.
-   * Loads running meanwhile set no flag (their waiters load again). O(1) in the number of users:
-   * each of 256 key groups keeps a generation that flags must match, and this moves each one on
-   * (one single-key script per group, so never cross-slot on a Cluster); old flags expire with
-   * their TTL. Locks and fencing tokens are left alone, and so are other prefixes. It never falls
-   * back to the in-process store: with Redis unreachable it rejects with
+   * Makes every key of this module's `keyPrefix` not loaded, in every load (or, with `name`, in
+   * that load only), in every process (near-caches are dropped by a notice, within notification
+   * latency); each then loads once on its next call.
+   *
+   * Every load: loads running meanwhile set no flag (their waiters load again). O(1) in the
+   * number of keys: each of 256 key groups keeps a generation that flags must match, and this
+   * moves each one on (one single-key script per group, so never cross-slot on a Cluster); old
+   * flags expire with their TTL. Locks and fencing tokens are left alone, and so are other
+   * prefixes.
+   *
+   * One load (`{ name }`): its flags are found and deleted (with Redis: SCAN and UNLINK on every
+   * master, O(keys of the prefix)); a load of that name finishing meanwhile may still set its
+   * flag. Not with flags in a cache-manager cache (a cache cannot be listed).
+   *
+   * It never falls back to the in-process store: with Redis unreachable it rejects with
    * `LoadStatusUnavailableError` under either policy (an invalidation must not be lost).
    */
-  async clearAllLoaded(): Promise<void> {
+  async clearAllLoaded(options: LoadNameOption = {}): Promise<void> {
+    const name = nameOf(options);
+    if (name !== undefined) checkLoadName('name', name);
     this.core.assertOpen();
     const started = performance.now();
-    await this.core.store.clearAllLoaded();
+    if (name === undefined) await this.core.store.clearAllLoaded();
+    else await this.core.store.clearLoad(name);
     this.core.events.emit({
       type: 'all-cleared',
+      ...(name === undefined ? {} : { load: name }),
       durationMs: Math.round(performance.now() - started),
     });
+  }
+
+  /**
+   * Clears the key in every load: the unnamed one and every named one any process has loaded
+   * or set (the store keeps a registry of load names, written before a load's first flag), and
+   * every name this process knows. The "this user's data changed" call. Each load's flag goes as
+   * `clearLoaded` takes it, with its notice; with Redis unreachable it rejects with
+   * `LoadStatusUnavailableError` under either policy (the registry is not this process's alone).
+   */
+  async clearEveryLoad(userId: string): Promise<void> {
+    const user = this.core.user(userId);
+    this.core.assertOpen(user.id);
+    const names = new Set([...(await this.core.store.loadNames()), ...this.core.knownLoads]);
+    await Promise.all(
+      [undefined, ...names].map((name) =>
+        this.core.store.clearLoaded(this.core.keys.forLoad(name, user.id)),
+      ),
+    );
   }
 
   /** `resetLoadStatus()` of `nestjs-load-status/testing`; not part of the production surface. */

@@ -162,6 +162,8 @@ export class LoadLocks {
     this.core.assertOpen(user.id);
     const { tag } = user.keys;
     if (this.core.nearCache?.cachedLoaded(tag, settings.refreshAheadMs)) return ALREADY_LOADED;
+    const registering = this.core.registerLoad(user.load);
+    if (registering) await registering;
     const running = this.flights.get(tag) as Promise<LoadOutcome<T>> | undefined;
     if (running) return this.join(user.id, user.keys, running, loader, settings);
     const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() =>

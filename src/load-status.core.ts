@@ -1,7 +1,7 @@
 import { nestLogger, type LoadStatusLogger } from './logger';
 import { randomUUID } from 'node:crypto';
 import { decodeUserTag, KeyBuilder, type UserKeys } from './keys';
-import { LoadStatusConfigError, LoadStatusShutdownError } from './errors';
+import { errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
 import type { ResolvedLoadStatusOptions } from './load-status.options';
 import { LoadStatusEvents } from './load-status.events';
 import { CacheFlagLoadStore, type FlagCache } from './stores/cache-flag-load-store';
@@ -33,6 +33,8 @@ export class LoadStatusCore implements StoreListener {
    */
   readonly readsFlagFirst: boolean;
   private closing = false;
+  private readonly registeredLoads = new Set<string>();
+  private readonly registering = new Map<string, Promise<void>>();
 
   private constructor(
     /** Identifies this process's module instance in tokens, logs and events. */
@@ -96,6 +98,36 @@ export class LoadStatusCore implements StoreListener {
     core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);
     if (!options.storeChosen) core.logger.warn(ONE_PROCESS_WARNING);
     return core;
+  }
+
+  /**
+   * Makes sure `name` is in the store's registry of loads before a load of it writes a flag, so
+   * that "every load of a key" (`clearEveryLoad`) finds it from any process. Undefined when that
+   * is already so (the hot path awaits nothing); a failure is not the caller's (the call goes on,
+   * under the store's policy) and the next call tries again.
+   */
+  registerLoad(name: string | undefined): Promise<void> | undefined {
+    if (name === undefined || this.registeredLoads.has(name)) return undefined;
+    let pending = this.registering.get(name);
+    if (pending === undefined) {
+      pending = this.store
+        .registerLoad(name)
+        .then(
+          () => void this.registeredLoads.add(name),
+          (error: unknown) =>
+            this.logger.debug(
+              `could not register the load ${JSON.stringify(name)} (${errorText(error)}); the next call tries again`,
+            ),
+        )
+        .finally(() => this.registering.delete(name));
+      this.registering.set(name, pending);
+    }
+    return pending;
+  }
+
+  /** Load names this instance registered or is registering. */
+  get knownLoads(): ReadonlySet<string> {
+    return new Set([...this.registeredLoads, ...this.registering.keys()]);
   }
 
   get isClosing(): boolean {

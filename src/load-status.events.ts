@@ -177,7 +177,8 @@ export type LoadStatusEvent = LoadStatusEventBase &
     | {
         readonly type: 'all-cleared';
         readonly userId?: undefined;
-        readonly load?: undefined;
+        /** With `clearAllLoaded({ name })`: the load cleared; absent when every load was. */
+        readonly load?: string;
         readonly durationMs: number;
       }
   );

@@ -1,5 +1,5 @@
 import { nestLogger, type LoadStatusLogger } from '../logger';
-import { errorText, LoadStatusUnavailableError } from '../errors';
+import { errorText, LoadStatusConfigError, LoadStatusUnavailableError } from '../errors';
 import { NoticeKind } from '../keys';
 import { MAX_TTL_MS } from '../validation';
 import type { OnStoreError } from '../load-status.options';
@@ -207,6 +207,24 @@ export class CacheFlagLoadStore implements LoadStore {
 
   extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
     return this.locks.extend(user, token, ttlMs);
+  }
+
+  /** A cache cannot be listed: the flags of one load cannot be found to delete them. */
+  clearLoad(name: string): Promise<void> {
+    return Promise.reject(
+      new LoadStatusConfigError(
+        'clearAllLoaded({ name })',
+        `cannot clear every flag of the load ${JSON.stringify(name)} while flags live in a cache-manager cache (a cache cannot be listed); delete the cached data itself, or clear every load with clearAllLoaded()`,
+      ),
+    );
+  }
+
+  registerLoad(name: string): Promise<void> {
+    return this.locks.registerLoad(name);
+  }
+
+  loadNames(): Promise<string[]> {
+    return this.locks.loadNames();
   }
 
   release(user: StoreUser, token: string): Promise<boolean> {

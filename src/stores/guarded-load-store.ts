@@ -111,6 +111,19 @@ export class GuardedLoadStore implements LoadStore {
     return this.run('clearLoaded', (s) => s.clearLoaded(user));
   }
   /** Never served by the fallback: an invalidation Redis did not get would be lost. */
+  async clearLoad(name: string): Promise<void> {
+    await this.fallback.clearLoad(name);
+    await this.run('clearLoad', (s) => s.clearLoad(name), false);
+  }
+  /** Never served by the fallback: a name only this process knew would be missed by the others. */
+  registerLoad(name: string): Promise<void> {
+    return this.run('registerLoad', (s) => s.registerLoad(name), false);
+  }
+  /** Never served by the fallback: this process's names are not every process's. */
+  loadNames(): Promise<string[]> {
+    return this.run('loadNames', (s) => s.loadNames(), false);
+  }
+  /** Never served by the fallback: an invalidation Redis did not get would be lost. */
   async clearAllLoaded(): Promise<void> {
     await this.fallback.clearAllLoaded();
     await this.run('clearAllLoaded', (s) => s.clearAllLoaded(), false);

@@ -133,6 +133,19 @@ export interface LoadStore {
    */
   clearAllLoaded(): Promise<void>;
   /**
+   * Every flag of the load `name` reads as not loaded from now on, in every process (a notice
+   * drops near-caches). Deletes the flags it finds (SCAN on Redis: O(keys of the prefix)); a load
+   * of that name finishing meanwhile may still set its flag.
+   */
+  clearLoad(name: string): Promise<void>;
+  /**
+   * Adds `name` to the store's registry of load names (idempotent), which `loadNames` reads: what
+   * "every load of a key" means across processes. Called before a load of that name writes.
+   */
+  registerLoad(name: string): Promise<void>;
+  /** The names in the registry of loads, in the order they were first registered. */
+  loadNames(): Promise<string[]>;
+  /**
    * For stores whose flags live elsewhere (cache-manager): deletes the lock if `token` owns it and
    * tells waiters the user is loaded, whether or not the lock was still ours. Returns ownership.
    */

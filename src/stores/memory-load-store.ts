@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ALL_USERS_TAG, NoticeKind } from '../keys';
+import { ALL_USERS_TAG, loadTagPrefix, NoticeKind } from '../keys';
 import type {
   AcquireResult,
   FinishResult,
@@ -33,6 +33,7 @@ export class MemoryLoadStore implements LoadStore {
   /** Moves on at each `clearAllLoaded`: a load begun before it sets no flag. */
   private generation = 1;
   private writes = 0;
+  private readonly loads = new Set<string>();
   private listener: StoreListener | undefined;
 
   constructor(
@@ -136,6 +137,22 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve();
   }
 
+  clearLoad(name: string): Promise<void> {
+    const prefix = loadTagPrefix(name);
+    for (const tag of this.flags.keys()) if (tag.startsWith(prefix)) this.flags.delete(tag);
+    this.notify(NoticeKind.ClearedAll, ALL_USERS_TAG);
+    return Promise.resolve();
+  }
+
+  registerLoad(name: string): Promise<void> {
+    this.loads.add(name);
+    return Promise.resolve();
+  }
+
+  loadNames(): Promise<string[]> {
+    return Promise.resolve([...this.loads]);
+  }
+
   finishLock(user: StoreUser, token: string): Promise<boolean> {
     const owned = this.takeLock(user.tag, token);
     this.notify(NoticeKind.Loaded, user.tag, token);
@@ -150,6 +167,7 @@ export class MemoryLoadStore implements LoadStore {
   reset(): Promise<void> {
     this.flags.clear();
     this.locks.clear();
+    this.loads.clear();
     return Promise.resolve();
   }
 

@@ -118,6 +118,20 @@ export class NearCachedLoadStore implements LoadStore {
     this.cache.flush();
   }
 
+  async clearLoad(name: string): Promise<void> {
+    this.cache.flush();
+    await this.inner.clearLoad(name);
+    this.cache.flush();
+  }
+
+  registerLoad(name: string): Promise<void> {
+    return this.inner.registerLoad(name);
+  }
+
+  loadNames(): Promise<string[]> {
+    return this.inner.loadNames();
+  }
+
   async finish(
     user: StoreUser,
     token: string,

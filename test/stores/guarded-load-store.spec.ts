@@ -67,6 +67,15 @@ class ScriptedStore implements LoadStore {
   clearAllLoaded(): Promise<void> {
     return this.gate('clearAllLoaded', [], () => this.inner.clearAllLoaded());
   }
+  clearLoad(name: string): Promise<void> {
+    return this.gate('clearLoad', [name], () => this.inner.clearLoad(name));
+  }
+  registerLoad(name: string): Promise<void> {
+    return this.gate('registerLoad', [name], () => this.inner.registerLoad(name));
+  }
+  loadNames(): Promise<string[]> {
+    return this.gate('loadNames', [], () => this.inner.loadNames());
+  }
   acquire(...args: Parameters<LoadStore['acquire']>): Promise<AcquireResult> {
     return this.gate('acquire', args, () => this.inner.acquire(...args));
   }

@@ -63,6 +63,15 @@ class InnerStore implements LoadStore {
   clearAllLoaded(): Promise<void> {
     return this.through('clearAllLoaded', () => this.memory.clearAllLoaded());
   }
+  clearLoad(name: string): Promise<void> {
+    return this.through('clearLoad', () => this.memory.clearLoad(name));
+  }
+  registerLoad(name: string): Promise<void> {
+    return this.through('registerLoad', () => this.memory.registerLoad(name));
+  }
+  loadNames(): Promise<string[]> {
+    return this.through('loadNames', () => this.memory.loadNames());
+  }
   acquire(...args: Parameters<LoadStore['acquire']>): Promise<AcquireResult> {
     return this.through('acquire', () => this.memory.acquire(...args));
   }

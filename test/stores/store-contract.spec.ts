@@ -309,6 +309,40 @@ describe.each([...adapters])('store contract: clearAllLoaded on %s', (_name, cre
   });
 });
 
+/**
+ * Named loads on the stores that hold the lock state: the registry of load names every process
+ * reads (`clearEveryLoad`), and clearing every flag of one load (`clearAllLoaded({ name })`) —
+ * on a Cluster across every master, under the least-privilege ACL rule with no denial.
+ */
+describe.each([...adapters])('store contract: named loads on %s', (_name, create) => {
+  let h: Harness;
+  beforeEach(async () => (h = await create()));
+  afterEach(closeOpened);
+
+  it('registers load names once each, in order, and the other store reads them', async () => {
+    const names = ['servers', 'a|b', 'line\nbreak', 'gl*b', 'ünï 😀'];
+    for (const name of names) await h.a.registerLoad(name);
+    await Promise.all([h.a.registerLoad('servers'), h.b.registerLoad('gl*b')]);
+    expect(await h.b.loadNames()).toEqual(names);
+  });
+
+  it("clears every flag of one load, in many groups, and leaves other loads' flags", async () => {
+    const keysOf = (load: string) =>
+      Array.from({ length: 30 }, (_, i) => h.keys.forLoad(load, `k-${i}`));
+    const [cleared, others] = [keysOf('a*'), [...keysOf('ab'), ...keysOf('a'), ...keysOf('x|a*')]];
+    const unnamed = Array.from({ length: 5 }, (_, i) => h.keys.forUser(`a*|k-${i}`));
+    await Promise.all([...cleared, ...others, ...unnamed].map((k) => h.a.setLoaded(k, 60_000)));
+    const heard = h.recorderB.next(NoticeKind.ClearedAll);
+    await h.a.clearLoad('a*');
+    await heard;
+    expect(await Promise.all(cleared.map((k) => h.b.flagTtl(k)))).toEqual(
+      cleared.map(() => undefined),
+    );
+    const kept = await Promise.all([...others, ...unnamed].map((k) => h.b.flagTtl(k)));
+    expect(kept.filter((ttl) => ttl === undefined)).toEqual([]);
+  });
+});
+
 adapters.push(['cache-manager (in-memory Keyv)', () => cacheManagerHarness('memory')]);
 adapters.push(['cache-manager (@keyv/redis)', () => cacheManagerHarness('redis')]);
 adapters.push(['cache-manager 6 (in-memory Keyv)', () => cacheManagerHarness('memory', 6)]);

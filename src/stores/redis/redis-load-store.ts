@@ -42,7 +42,16 @@ export class RedisLoadStore implements LoadStore {
 
   constructor(
     source: RedisSource,
-    keys: Pick<KeyBuilder, 'channel' | 'shardChannels' | 'pattern' | 'probeKey' | 'generationKeys'>,
+    private readonly keys: Pick<
+      KeyBuilder,
+      | 'channel'
+      | 'shardChannels'
+      | 'pattern'
+      | 'probeKey'
+      | 'generationKeys'
+      | 'loadsKey'
+      | 'loadFlagsPattern'
+    >,
     /** Replica-acknowledged locks (see `waitForReplicas`). */
     private readonly waitForReplicas?: { replicas: number; timeoutMs: number },
     private readonly logger: LoadStatusLogger = nestLogger(),
@@ -295,6 +304,36 @@ export class RedisLoadStore implements LoadStore {
     if (!this.sharded) await this.redis.publish(this.channel, message, false);
     const failed = moved.find((m): m is PromiseRejectedResult => m.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /** SCANs (every master of a Cluster) for the load's flags, UNLINKs them, and tells everyone. */
+  async clearLoad(name: string): Promise<void> {
+    this.assertConnected();
+    await this.redis.unlinkMatching(this.keys.loadFlagsPattern(name));
+    await this.tellAllCleared();
+  }
+
+  /** A ClearedAll notice to every process: on each group's shard channel, or on the one channel. */
+  private async tellAllCleared(): Promise<void> {
+    const message = encodeNotice(NoticeKind.ClearedAll, ALL_USERS_TAG);
+    if (!this.sharded) return this.redis.publish(this.channel, message, false);
+    await Promise.all(
+      this.shardChannels.map((channel) => this.redis.publish(channel, message, true)),
+    );
+  }
+
+  async registerLoad(name: string): Promise<void> {
+    this.assertConnected();
+    await this.redis.evalScript(S.registerLoad, [this.keys.loadsKey], [encodeURIComponent(name)]);
+  }
+
+  async loadNames(): Promise<string[]> {
+    this.assertConnected();
+    const names = await this.redis.evalScript(S.loadNames, [this.keys.loadsKey], []);
+    return String(names)
+      .split('\n')
+      .filter((encoded) => encoded !== '')
+      .map((encoded) => decodeURIComponent(encoded));
   }
 
   async finishLock(user: StoreUser, token: string): Promise<boolean> {

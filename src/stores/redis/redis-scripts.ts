@@ -233,6 +233,25 @@ redis.call('SET', KEYS[1], gen)
 if ARGV[3] ~= '' then redis.call(ARGV[3], ARGV[1], ARGV[2]) end
 return gen`,
   },
+  /**
+   * Guarantees: the registry of load names holds ARGV[1] afterwards, once (a read-check-write in
+   * one step, so concurrent registrations lose none). The registry is one string, each encoded
+   * name followed by a newline (an encoded name holds none); no TTL. KEYS: registry. ARGV: name.
+   */
+  registerLoad: {
+    numberOfKeys: 1,
+    lua: `
+local names = redis.call('GET', KEYS[1]) or '\\n'
+if not string.find(names, '\\n' .. ARGV[1] .. '\\n', 1, true) then
+  redis.call('SET', KEYS[1], names .. ARGV[1] .. '\\n')
+end
+return 1`,
+  },
+  /** The registry of load names, as `registerLoad` keeps it ('' when empty). KEYS: registry. */
+  loadNames: {
+    numberOfKeys: 1,
+    lua: `return redis.call('GET', KEYS[1]) or ''`,
+  },
 } as const;
 
 export type ScriptName = keyof typeof SOURCES;
