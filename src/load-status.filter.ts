@@ -58,7 +58,7 @@ export class LoadStatusExceptionFilter implements ExceptionFilter<LoadStatusErro
         message:
           status < 500
             ? error.message
-            : status === HttpStatus.SERVICE_UNAVAILABLE
+            : status === 503
               ? 'Service temporarily unavailable; try again later.'
               : 'Internal server error',
         error: error.name,
