@@ -1,4 +1,10 @@
-export { LoadStatusModule } from './load-status.module';
+export {
+  getLoadLocksToken,
+  getLoadStatusToken,
+  InjectLoadLocks,
+  InjectLoadStatus,
+  LoadStatusModule,
+} from './load-status.module';
 export { createLoadStatus } from './standalone';
 export type { CreateLoadStatusOptions, LoadStatusInstance } from './standalone';
 export type { LoadStatusLogger } from './logger';

@@ -2,6 +2,8 @@ import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import {
+  InjectLoadLocks,
+  InjectLoadStatus,
   LoadLockService,
   LoadStatusConfigError,
   LoadStatusModule,
@@ -224,6 +226,58 @@ describe('LoadStatusModule registration', () => {
     await expect(attempt).rejects.toThrow(
       /"isGlobal": a forRootAsync\(\) factory returned it.*forRootAsync\(\{ isGlobal, useFactory \}\)/,
     );
+  });
+
+  describe('several registrations in one module, injected by their keyPrefix', () => {
+    @Injectable()
+    class TwoKinds {
+      constructor(
+        @InjectLoadLocks('servers') readonly servers: LoadLockService,
+        @InjectLoadLocks('settings') readonly settings: LoadLockService,
+        @InjectLoadStatus('settings') readonly settingsStatus: LoadStatusService,
+      ) {}
+    }
+
+    it('gives each token its own registration (forRoot and forRootAsync({ keyPrefix }))', async () => {
+      const app = await boot(
+        [
+          LoadStatusModule.forRoot({ keyPrefix: 'servers', store: 'memory' }),
+          LoadStatusModule.forRootAsync({
+            keyPrefix: 'settings',
+            useFactory: () => ({ keyPrefix: 'settings', store: 'memory' as const }),
+          }),
+        ],
+        [TwoKinds],
+      );
+      try {
+        const kinds = app.get(TwoKinds);
+        expect([kinds.servers.keyPrefix, kinds.settings.keyPrefix]).toEqual([
+          'servers',
+          'settings',
+        ]);
+        await kinds.settings.ensureLoaded('u1', () => Promise.resolve(1));
+        expect(await kinds.settingsStatus.isLoaded('u1')).toBe(true);
+        expect(await kinds.servers.ensureLoaded('u1', () => Promise.resolve(2))).toMatchObject({
+          status: 'loaded',
+          value: 2,
+        });
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('fails the boot when forRootAsync({ keyPrefix }) and its factory disagree', async () => {
+      await expect(
+        boot([
+          LoadStatusModule.forRootAsync({
+            keyPrefix: 'settings',
+            useFactory: () => ({ keyPrefix: 'servers', store: 'memory' as const }),
+          }),
+        ]),
+      ).rejects.toThrow(
+        /"keyPrefix": forRootAsync\(\{ keyPrefix: "settings" \}\) names the registration, yet its factory returned "servers"/,
+      );
+    });
   });
 
   describe('no Redis: never a silent downgrade to one process', () => {
