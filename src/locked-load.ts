@@ -58,13 +58,7 @@ export async function runLocked<T>(
   const started = performance.now();
   core.logger.debug(`loading user ${JSON.stringify(userId)} (fencing token ${fencingToken})`);
   events.emit({ type: 'load-started', userId, load: keys.load, fencingToken });
-  let value: T;
-  const ctx = loadContext(userId, fencingToken, controller.signal, settings.loadedTtlMs);
-  try {
-    value = await loader(ctx);
-    warnIfAlwaysRefreshing(core, ctx.loadedTtlMs, settings.refreshAheadMs);
-  } catch (error) {
-    stopKeepAlive();
+  const loadFailed = (error: unknown): void =>
     events.emit({
       type: 'load-failed',
       userId,
@@ -73,6 +67,14 @@ export async function runLocked<T>(
       durationMs: elapsed(started),
       error,
     });
+  let value: T;
+  const ctx = loadContext(userId, fencingToken, controller.signal, settings.loadedTtlMs);
+  try {
+    value = await loader(ctx);
+    warnIfAlwaysRefreshing(core, ctx.loadedTtlMs, settings.refreshAheadMs);
+  } catch (error) {
+    stopKeepAlive();
+    loadFailed(error);
     await releaseQuietly(core, lock);
     throw error;
   }
@@ -81,14 +83,7 @@ export async function runLocked<T>(
     // Shutdown released the lock already; another process loads instead.
     lock.settled();
     const error = new LoadStatusShutdownError(userId);
-    events.emit({
-      type: 'load-failed',
-      userId,
-      load: keys.load,
-      fencingToken,
-      durationMs: elapsed(started),
-      error,
-    });
+    loadFailed(error);
     throw error;
   }
   let owned: boolean;
@@ -102,14 +97,7 @@ export async function runLocked<T>(
       grant.generation,
     ));
   } catch (error) {
-    events.emit({
-      type: 'load-failed',
-      userId,
-      load: keys.load,
-      fencingToken,
-      durationMs: elapsed(started),
-      error,
-    });
+    loadFailed(error);
     // The finish may not have run: give the lock back so waiters need not sit out the lease.
     await releaseQuietly(core, lock);
     throw error;
