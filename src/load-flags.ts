@@ -38,11 +38,11 @@ export class LoadFlags {
   constructor(private readonly core: LoadStatusCore) {}
 
   /**
-   * True while the flag of `userId` in the load `name` is set. Throws `InvalidUserIdError` for a
+   * True while the flag of `key` (a user id, or any key) in the load `name` is set. Throws `InvalidUserIdError` for a
    * bad key.
    */
-  async isLoaded(userId: string, options: LoadNameOption = {}): Promise<boolean> {
-    const user = this.core.user(userId, nameOf(options));
+  async isLoaded(key: string, options: LoadNameOption = {}): Promise<boolean> {
+    const user = this.core.user(key, nameOf(options));
     this.core.assertOpen(user.id);
     // Hot path: a near-cache hit answers without a round trip (or another async step).
     if (this.core.nearCache?.cachedLoaded(user.keys.tag)) return true;
@@ -53,9 +53,9 @@ export class LoadFlags {
    * Marks the key loaded (in the load `name`) for `ttlMs` and wakes everyone waiting for it.
    * @param ttlMsOrOptions `ttlMs` (default: the module's `loadedTtlMs`), or `{ ttlMs, name }`
    */
-  async setLoaded(userId: string, ttlMsOrOptions?: number | SetLoadedOptions): Promise<void> {
+  async setLoaded(key: string, ttlMsOrOptions?: number | SetLoadedOptions): Promise<void> {
     const { ttlMs, name } = callOptions(ttlMsOrOptions);
-    const user = this.core.user(userId, name);
+    const user = this.core.user(key, name);
     const ttl =
       ttlMs === undefined ? this.core.options.loadedTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
@@ -68,8 +68,8 @@ export class LoadFlags {
    * Removes the flag of the key in the load `name` (call it when that data changes); the next
    * `ensureLoaded` of that load loads again.
    */
-  async clearLoaded(userId: string, options: LoadNameOption = {}): Promise<void> {
-    const user = this.core.user(userId, nameOf(options));
+  async clearLoaded(key: string, options: LoadNameOption = {}): Promise<void> {
+    const user = this.core.user(key, nameOf(options));
     this.core.assertOpen(user.id);
     await this.core.store.clearLoaded(user.keys);
   }
@@ -113,8 +113,8 @@ export class LoadFlags {
    * `clearLoaded` takes it, with its notice; with Redis unreachable it rejects with
    * `LoadStatusUnavailableError` under either policy (the registry is not this process's alone).
    */
-  async clearEveryLoad(userId: string): Promise<void> {
-    const user = this.core.user(userId);
+  async clearEveryLoad(key: string): Promise<void> {
+    const user = this.core.user(key);
     this.core.assertOpen(user.id);
     const names = new Set([...(await this.core.store.loadNames()), ...this.core.knownLoads]);
     await Promise.all(
@@ -136,8 +136,8 @@ export class LoadFlags {
    * was lost. Resolves true once loaded, false at the timeout; rejects with `signal.reason` on
    * abort and with `LoadStatusShutdownError` when the module shuts down.
    */
-  async waitForLoad(userId: string, options: WaitForLoadOptions = {}): Promise<boolean> {
-    const user = this.core.user(userId, nameOf(options));
+  async waitForLoad(key: string, options: WaitForLoadOptions = {}): Promise<boolean> {
+    const user = this.core.user(key, nameOf(options));
     const timeoutMs =
       options.timeoutMs === undefined
         ? this.core.options.waitTimeoutMs

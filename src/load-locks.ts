@@ -54,7 +54,7 @@ export interface AcquireLoadLockOptions extends LoadNameOption {
 }
 
 /**
- * Token-owned locks and the load-once flow. `ensureLoaded` runs a loader at most once per user per
+ * Token-owned locks and the load-once flow. `ensureLoaded` runs a loader at most once per key per
  * `loadedTtlMs` across every process sharing the store; concurrent callers in one process share
  * one flight, so the store sees one caller per process.
  */
@@ -99,17 +99,18 @@ export class LoadLocks {
   }
 
   /**
-   * Takes the user's lock for `ttlMs` (default `lockTtlMs`) whatever the loaded flag says.
+   * Takes the key's lock (in the load `name`) for `ttlMs` (default `lockTtlMs`) whatever the
+   * loaded flag says.
    * Resolves to the lock, or null while someone else holds it — or, with `waitForReplicas`, when
    * fewer replicas acknowledged it in time (it was given back unused; a `lock-unreplicated` event
    * says so). The lease is not extended for you.
    */
   async acquireLoadLock(
-    userId: string,
+    key: string,
     ttlMsOrOptions?: number | AcquireLoadLockOptions,
   ): Promise<LoadLock | null> {
     const { ttlMs, name } = callOptions(ttlMsOrOptions);
-    const user = this.core.user(userId, name);
+    const user = this.core.user(key, name);
     const ttl = ttlMs === undefined ? this.core.options.lockTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
     const token = this.nextToken();
@@ -141,18 +142,18 @@ export class LoadLocks {
   }
 
   /**
-   * Makes sure the user is loaded, running `loader` only if no one in the cluster has loaded them
-   * within `loadedTtlMs`. Other callers wait for a notification (bounded by `waitTimeoutMs`) and
-   * resolve without running it. A loader error reaches the caller (and callers sharing its
+   * Makes sure the key (a user id, or any key) is loaded in the load `options.name`, running
+   * `loader` only if no one in the cluster has loaded it within `loadedTtlMs`. Other callers wait
+   * for a notification (bounded by `waitTimeoutMs`) and resolve without running it. A loader error reaches the caller (and callers sharing its
    * flight in this process); the lock is released at once so the next call can load.
    */
   async ensureLoaded<T>(
-    userId: string,
+    key: string,
     loader: Loader<T>,
     options: EnsureLoadedOptions = {},
   ): Promise<LoadOutcome<T>> {
     const settings = this.settings(options);
-    const user = this.core.user(userId, options.name);
+    const user = this.core.user(key, options.name);
     if (typeof loader !== 'function') {
       throw new LoadStatusConfigError(
         'loader',
