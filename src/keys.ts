@@ -63,12 +63,6 @@ export function decodeUserTag(tag: string): string {
   return decodeURIComponent(tag.slice(tag.indexOf(LOAD_SEPARATOR) + 1));
 }
 
-/** The load name of a tag, decoded; undefined for the unnamed load. */
-export function decodeLoadName(tag: string): string | undefined {
-  const separator = tag.indexOf(LOAD_SEPARATOR);
-  return separator === -1 ? undefined : decodeURIComponent(tag.slice(0, separator));
-}
-
 /**
  * The group of a tag: FNV-1a (32 bit) of its key part's UTF-16 units, modulo the group count.
  * Every load of one key is in one group (one slot).

@@ -1,5 +1,5 @@
 import type { LoadStatusCore } from './load-status.core';
-import { RESET } from './reset';
+import { RESET } from './internal';
 import { NoticeKind } from './keys';
 import {
   callOptions,
@@ -128,6 +128,7 @@ export class LoadFlags {
   async [RESET](): Promise<void> {
     this.core.assertOpen();
     await this.core.store.reset();
+    this.core.forgetRegisteredLoads();
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   type OnWaitTimeout,
 } from './load-status.options';
 import { runLocked } from './locked-load';
+import { CLAIM_DEFAULT_NAME } from './internal';
 import { registerLoadLockService, unregisterLoadLockService } from './service-registry';
 import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
 import { decodeUserTag, type UserKeys } from './keys';
@@ -66,6 +67,8 @@ export class LoadLocks {
   /** Acquires in flight: shutdown waits for them, so no lock is won after it looked. */
   private readonly acquiring = new Set<Promise<unknown>>();
   private sequence = 0;
+  /** Default load names in use, and the class each belongs to (see `CLAIM_DEFAULT_NAME`). */
+  private readonly defaultNames = new Map<string, object>();
   private acquiresSinceSweep = 0;
   private readonly host: FlightHost;
 
@@ -134,6 +137,23 @@ export class LoadLocks {
     this.held.set(lock, undefined);
     lock.announce();
     return lock;
+  }
+
+  /**
+   * A decorated method without `name` loads under `<Class>.<method>`: two different classes of
+   * one name (or anonymous ones) would share that load, the silent share named loads exist to
+   * prevent. The first class to use a default name in this registration owns it; another is
+   * refused with `LoadStatusConfigError`, and nothing runs.
+   */
+  [CLAIM_DEFAULT_NAME](name: string, owner: object, decorator: string): void {
+    const current = this.defaultNames.get(name);
+    if (current === undefined) this.defaultNames.set(name, owner);
+    else if (current !== owner) {
+      throw new LoadStatusConfigError(
+        decorator,
+        `two different classes decorate a method whose default load name is ${JSON.stringify(name)} (two classes of one name, or anonymous ones), so they would share one flag; give each its own name`,
+      );
+    }
   }
 
   /** Releases `lock` if it is still ours (compare-token-and-delete). False: it was no longer ours. */

@@ -13,12 +13,12 @@ import { RedisLoadStore } from './stores/redis/redis-load-store';
 import { checkLoadName, normalizeUserId } from './validation';
 import { WaiterRegistry } from './waiter';
 
+/** How often a registered load name is written again (see `LoadStatusCore.registerLoad`). */
+const REREGISTER_MS = 60_000;
+
 /** Logged once at boot when no store was chosen and no `redis` given. */
 export const ONE_PROCESS_WARNING =
   "no redis option: loads are coordinated within this process only, so every process loads on its own. Give redis a URL, options or a client to coordinate processes, or set store: 'memory' if one process is meant";
-
-/** Injection token of the validated options. */
-export const LOAD_STATUS_RESOLVED_OPTIONS = Symbol('LOAD_STATUS_RESOLVED_OPTIONS');
 
 /**
  * What both services share: options, keys, the store and the waiters it wakes. One per module
@@ -33,8 +33,10 @@ export class LoadStatusCore implements StoreListener {
    */
   readonly readsFlagFirst: boolean;
   private closing = false;
-  private readonly registeredLoads = new Set<string>();
+  /** Load names this instance registered, and when (`performance.now()`). */
+  private readonly registeredLoads = new Map<string, number>();
   private readonly registering = new Map<string, Promise<void>>();
+  private readonly registrationWarned = new Set<string>();
 
   private constructor(
     /** Identifies this process's module instance in tokens, logs and events. */
@@ -102,32 +104,52 @@ export class LoadStatusCore implements StoreListener {
 
   /**
    * Makes sure `name` is in the store's registry of loads before a load of it writes a flag, so
-   * that "every load of a key" (`clearEveryLoad`) finds it from any process. Undefined when that
-   * is already so (the hot path awaits nothing); a failure is not the caller's (the call goes on,
-   * under the store's policy) and the next call tries again.
+   * that "every load of a key" (`clearEveryLoad`) finds it from any process. The first call of a
+   * name awaits the registration; after that the hot path awaits nothing, and the name is written
+   * again in the background every {@link REREGISTER_MS} (and awaited again after the notice
+   * channel reconnects, or a reset), so a registry lost with Redis's data is written back. A
+   * failure is not the caller's (the call goes on, under the store's policy); the next call tries
+   * again.
    */
   registerLoad(name: string | undefined): Promise<void> | undefined {
-    if (name === undefined || this.registeredLoads.has(name)) return undefined;
+    if (name === undefined) return undefined;
+    const registeredAt = this.registeredLoads.get(name);
+    if (registeredAt !== undefined && performance.now() - registeredAt < REREGISTER_MS) {
+      return undefined;
+    }
     let pending = this.registering.get(name);
     if (pending === undefined) {
       pending = this.store
         .registerLoad(name)
         .then(
-          () => void this.registeredLoads.add(name),
-          (error: unknown) =>
-            this.logger.debug(
-              `could not register the load ${JSON.stringify(name)} (${errorText(error)}); the next call tries again`,
-            ),
+          () => {
+            this.registeredLoads.set(name, performance.now());
+            this.registrationWarned.delete(name);
+          },
+          (error: unknown) => {
+            // Once per name until it is registered: every call retries, an outage must not flood.
+            if (this.registrationWarned.has(name)) return;
+            this.registrationWarned.add(name);
+            this.logger.warn(
+              `could not register the load ${JSON.stringify(name)} (${errorText(error)}); clearEveryLoad in other processes may miss it until a later call registers it`,
+            );
+          },
         )
         .finally(() => this.registering.delete(name));
       this.registering.set(name, pending);
     }
-    return pending;
+    // Registered before: refreshed in the background, the call goes on at once.
+    return registeredAt === undefined ? pending : undefined;
+  }
+
+  /** Names are registered again from scratch: the store's registry may be gone (reset, restart). */
+  forgetRegisteredLoads(): void {
+    this.registeredLoads.clear();
   }
 
   /** Load names this instance registered or is registering. */
   get knownLoads(): ReadonlySet<string> {
-    return new Set([...this.registeredLoads, ...this.registering.keys()]);
+    return new Set([...this.registeredLoads.keys(), ...this.registering.keys()]);
   }
 
   get isClosing(): boolean {
@@ -153,6 +175,8 @@ export class LoadStatusCore implements StoreListener {
   }
 
   resubscribed(): void {
+    // The channel was down: Redis may have restarted empty, the registry of loads with it.
+    this.forgetRegisteredLoads();
     this.logger.debug('notification channel back; waiters re-check');
     this.waiters.notifyAll('resync');
   }

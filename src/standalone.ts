@@ -58,16 +58,21 @@ export async function createLoadStatus(
     throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
   }
   const { logger = processWarningLogger, ...moduleOptions } = options;
-  const core = await LoadStatusCore.create(
-    resolveOptions(moduleOptions),
-    () => {
-      throw new LoadStatusConfigError(
-        'cache',
-        "true means the Nest app's CACHE_MANAGER, and there is none outside Nest; pass the cache-manager Cache itself",
-      );
-    },
-    logger,
-  );
+  checkLogger(logger);
+  // Refused before anything connects: no module here to be global, no app CACHE_MANAGER.
+  if ('isGlobal' in moduleOptions) {
+    throw new LoadStatusConfigError(
+      'isGlobal',
+      'an option of the Nest module; createLoadStatus() registers none, so leave it out',
+    );
+  }
+  if (moduleOptions.cache === true) {
+    throw new LoadStatusConfigError(
+      'cache',
+      "true means the Nest app's CACHE_MANAGER, and there is none outside Nest; pass the cache-manager Cache itself",
+    );
+  }
+  const core = await LoadStatusCore.create(resolveOptions(moduleOptions), undefined, logger);
   const status = new LoadFlags(core);
   const locks = new LoadLocks(core);
   locks.onModuleInit();
@@ -78,10 +83,28 @@ export async function createLoadStatus(
     events: core.events,
     close: () =>
       (closed ??= (async () => {
-        await locks.beforeApplicationShutdown();
-        await locks.onApplicationShutdown();
+        try {
+          await locks.beforeApplicationShutdown();
+        } finally {
+          // Whatever the first phase met, the connections this instance opened are closed.
+          await locks.onApplicationShutdown();
+        }
       })()),
   };
+}
+
+function checkLogger(logger: unknown): asserts logger is LoadStatusLogger {
+  const methods = ['debug', 'log', 'warn', 'error'] as const;
+  const missing =
+    typeof logger === 'object' && logger !== null
+      ? methods.filter((m) => typeof (logger as Record<string, unknown>)[m] !== 'function')
+      : methods;
+  if (missing.length > 0) {
+    throw new LoadStatusConfigError(
+      'logger',
+      `expected an object with debug, log, warn and error methods (a console, pino or winston logger), got ${describeValue(logger)}${typeof logger === 'object' && logger !== null ? ` without ${missing.join(', ')}` : ''}`,
+    );
+  }
 }
 
 export { WithLoadLock, WithUserLoadLock } from './with-user-load-lock.decorator';

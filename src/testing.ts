@@ -4,7 +4,7 @@
  */
 import { LoadStatusConfigError } from './errors';
 import { LoadFlags } from './load-flags';
-import { RESET } from './reset';
+import { RESET } from './internal';
 import { describeValue } from './validation';
 
 /**

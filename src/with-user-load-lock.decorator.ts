@@ -1,6 +1,8 @@
 import { LoadStatusConfigError } from './errors';
 import type { EnsureLoadedOptions } from './load-locks';
 import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
+import { CLAIM_DEFAULT_NAME } from './internal';
+import type { LoadLocks } from './load-locks';
 import { resolveLoadLockService } from './service-registry';
 import { checkDurationMs, checkLoadName, describeValue } from './validation';
 
@@ -117,8 +119,13 @@ function loadLockDecorator(
     }
     // Built once: the hot path (a loaded key) then allocates no options per call.
     const callOptions = { ...flightOptions, name: explicitName ?? methodName };
+    const claim =
+      explicitName === undefined
+        ? (service: LoadLocks) => service[CLAIM_DEFAULT_NAME](methodName, owner, decorator)
+        : undefined;
     const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
       const service = resolveLoadLockService(methodName, keyPrefix);
+      claim?.(service);
       const key = typeof keyOf === 'number' ? args[keyOf] : (keyOf as KeyFunction)(...args);
       const ttl =
         typeof loadedTtlMs === 'function'

@@ -82,11 +82,8 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   // Started by a parent (the tests): tell it where we listen, and what this process loaded.
-  process.send?.({
-    type: 'ready',
-    port,
-    nestModules: Object.keys(require.cache).filter((path) => path.includes('@nestjs')),
-  });
+  const nestModules = () => Object.keys(require.cache).filter((path) => path.includes('@nestjs'));
+  process.send?.({ type: 'ready', port, nestModules: nestModules() });
   if (!process.send) process.stdout.write(`listening on http://127.0.0.1:${port}\n`);
 
   let stopping = false;
@@ -97,6 +94,8 @@ async function main(): Promise<void> {
     await new Promise((resolve) => server.close(resolve));
     await loadStatus.close();
     await shared?.quit();
+    // Everything ran, shutdown included: still no Nest module loaded.
+    process.send?.({ type: 'stopped', nestModules: nestModules() });
     process.disconnect?.();
   };
   process.on('SIGTERM', () => void stop());

@@ -184,6 +184,30 @@ describe('@WithUserLoadLock()', () => {
       expect(profile.runs.filter((r) => r === 'servers:u3')).toHaveLength(2);
     });
 
+    it('refuses a second class of the same name whose default load name would share the first', async () => {
+      // Two classes named Dup (say, one per feature module): <Class>.<method> alone is ambiguous.
+      const makeDup = () => {
+        class Dup {
+          runs = 0;
+          @WithUserLoadLock()
+          async load(_userId: string): Promise<void> {
+            this.runs++;
+            return Promise.resolve();
+          }
+        }
+        return new Dup();
+      };
+      const [first, second] = [makeDup(), makeDup()];
+      await first.load('u-dup');
+      await expect(second.load('u-dup')).rejects.toThrow(LoadStatusConfigError);
+      await expect(second.load('u-dup')).rejects.toThrow(
+        /two different classes decorate a method whose default load name is "Dup.load".*give each its own name/,
+      );
+      expect([first.runs, second.runs]).toEqual([1, 0]);
+      await first.load('u-dup-2'); // the first class keeps its load
+      expect(first.runs).toBe(2);
+    });
+
     it('@WithLoadLock({ key }) keys any resource the same way', async () => {
       const profile = t.app.get(UserProfile);
       await expect(profile.loadTenant({ tenant: 'acme' })).resolves.toBe('tenant acme');

@@ -7,7 +7,13 @@ import { Controller, Get, Param, type INestApplication } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { LoadLockService, LoadStatusExceptionFilter, LoadStatusModule } from '../../src';
+import {
+  LoadLockService,
+  LoadStatusExceptionFilter,
+  LoadStatusModule,
+  LoadStatusRejectedError,
+} from '../../src';
+import { CollectingLogger } from '../support/logged-app';
 import type { LoadStatusModuleOptions } from '../../src';
 import { deferred } from '../support/apps';
 
@@ -32,19 +38,28 @@ class LoadsController {
     return { status: outcome.status };
   }
 
+  @Get('refused')
+  refused(): never {
+    throw new LoadStatusRejectedError('acquire', 'NOPERM', 'grant the ACL rule');
+  }
+
   @Get('boom')
   boom(): never {
     throw new Error('not ours');
   }
 }
 
-async function start(options: LoadStatusModuleOptions, filter: boolean): Promise<INestApplication> {
+async function start(
+  options: LoadStatusModuleOptions,
+  filter: boolean,
+  logger: CollectingLogger | false = false,
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [LoadStatusModule.forRoot(options)],
     controllers: [LoadsController],
     providers: filter ? [{ provide: APP_FILTER, useClass: LoadStatusExceptionFilter }] : [],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication({ logger });
   await app.init();
   return app;
 }
@@ -63,7 +78,7 @@ describe('LoadStatusExceptionFilter', () => {
     expect(response.body).toEqual({
       statusCode: 503,
       message: 'Service temporarily unavailable; try again later.',
-      error: 'LoadWaitTimeoutError',
+      error: 'Service Unavailable',
     });
   });
 
@@ -75,7 +90,7 @@ describe('LoadStatusExceptionFilter', () => {
     const response = await request(app.getHttpServer()).get('/load/u1');
     expect(response.status).toBe(503);
     expect(response.headers['retry-after']).toBe('1');
-    expect(response.body).toMatchObject({ error: 'LoadStatusUnavailableError' });
+    expect(response.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
   });
 
   it('answers an invalid key with 400 and the reason', async () => {
@@ -85,9 +100,25 @@ describe('LoadStatusExceptionFilter', () => {
     expect(response.headers['retry-after']).toBeUndefined();
     expect(response.body).toMatchObject({
       statusCode: 400,
-      error: 'InvalidUserIdError',
+      error: 'Bad Request',
       message: expect.stringMatching(/it is only whitespace/),
     });
+  });
+
+  it('answers a refusal by Redis with a generic 500, and logs it with its error', async () => {
+    const logger = new CollectingLogger();
+    app = await start({ store: 'memory' }, true, logger);
+    const response = await request(app.getHttpServer()).get('/refused');
+    expect(response.status).toBe(500);
+    expect(response.headers['retry-after']).toBeUndefined();
+    expect(response.body).toEqual({
+      statusCode: 500,
+      message: 'Internal server error',
+      error: 'Internal Server Error',
+    });
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      'Redis rejected acquire (NOPERM); grant the ACL rule.',
+    ]);
   });
 
   it('leaves errors that are not the library’s to Nest', async () => {

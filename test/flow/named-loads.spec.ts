@@ -4,6 +4,7 @@
  * `clearAllLoaded({ name })` clears one load for every key, leaving the others.
  */
 import { LoadStatusConfigError, LoadStatusEvents, type LoadStatusEvent } from '../../src';
+import { resetLoadStatus } from '../../src/testing';
 import { startApp, type TestApp } from '../support/apps';
 import { redisUrl, uniquePrefix } from '../support/env';
 
@@ -45,6 +46,14 @@ describe.each([
     expect(await loaded(a, 'u2', 'servers')).toBe(true);
     // The next call of each load runs its loader again.
     await expect(load(a, 'u1', 'settings')).resolves.toMatchObject({ status: 'loaded' });
+  });
+
+  it('registers a load again after resetLoadStatus() emptied the registry, so clearEveryLoad still reaches it', async () => {
+    await load(a, 'u1', 'servers');
+    await resetLoadStatus(a.status);
+    await load(a, 'u1', 'servers');
+    await b.status.clearEveryLoad('u1');
+    expect(await loaded(a, 'u1', 'servers')).toBe(false);
   });
 
   it('clearAllLoaded({ name }) clears one load for every key and leaves the others', async () => {

@@ -69,6 +69,21 @@ describe('createLoadStatus()', () => {
       /"cache": true means the Nest app's CACHE_MANAGER/,
     ],
     ["store: 'redis' without redis", { store: 'redis' }, /"store": 'redis' needs the redis option/],
+    [
+      'a logger of null',
+      { logger: null },
+      /"logger": expected an object with debug, log, warn and error methods/,
+    ],
+    [
+      'a logger without debug',
+      { logger: { log() {}, warn() {}, error() {} } },
+      /"logger": .* without debug/,
+    ],
+    [
+      'isGlobal, which only a Nest module has',
+      { isGlobal: true },
+      /"isGlobal": an option of the Nest module/,
+    ],
   ])('rejects %s with LoadStatusConfigError', async (_label, options, message) => {
     const attempt = createLoadStatus(options as never);
     await expect(attempt).rejects.toThrow(LoadStatusConfigError);

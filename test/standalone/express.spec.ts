@@ -15,6 +15,8 @@ interface Started {
   port: number;
   nestModules: string[];
   exited: Promise<number | null>;
+  /** The `@nestjs` modules loaded when it stopped (after the whole run and its shutdown). */
+  stopped: Promise<string[]>;
 }
 
 function start(keyPrefix: string): Promise<Started> {
@@ -31,11 +33,16 @@ function start(keyPrefix: string): Promise<Started> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const stopped = new Promise<string[]>((resolve) =>
+    child.on('message', (message: { type: string; nestModules: string[] }) => {
+      if (message.type === 'stopped') resolve(message.nestModules);
+    }),
+  );
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     void exited.then((code) => reject(new Error(`server exited with ${code} before it was ready`)));
     child.on('message', (message: { type: string; port: number; nestModules: string[] }) => {
-      if (message.type === 'ready') resolve({ child, exited, ...message });
+      if (message.type === 'ready') resolve({ child, exited, stopped, ...message });
     });
   });
 }
@@ -88,5 +95,6 @@ describe('createLoadStatus() in an Express app, two processes (nestjs-load-statu
     }
     // close() released everything: each process ends by itself, with success.
     expect(await Promise.all(servers.map((s) => s.exited))).toEqual([0, 0]);
+    expect(await Promise.all(servers.map((s) => s.stopped))).toEqual([[], []]);
   });
 });
