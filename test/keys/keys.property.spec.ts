@@ -77,7 +77,7 @@ describe('keys', () => {
         expect(calculateSlot(k.lock)).toBe(calculateSlot(keys.forUser(id).lock));
         expect(decodeUserTag(k.tag)).toBe(id);
         expect(k.load).toBe(load);
-        if (load !== undefined) expect(k.tag.startsWith(loadTagPrefix(load))).toBe(true);
+        expect(k.tag.startsWith(load === undefined ? '' : loadTagPrefix(load))).toBe(true);
         expect(k.tag).not.toContain(':');
       }),
       { numRuns: 2_000 },
