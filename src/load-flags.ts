@@ -31,15 +31,15 @@ export interface WaitForLoadOptions extends LoadNameOption {
 }
 
 /**
- * The per-user "loaded" flags. A flag lives `loadedTtlMs` (keep it equal to the TTL of the data it
- * guards); setting or clearing it notifies every process.
+ * The per-key "loaded" flags, one per (load, key). A flag lives `loadedTtlMs` (keep it equal to
+ * the TTL of the data it guards); setting or clearing it notifies every process.
  */
 export class LoadFlags {
   constructor(private readonly core: LoadStatusCore) {}
 
   /**
-   * True while the flag of `key` (a user id, or any key) in the load `name` is set. Throws `InvalidUserIdError` for a
-   * bad key.
+   * True while the flag of `key` (a user id, or any key) in the load `name` is set. Throws
+   * `InvalidUserIdError` for a bad key.
    */
   async isLoaded(key: string, options: LoadNameOption = {}): Promise<boolean> {
     const user = this.core.user(key, nameOf(options));

@@ -24,14 +24,7 @@ import { decodeUserTag, type UserKeys } from './keys';
 import type { AcquireResult } from './stores/load-store';
 
 /** Per-call options of {@link LoadLocks.ensureLoaded}: the load's name, and overrides. */
-export interface EnsureLoadedOptions {
-  /**
-   * The load this call belongs to: one kind of data (say `'servers'`). Flags, locks, waits and
-   * near-cache entries are per (name, key), so two kinds of data of one key never answer for
-   * each other. Calls that fill the same data give the same name.
-   * @default the unnamed load (shared by every call that gives no name)
-   */
-  name?: string;
+export interface EnsureLoadedOptions extends LoadNameOption {
   /** @default the module's `loadedTtlMs` */
   loadedTtlMs?: number;
   /** @default the module's `lockTtlMs` */
@@ -103,8 +96,7 @@ export class LoadLocks {
 
   /**
    * Takes the key's lock (in the load `name`) for `ttlMs` (default `lockTtlMs`) whatever the
-   * loaded flag says.
-   * Resolves to the lock, or null while someone else holds it — or, with `waitForReplicas`, when
+   * loaded flag says. Resolves to the lock, or null while someone else holds it — or, with `waitForReplicas`, when
    * fewer replicas acknowledged it in time (it was given back unused; a `lock-unreplicated` event
    * says so). The lease is not extended for you.
    */

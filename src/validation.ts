@@ -79,8 +79,10 @@ export function describeValue(value: unknown): string {
 /** The `name` of a call that acts on one load (undefined: the unnamed load). */
 export interface LoadNameOption {
   /**
-   * The load: one kind of data (say `'servers'`); flags and locks are per (name, key).
-   * @default the unnamed load
+   * The load: one kind of data (say `'servers'`). Flags, locks, waits and near-cache entries are
+   * per (name, key), so two kinds of data of one key never answer for each other; calls that
+   * fill or read the same data give the same name.
+   * @default the unnamed load (shared by every call that gives no name)
    */
   name?: string;
 }
