@@ -17,9 +17,12 @@ export interface LoadStatusLogger {
 export function nestLogger(): LoadStatusLogger {
   let logger: LoadStatusLogger | undefined;
   const get = (): LoadStatusLogger => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { Logger } = require('@nestjs/common') as typeof import('@nestjs/common');
-    return (logger ??= new Logger('LoadStatus'));
+    if (logger === undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Logger } = require('@nestjs/common') as typeof import('@nestjs/common');
+      logger = new Logger('LoadStatus');
+    }
+    return logger;
   };
   return {
     debug: (message) => get().debug(message),
@@ -31,7 +34,7 @@ export function nestLogger(): LoadStatusLogger {
 
 /**
  * Outside Nest, by default: warnings and errors as process warnings (`LoadStatusWarning`), which
- * Node prints once to stderr and an app can observe with `process.on('warning')`; nothing else.
+ * Node prints to stderr and an app can observe with `process.on('warning')`; nothing else.
  */
 export const processWarningLogger: LoadStatusLogger = {
   debug: () => undefined,
