@@ -137,6 +137,11 @@ export class KeyBuilder {
   }
 
   private readonly encodedNames = new Map<string, string>();
+
+  /** True for a load name {@link forLoad} has built keys for (and so was checked before). */
+  knowsLoad(name: unknown): boolean {
+    return this.encodedNames.has(name as string);
+  }
 }
 
 /** Key names are built on first use: a near-cache hit needs only the tag. */

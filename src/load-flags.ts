@@ -41,7 +41,7 @@ export class LoadFlags {
    * True while the flag of `key` (a user id, or any key) in the load `name` is set. Throws
    * `InvalidUserIdError` for a bad key.
    */
-  async isLoaded(key: string, options: LoadNameOption = {}): Promise<boolean> {
+  async isLoaded(key: string, options?: LoadNameOption): Promise<boolean> {
     const user = this.core.user(key, nameOf(options));
     this.core.assertOpen(user.id);
     // Hot path: a near-cache hit answers without a round trip (or another async step).
@@ -68,7 +68,7 @@ export class LoadFlags {
    * Removes the flag of the key in the load `name` (call it when that data changes); the next
    * `ensureLoaded` of that load loads again.
    */
-  async clearLoaded(key: string, options: LoadNameOption = {}): Promise<void> {
+  async clearLoaded(key: string, options?: LoadNameOption): Promise<void> {
     const user = this.core.user(key, nameOf(options));
     this.core.assertOpen(user.id);
     await this.core.store.clearLoaded(user.keys);
@@ -92,7 +92,7 @@ export class LoadFlags {
    * It never falls back to the in-process store: with Redis unreachable it rejects with
    * `LoadStatusUnavailableError` under either policy (an invalidation must not be lost).
    */
-  async clearAllLoaded(options: LoadNameOption = {}): Promise<void> {
+  async clearAllLoaded(options?: LoadNameOption): Promise<void> {
     const name = nameOf(options);
     if (name !== undefined) checkLoadName('name', name);
     this.core.assertOpen();
@@ -169,8 +169,9 @@ export class LoadFlags {
   }
 }
 
-/** The `name` of a call's options object. */
-function nameOf(options: LoadNameOption): string | undefined {
+/** The `name` of a call's options object (none: the unnamed load; no object is made per call). */
+function nameOf(options: LoadNameOption | undefined): string | undefined {
+  if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null) {
     throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
   }

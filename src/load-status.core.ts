@@ -162,7 +162,11 @@ export class LoadStatusCore implements StoreListener {
    */
   user(userId: unknown, load?: unknown): { id: string; load: string | undefined; keys: UserKeys } {
     const id = normalizeUserId(userId);
-    const name = load === undefined ? undefined : checkLoadName('name', load);
+    // A name seen before was checked then: the hot path skips the check.
+    const name =
+      load === undefined || this.keys.knowsLoad(load)
+        ? (load as string | undefined)
+        : checkLoadName('name', load);
     return { id, load: name, keys: this.keys.forLoad(name, id) };
   }
 
