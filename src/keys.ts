@@ -50,7 +50,7 @@ export function encodeUserId(userId: string): string {
 
 /** Separates a load's encoded name from its encoded key in a tag; escaped inside either. */
 const LOAD_SEPARATOR = '|';
-/** Load names whose encoding a {@link KeyBuilder} remembers. */
+/** Load names whose tag prefix a {@link KeyBuilder} remembers. */
 const MAX_CACHED_NAMES = 1_024;
 
 /** How every tag of the load `name` begins. */
@@ -127,20 +127,21 @@ export class KeyBuilder {
   /** The keys of `key` in the load `name` (undefined: the unnamed load, as {@link forUser}). */
   forLoad(name: string | undefined, key: string): UserKeys {
     if (name === undefined) return this.forUser(key);
-    let encoded = this.encodedNames.get(name);
-    if (encoded === undefined) {
-      encoded = encodeURIComponent(name);
+    let prefix = this.tagPrefixes.get(name);
+    if (prefix === undefined) {
+      prefix = loadTagPrefix(name);
       // Names are few (one per kind of data); a caller minting them per call is not cached.
-      if (this.encodedNames.size < MAX_CACHED_NAMES) this.encodedNames.set(name, encoded);
+      if (this.tagPrefixes.size < MAX_CACHED_NAMES) this.tagPrefixes.set(name, prefix);
     }
-    return new UserKeySet(this, `${encoded}${LOAD_SEPARATOR}${encodeUserId(key)}`, name);
+    return new UserKeySet(this, `${prefix}${encodeUserId(key)}`, name);
   }
 
-  private readonly encodedNames = new Map<string, string>();
+  /** `loadTagPrefix` of the load names seen, so a call does not encode its name again. */
+  private readonly tagPrefixes = new Map<string, string>();
 
   /** True for a load name {@link forLoad} has built keys for (and so was checked before). */
   knowsLoad(name: unknown): boolean {
-    return this.encodedNames.has(name as string);
+    return this.tagPrefixes.has(name as string);
   }
 }
 

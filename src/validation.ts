@@ -87,6 +87,9 @@ export interface LoadNameOption {
   name?: string;
 }
 
+/** A call given no options: one shared object, not one per call. */
+const NO_CALL_OPTIONS: LoadNameOption & { ttlMs?: number } = Object.freeze({});
+
 /**
  * A call's options, where a number alone is the `ttlMs` it took before loads had names:
  * `setLoaded(key, 60_000)` and `setLoaded(key, { ttlMs: 60_000, name: 'servers' })`.
@@ -94,7 +97,7 @@ export interface LoadNameOption {
 export function callOptions(
   value: number | (LoadNameOption & { ttlMs?: number }) | undefined,
 ): LoadNameOption & { ttlMs?: number } {
-  if (value === undefined) return {};
+  if (value === undefined) return NO_CALL_OPTIONS;
   // Anything else but an options object is a ttlMs, checked (and reported) as one.
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ttlMs: value as number };
