@@ -19,8 +19,10 @@ import type { WorkerModuleOptions } from '../fixtures/load-worker.protocol';
 import { uniquePrefix } from '../support/env';
 import {
   checkChaos,
+  type ChaosHistory,
   type ChaosSettings,
   type ChaosVerdict,
+  type Phase,
   type KillEvent,
   type RedisOutage,
   type RequestRecord,
@@ -30,7 +32,7 @@ import {
 import {
   delay,
   now,
-  readRunLogs,
+  readWorkerLogs,
   userKey,
   WorkerNotReachedError,
   type LoadWorker,
@@ -46,8 +48,12 @@ const COMMAND_TIMEOUT_MS = 1_000;
 const MAX_LOAD_MS = 3_000;
 /** Event-loop and IPC delays on a busy 2-core machine. */
 const SLACK_MS = 1_000;
+/** The library's default `outageGraceMs`, which the workers run with. */
+const OUTAGE_GRACE_MS = 5_000;
 /** A stall lasts the lease and then some, so the lease runs out while the holder sleeps. */
 const STALL_MS = LOCK_TTL_MS + 600;
+/** How long a kill may wait for a worker to be loading (see `kill` in runChaos). */
+const KILL_ATTEMPT_MS = 10_000;
 /** How long a stall may try to catch a holder mid-load (see `stall` in runChaos). */
 const STALL_ATTEMPT_MS = 20_000;
 /**
@@ -61,6 +67,10 @@ export const CALLER_BUDGET_MS = WAIT_TIMEOUT_MS + 2 * COMMAND_TIMEOUT_MS + MAX_L
  * third of the lease) tells it the lock is not its own. Measured in chaos runs; see README.
  */
 export const LOSS_DETECTION_MS = 3_000 + LOCK_TTL_MS;
+/** After Redis serves again, a worker's client reconnects within this (ioredis backs off ≤ 2 s). */
+const RECONNECT_MS = 3_000;
+/** A holder that outlived its lease learns at its next renewal (a third of the lease) + slack. */
+const NOTICE_MS = Math.ceil(LOCK_TTL_MS / 3) + 300;
 
 /** The least of each fault a run injects, whatever its length (CI runs the shortest). */
 export const MIN_FAULTS = { kills: 3, redisRestarts: 2, stalls: 2 } as const;
@@ -76,6 +86,10 @@ export interface ChaosTarget {
   options?: WorkerModuleOptions;
   /** A client for the parent to read the module's keys. */
   inspector(): ChaosInspector;
+  /** What its Redis fault is called in reports. @default 'restarts' */
+  faultName?: string;
+  /** A Cluster's hash slot of a key (to tell which users a failed master touched). */
+  slotOf?(key: string): number;
   /** One Redis fault; resolves with its window (Redis gone at `killedAt`, serving again at `restartedAt`). */
   fault(
     random: (min: number, max: number) => number,
@@ -100,9 +114,9 @@ export function standaloneTarget(server: RedisServer): ChaosTarget {
       const killedAt = now();
       await server.kill();
       await delay(int(200, 1_500)); // the outage itself
-      const restartedAt = now();
       await server.restart();
-      return { killedAt, restartedAt };
+      // Serving again: the restarted server answered the readiness check.
+      return { killedAt, restartedAt: now(), stateLost: true };
     },
   };
 }
@@ -134,6 +148,8 @@ export interface ChaosResult {
     users: number;
     kills: number;
     killsMidLoad: number;
+    /** Stalls whose frozen holder lost its lease for it (the checker ties each to a run). */
+    stallsTied: number;
     redisRestarts: number;
     stalls: number;
     leaseLosses: number;
@@ -157,6 +173,8 @@ function random(seed: number): () => number {
 }
 
 type Fault = 'kill' | 'redis' | 'stall';
+
+const PHASES: Phase[] = ['steady', 'outage', 'recovery', 'stall'];
 
 /** How many of each fault a run of `durationMs` injects: a rate, never below the minimum. */
 export function plannedFaults(durationMs: number): Record<Fault, number> {
@@ -197,9 +215,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   };
   const settings: ChaosSettings = {
     lockTtlMs: LOCK_TTL_MS,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    outageGraceMs: OUTAGE_GRACE_MS,
     lossDetectionMs: LOSS_DETECTION_MS,
-    // The default outageGraceMs (5 s), then one more command.
-    finishWindowMs: 5_000 + COMMAND_TIMEOUT_MS,
+    reconnectMs: RECONNECT_MS,
+    noticeMs: NOTICE_MS,
+    // outageGraceMs, then one more command.
+    finishWindowMs: OUTAGE_GRACE_MS + COMMAND_TIMEOUT_MS,
     waitNeedsMs: LOCK_TTL_MS + MAX_LOAD_MS + SLACK_MS,
   };
 
@@ -209,7 +231,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const requests: RequestRecord[] = [];
   const clocks: Record<number, WorkerClock> = {};
   const violations: string[] = [];
-  let killsMidLoad = 0;
   let spawned = 0;
   const started = now();
 
@@ -219,11 +240,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   /** Sends `spec` to `worker` and records what came back of every caller (killed or not). */
   const request = async (worker: LoadWorker, spec: RunSpec): Promise<LoadRecord[]> => {
+    const sentAt = now();
     const run = worker.startRun(spec, CALLER_BUDGET_MS + 5_000);
     const record: RequestRecord = {
       pid: worker.pid,
       worker: worker.name,
       runId: run.runId,
+      sentAt,
       expected: spec.userIds.length * spec.callersPerUser,
       reported: [],
       budgetMs: CALLER_BUDGET_MS,
@@ -274,25 +297,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   const running = (): LoadWorker[] => [...live].filter((w) => w.isRunning);
 
-  /** A running worker that is in the middle of a load, waiting a little for one if need be. */
-  const loadingWorker = async (): Promise<LoadWorker | undefined> => {
-    const deadline = now() + 3_000;
-    for (;;) {
-      const loading = running().filter((w) => w.runningLoads().length > 0);
-      if (loading.length > 0) return pick(loading);
-      if (now() > deadline) return undefined;
-      await delay(10); // the traffic starts loads every few ms
-    }
-  };
-
+  /**
+   * A SIGKILL of a worker in the middle of a load: one that is loading is picked (waiting for
+   * one if need be: the traffic starts loads every few ms, but right after a Redis fault nobody
+   * may be loading). The checker confirms from the run logs that the kill caught a loader run.
+   */
   const kill = async (): Promise<void> => {
-    const victim = (await loadingWorker()) ?? pick(running());
-    const midLoad = victim.runningLoads().length > 0;
+    const deadline = now() + KILL_ATTEMPT_MS;
+    let loading = running().filter((w) => w.runningLoads().length > 0);
+    while (loading.length === 0) {
+      if (now() > deadline) throw new Error(`no worker was loading for ${KILL_ATTEMPT_MS} ms`);
+      await delay(10); // polling the workers' loader events, which arrive as they happen
+      loading = running().filter((w) => w.runningLoads().length > 0);
+    }
+    const victim = pick(loading);
     await victim.kill('SIGKILL');
     kills.push({ pid: victim.pid, at: victim.killedAt! });
-    if (midLoad) killsMidLoad++;
     live.delete(victim);
-    log(`SIGKILL ${victim.name} (pid ${victim.pid})${midLoad ? ' mid-load' : ''}`);
+    log(`SIGKILL ${victim.name} (pid ${victim.pid}) mid-load`);
     await spawn(1);
   };
 
@@ -430,15 +452,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const e of pool.processErrors())
       violations.push(`${e.worker} (pid ${e.pid}) ${e.kind}: ${e.message}`);
 
-    const runs = readRunLogs(runLogDir);
-    const verdict = checkChaos({ runs, requests, kills, stalls, outages, clocks, settings });
+    const { runs, storeEvents } = readWorkerLogs(runLogDir);
+    const userSlots: Record<string, number> = {};
+    if (target.slotOf)
+      for (const r of [...runs, ...requests.flatMap((q) => q.reported)])
+        userSlots[r.userId] ??= target.slotOf(userKey(keyPrefix, r.userId, 'lock', WORKER_LOAD));
+    const history: ChaosHistory = {
+      runs,
+      requests,
+      kills,
+      stalls,
+      outages,
+      storeEvents,
+      clocks,
+      userSlots,
+      settings,
+    };
+    const verdict = checkChaos(history);
     const stats: ChaosResult['stats'] = {
       seed,
       processes,
       spawned,
       users: userCount,
       kills: kills.length,
-      killsMidLoad,
+      killsMidLoad: verdict.killsMidLoad,
+      stallsTied: verdict.stallsTied,
       redisRestarts: outages.length,
       stalls: stalls.length,
       leaseLosses: verdict.leaseLosses,
@@ -447,27 +485,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       finalRoundLoads: finalLoads.length,
       durationMs: Math.round(now() - started),
     };
-    const errorText = (byName: Record<string, number>): string =>
-      Object.entries(byName)
+    const phaseText = (phase: Phase): string => {
+      const { callers, failed, errors } = verdict.phases[phase];
+      const names = Object.entries(errors)
         .sort(([, a], [, b]) => b - a)
         .map(([name, n]) => `${name}=${n}`)
-        .join(' ') || 'none';
+        .join(' ');
+      const rate = callers === 0 ? 0 : (100 * failed) / callers;
+      return `${phase} ${failed}/${callers} (${rate.toFixed(1)} %${names ? `: ${names}` : ''})`;
+    };
     const maxClockMs = Math.max(...Object.values(clocks).map((c) => c.uncertaintyMs));
     // A failing run leaves its whole history behind, for the checker to be re-run on it.
     let historyFile = '';
     if (verdict.violations.length + violations.length > 0) {
       historyFile = join(tmpdir(), `load-status-chaos-${seed}-${process.pid}.json`);
-      const history = { runs, requests, kills, stalls, outages, clocks, settings };
       writeFileSync(historyFile, JSON.stringify({ history, violations, verdict }));
     }
     const summary =
       `chaos: processes=${processes} (spawned ${spawned}), users=${userCount}, ` +
       `faults for ${Math.round(durationMs / 1000)} s (total ${Math.round(stats.durationMs / 1000)} s), ` +
-      `kills=${kills.length} (mid-load ${killsMidLoad}), redis restarts=${outages.length}, ` +
-      `stalls=${stalls.length} (lease losses ${verdict.leaseLosses}), loader runs=${runs.length}, ` +
+      `kills=${kills.length} (mid-load ${verdict.killsMidLoad}), redis ${target.faultName ?? 'restarts'}=${outages.length}, ` +
+      `stalls=${stalls.length} (tied to a lease loss ${verdict.stallsTied}; lease losses ${verdict.leaseLosses}), ` +
+      `loader runs=${runs.length}, ` +
       `callers=${verdict.callers.reported} (killed ${verdict.callers.killed}, hung ${verdict.callers.hung}), ` +
-      `errors: steady [${errorText(verdict.errors.steady)}], outage [${errorText(verdict.errors.outage)}], ` +
-      `stall [${errorText(verdict.errors.stall)}]; overlaps across a lost lock state: ` +
+      `failed callers by phase: ${PHASES.map(phaseText).join(', ')}; overlaps across a lost lock state: ` +
       `${verdict.crossIncarnationOverlaps.count} (max ${verdict.crossIncarnationOverlaps.maxMs} ms); ` +
       `clock bound ±${maxClockMs.toFixed(2)} ms; ` +
       `violations=${verdict.violations.length + violations.length}; seed=${seed}` +

@@ -14,6 +14,7 @@ import {
   type LoadRecord,
   type ProcessErrorReport,
   type RunLogEntry,
+  type StoreEventRecord,
   type RunReport,
   type RunSpec,
   type WorkerConfig,
@@ -619,7 +620,16 @@ export { userKey } from '../support/env';
  * worker was SIGKILLed has no `end`.
  */
 export function readRunLogs(dir: string): LoadRecord[] {
+  return readWorkerLogs(dir).runs;
+}
+
+/** The run logs of a directory: every loader run, and what each worker's store said of Redis. */
+export function readWorkerLogs(dir: string): {
+  runs: LoadRecord[];
+  storeEvents: StoreEventRecord[];
+} {
   const runs = new Map<string, LoadRecord>();
+  const storeEvents: StoreEventRecord[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
     const text = readFileSync(join(dir, file), 'utf8');
     const lines = text.split('\n');
@@ -636,6 +646,11 @@ export function readRunLogs(dir: string): LoadRecord[] {
       }
       if (entry.event === 'start') {
         runs.set(entry.record.id, { ...entry.record });
+        continue;
+      }
+      if (entry.event === 'store') {
+        const { event: _, ...record } = entry;
+        storeEvents.push(record);
         continue;
       }
       const run = runs.get(entry.id);
@@ -657,8 +672,11 @@ export function readRunLogs(dir: string): LoadRecord[] {
           run.committed = true;
           run.committedAt = entry.at;
           break;
+        case 'lease-lost':
+          run.leaseLostAt = entry.at;
+          break;
       }
     }
   }
-  return [...runs.values()];
+  return { runs: [...runs.values()], storeEvents: storeEvents.sort((a, b) => a.at - b.at) };
 }

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import calculateSlot from 'cluster-key-slot';
 import { freePort, RedisServer } from './redis-server';
-import { sleep } from './clock';
+import { now, sleep } from './clock';
 
 const run = promisify(execFile);
 
@@ -154,16 +154,29 @@ export class RedisClusterTopology {
 
   /**
    * SIGKILLs the master serving `key` and waits until a replica took its slots over and the
-   * cluster is ok again. Resolves with the dead master's port (restart it with `node(port)`).
+   * cluster is ok again. Resolves with the dead master's port (restart it with `node(port)`), its
+   * slots, and when a node first showed the replica serving them (`promotedAt`, wall-clock ms).
    */
-  async failOverMasterOf(key: string): Promise<{ killedPort: number; newMasterPort: number }> {
+  async failOverMasterOf(key: string): Promise<{
+    killedPort: number;
+    newMasterPort: number;
+    slots: Array<[number, number]>;
+    promotedAt: number;
+  }> {
     const killedPort = await this.masterPortOf(key);
+    const ranges = JSON.parse(
+      await redisCli(this.running[0].port, '--json', 'CLUSTER', 'SLOTS'),
+    ) as Array<[number, number, [string, number, ...unknown[]]]>;
+    const slots = ranges
+      .filter((r) => r[2][1] === killedPort)
+      .map(([from, to]): [number, number] => [from, to]);
     await this.node(killedPort).kill();
     let newMasterPort = killedPort;
     await until('a replica to take over', async () => {
       newMasterPort = await this.masterPortOf(key);
       return newMasterPort !== killedPort;
     });
+    const promotedAt = now();
     await until('the cluster to be ok after the failover', async () => {
       for (const node of this.running) {
         const info = await redisCli(node.port, 'CLUSTER', 'INFO');
@@ -171,7 +184,7 @@ export class RedisClusterTopology {
       }
       return true;
     });
-    return { killedPort, newMasterPort };
+    return { killedPort, newMasterPort, slots, promotedAt };
   }
 
   /**

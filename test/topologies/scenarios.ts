@@ -13,6 +13,7 @@ import { uniquePrefix, userKey } from '../support/env';
 import { createTopologyClient, type TopologyFlavour } from '../support/redis-clients';
 import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-topologies';
 import type { RedisOutage } from '../multi-process/chaos-checker';
+import calculateSlot from 'cluster-key-slot';
 import { MIN_FAULTS, runChaos, type ChaosTarget } from '../multi-process/chaos';
 import {
   callersOf,
@@ -56,8 +57,9 @@ export function clusterTopology(cluster: RedisClusterTopology, flavour: Topology
     app: (options) => topologyApp(flavour, cluster.startupNodes, options),
     failOverMasterOf: async (key) => {
       const killedAt = now();
-      const { killedPort } = await cluster.failOverMasterOf(key);
-      return { killedAt, restartedAt: now(), killedPort };
+      const { killedPort, slots, promotedAt } = await cluster.failOverMasterOf(key);
+      // A failover keeps what was replicated; only the dead master's slots were touched.
+      return { killedAt, restartedAt: promotedAt, killedPort, stateLost: false, slots };
     },
     heal: (port) => cluster.heal(port),
   };
@@ -79,7 +81,7 @@ export function sentinelTopology(group: RedisSentinelTopology, flavour: Topology
     failOverMasterOf: async () => {
       const killedAt = now();
       const { killedPort } = await group.failOver();
-      return { killedAt, restartedAt: now(), killedPort };
+      return { killedAt, restartedAt: now(), killedPort, stateLost: false };
     },
     heal: (port) => group.heal(port),
   };
@@ -103,10 +105,14 @@ export function chaosTarget(topology: Topology): ChaosTarget {
     // the killed node is back as a replica (until then no lock can be replica-acknowledged).
     fault: async (int, { keyPrefix, users }) => {
       const user = users[int(0, users.length - 1)];
-      const outage = await topology.failOverMasterOf(userKey(keyPrefix, user, 'lock'));
-      await topology.heal(outage.killedPort);
-      return { killedAt: outage.killedAt, restartedAt: now() };
+      const { killedPort, ...outage } = await topology.failOverMasterOf(
+        userKey(keyPrefix, user, 'lock'),
+      );
+      await topology.heal(killedPort);
+      return { ...outage, healedAt: now() };
     },
+    faultName: 'failovers',
+    slotOf: topology.name === 'cluster' ? (key) => calculateSlot(key) : undefined,
   };
 }
 
