@@ -790,6 +790,26 @@ describe('chaos checker: errors per phase', () => {
           /LoadStatusUnavailableError in a steady phase .*: no outage touched its user/,
         ),
       ]);
+      // A cluster that requires full coverage refuses every slot until the failover is over;
+      // while the dead master rejoins, only its slots.
+      const everySlot = [{ ...failover[0], everySlotUntilRestart: true, healedAt: T0 + 4_000 }];
+      const refused = check({
+        requests: [request([c])],
+        outages: everySlot,
+        storeEvents,
+        userSlots: { u: 9_000 },
+      });
+      expect(refused.violations).toEqual([]);
+      const inHeal = { ...c, start: T0 + 3_800, end: T0 + 3_805 };
+      const healing = check({
+        requests: [request([inHeal])],
+        outages: everySlot,
+        storeEvents: [unreachable(T0 + 3_804)],
+        userSlots: { u: 9_000 },
+      });
+      expect(healing.violations).toEqual([
+        expect.stringMatching(/in a steady phase .*: no outage touched its user/),
+      ]);
       const touched = check({
         requests: [request([c])],
         outages: failover,

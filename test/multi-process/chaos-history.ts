@@ -36,6 +36,11 @@ export interface RedisOutage {
   stateLost: boolean;
   /** The failed master's hash slots (a Cluster): users in other slots were not touched. */
   slots?: Array<[number, number]>;
+  /**
+   * With `slots`: until `restartedAt` every slot was refused (a Cluster that requires full
+   * coverage answers CLUSTERDOWN while any slot is unserved); only the heal touches `slots` alone.
+   */
+  everySlotUntilRestart?: boolean;
 }
 
 /** A worker's clock against the parent's: `workerTime - offsetMs` is parent time, ± uncertainty. */
@@ -167,16 +172,17 @@ export class HistoryView {
     return this.killAt.get(pid);
   }
 
-  /** The outages that touched `user`'s keys. */
+  /** The outages that touched `user`'s keys (for a user outside a failed master's slots, the part that touched every slot). */
   outagesOf(user: string): RedisOutage[] {
-    return this.history.outages.filter((o) => {
-      if (o.slots === undefined) return true;
+    return this.history.outages.flatMap((o): RedisOutage[] => {
+      if (o.slots === undefined) return [o];
       const slot = this.history.userSlots?.[user];
       if (slot === undefined) {
         this.missing.add(`no hash slot recorded for ${user}, though an outage names its slots`);
-        return true;
+        return [o];
       }
-      return inSlots(slot, o.slots);
+      if (inSlots(slot, o.slots)) return [o];
+      return o.everySlotUntilRestart ? [{ ...o, healedAt: undefined, slots: undefined }] : [];
     });
   }
 

@@ -155,15 +155,26 @@ export class RedisClusterTopology {
   /**
    * SIGKILLs the master serving `key` and waits until a replica took its slots over and the
    * cluster is ok again. Resolves with the dead master's port (restart it with `node(port)`), its
-   * slots, and when a node first showed the replica serving them (`promotedAt`, wall-clock ms).
+   * slots, when a node first showed the replica serving them (`promotedAt`) and when every node
+   * said the cluster was ok (`okAt`; wall-clock ms), and whether the nodes refuse every slot
+   * while one is not served (`cluster-require-full-coverage`).
    */
   async failOverMasterOf(key: string): Promise<{
     killedPort: number;
     newMasterPort: number;
     slots: Array<[number, number]>;
     promotedAt: number;
+    okAt: number;
+    fullCoverage: boolean;
   }> {
     const killedPort = await this.masterPortOf(key);
+    const coverage = await redisCli(
+      this.running[0].port,
+      'CONFIG',
+      'GET',
+      'cluster-require-full-coverage',
+    );
+    const fullCoverage = coverage.split('\n')[1]?.trim() === 'yes';
     const ranges = JSON.parse(
       await redisCli(this.running[0].port, '--json', 'CLUSTER', 'SLOTS'),
     ) as Array<[number, number, [string, number, ...unknown[]]]>;
@@ -184,7 +195,7 @@ export class RedisClusterTopology {
       }
       return true;
     });
-    return { killedPort, newMasterPort, slots, promotedAt };
+    return { killedPort, newMasterPort, slots, promotedAt, okAt: now(), fullCoverage };
   }
 
   /**

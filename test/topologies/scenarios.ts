@@ -57,9 +57,18 @@ export function clusterTopology(cluster: RedisClusterTopology, flavour: Topology
     app: (options) => topologyApp(flavour, cluster.startupNodes, options),
     failOverMasterOf: async (key) => {
       const killedAt = now();
-      const { killedPort, slots, promotedAt } = await cluster.failOverMasterOf(key);
-      // A failover keeps what was replicated; only the dead master's slots were touched.
-      return { killedAt, restartedAt: promotedAt, killedPort, stateLost: false, slots };
+      const { killedPort, slots, okAt, fullCoverage } = await cluster.failOverMasterOf(key);
+      // A failover keeps what was replicated. Until every node says the cluster is ok again, a
+      // cluster that requires full coverage refuses every slot; after that, while the dead node
+      // rejoins, only its slots are touched.
+      return {
+        killedAt,
+        restartedAt: okAt,
+        killedPort,
+        stateLost: false,
+        slots,
+        everySlotUntilRestart: fullCoverage,
+      };
     },
     heal: (port) => cluster.heal(port),
   };
@@ -415,6 +424,9 @@ export async function expectChaosPropertiesHold(
   console.log(result.summary);
   expect([...result.violations, ...result.verdict.violations]).toEqual([]);
   expect(result.stats.redisRestarts).toBeGreaterThanOrEqual(MIN_FAULTS.redisRestarts);
-  expect(result.stats.leaseLosses).toBeGreaterThanOrEqual(MIN_FAULTS.stalls);
+  expect(result.stats.killsMidLoad).toBe(result.stats.kills);
+  expect(result.stats.kills).toBeGreaterThanOrEqual(MIN_FAULTS.kills);
+  expect(result.stats.stallsTied).toBe(result.stats.stalls);
+  expect(result.stats.stalls).toBeGreaterThanOrEqual(MIN_FAULTS.stalls);
   expect(result.verdict.callers.hung).toBe(0);
 }
