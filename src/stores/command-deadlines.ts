@@ -10,8 +10,8 @@ interface Pending {
 /**
  * Bounds every in-flight store command by `timeoutMs` with one shared interval timer (running
  * only while commands are in flight) instead of a timer, a race and a `finally` per command:
- * cheaper on the hot path. A command rejects at most `timeoutMs + timeoutMs / 4` after it was sent;
- * a reply that comes later is dropped.
+ * cheaper on the hot path. A command rejects at most `timeoutMs + timeoutMs / 4` after it was sent
+ * (and after any reply already received); a reply that comes later is dropped.
  */
 export class CommandDeadlines {
   private readonly pending = new Set<Pending>();
@@ -22,6 +22,8 @@ export class CommandDeadlines {
     private readonly timeoutMs: number,
     private readonly timeoutError: (operation: string) => Error,
     private readonly now: () => number = () => performance.now(),
+    /** How a sweep's rejections wait for the poll phase (tests on a fake clock run them at once). */
+    private readonly afterPoll: (run: () => void) => void = (run) => setImmediate(run),
   ) {
     this.tickMs = Math.max(5, Math.min(250, Math.floor(timeoutMs / 4)));
   }
@@ -58,14 +60,21 @@ export class CommandDeadlines {
     this.stop();
   }
 
+  /**
+   * Rejects the commands past their deadline, one event-loop turn later: a sweep that runs late
+   * because the process was frozen (a long GC pause, SIGSTOP, a debugger) runs before the poll
+   * phase reads replies that arrived meanwhile, and such a reply is not a Redis outage.
+   */
   private sweep(): void {
     const now = this.now();
-    for (const entry of this.pending) {
-      if (entry.deadline > now) continue;
-      this.pending.delete(entry);
-      entry.reject(this.timeoutError(entry.operation));
-    }
-    if (this.pending.size === 0) this.stop();
+    const due = [...this.pending].filter((entry) => entry.deadline <= now);
+    if (due.length > 0)
+      this.afterPoll(() => {
+        for (const entry of due)
+          if (this.pending.delete(entry)) entry.reject(this.timeoutError(entry.operation));
+        if (this.pending.size === 0) this.stop();
+      });
+    else if (this.pending.size === 0) this.stop();
   }
 
   private stop(): void {

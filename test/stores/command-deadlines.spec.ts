@@ -4,9 +4,11 @@
  * stores reach it through real Redis servers (an outage is a command with no reply), but a real
  * outage cannot tell a deadline of 100 ms from one of 125 ms.
  */
+import { Redis } from 'ioredis';
 import { LoadStatusUnavailableError } from '../../src/errors';
 import { CommandDeadlines } from '../../src/stores/command-deadlines';
 import { deferred as command } from '../support/apps';
+import { RedisServer } from '../support/redis-server';
 
 /** The outcome of `promise` once it settles, and when (on Jest's clock). */
 function track<T>(promise: Promise<T>): {
@@ -33,8 +35,15 @@ describe('CommandDeadlines', () => {
   });
   afterEach(() => jest.useRealTimers());
 
+  // On Jest's clock a sweep's rejections run at once (the real clock defers them past the poll
+  // phase; see the real-clock suite below).
   const deadlines = (timeoutMs: number) =>
-    new CommandDeadlines(timeoutMs, timedOut, () => Date.now());
+    new CommandDeadlines(
+      timeoutMs,
+      timedOut,
+      () => Date.now(),
+      (run) => run(),
+    );
 
   it("passes a reply in time through, and a command's failure as an Error", async () => {
     const bound = deadlines(100);
@@ -169,5 +178,46 @@ describe('CommandDeadlines', () => {
     expect(error).toBeInstanceOf(LoadStatusUnavailableError);
     expect(error.message).toContain('isLoaded');
     expect((error.cause as Error).message).toBe('no reply within 40 ms');
+  });
+});
+
+describe('CommandDeadlines in a process frozen past a deadline (real clock, real Redis)', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = new Redis(server.url);
+    await redis.ping();
+  });
+  afterAll(async () => {
+    await redis.quit();
+    await server.stop();
+  });
+
+  it('lets a reply that arrived while the process was frozen win over the deadline that passed meanwhile', async () => {
+    const bound = CommandDeadlines.forStore(50);
+    // Sent from the check phase; the process is then frozen for 200 ms (the reply arrives, the
+    // deadline passes), so the sweep's timer comes due before the poll phase reads the reply.
+    const outcome = await new Promise<PromiseSettledResult<string>>((resolve) =>
+      setImmediate(() => {
+        const reply = bound.bound('ping', redis.ping());
+        const frozenUntil = performance.now() + 200;
+        while (performance.now() < frozenUntil); // the freeze itself (a GC pause, a SIGSTOP)
+        void Promise.allSettled([reply]).then(([settled]) => resolve(settled));
+      }),
+    );
+    expect(outcome).toEqual({ status: 'fulfilled', value: 'PONG' });
+    bound.close();
+  });
+
+  it('still rejects a command whose reply had not come when the deadline passed', async () => {
+    const bound = CommandDeadlines.forStore(50);
+    await redis.client('PAUSE', 300, 'ALL');
+    const outcome = await Promise.allSettled([bound.bound('ping', redis.ping())]);
+    expect(outcome[0]).toMatchObject({
+      status: 'rejected',
+      reason: expect.any(LoadStatusUnavailableError),
+    });
+    bound.close();
   });
 });
