@@ -9,6 +9,8 @@
  * Staged on one real Redis: the holder (app A) talks to it directly; the waiter (app B) through a
  * TCP proxy that the test cuts, so only B sees the outage (and counts B's commands). Where a
  * failover to an empty replica would lose the lock state, the test deletes it while B is cut off.
+ * B is the module's own ioredis client; the tests of its subscriber coming back during the hold
+ * (each client library re-subscribes in its own way) run on borrowed node-redis 5 and 6 clients too.
  */
 import {
   LoadStatusUnavailableError,
@@ -17,9 +19,14 @@ import {
   type LoadStatusModuleOptions,
 } from '../../src';
 import { KeyBuilder } from '../../src/keys';
-import { deferred, startApp, type TestApp } from '../support/apps';
+import { deferred, startApp, startAppOn, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix, userKey } from '../support/env';
 import { recordEvents, whenEvent } from '../support/events';
+import {
+  createTestRedisClient,
+  NODE_REDIS_FLAVOURS,
+  type ClientFlavour,
+} from '../support/redis-clients';
 import { until } from '../support/redis-topologies';
 import { suiteRedis } from '../support/suite-redis';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -55,6 +62,16 @@ interface Waiting {
   lockKey: string;
 }
 
+/** How B talks to Redis, and what happens before A starts to load. */
+interface WaiterSetup {
+  /** B's client: the module's own ioredis from a URL (default), or a borrowed node-redis one. */
+  flavour?: ClientFlavour;
+  /** B's lease when it wins the lock (default {@link WAITER_LEASE_MS}). */
+  waiterLeaseMs?: number;
+  /** Runs on A before A starts its load. */
+  beforeLoad?: (holder: TestApp) => Promise<void>;
+}
+
 /**
  * A (direct to Redis) holds the lock and loads until `finishHolder()`; B (through the proxy, with
  * `waiterOptions`) has waited on it. Resolves once B waits.
@@ -62,20 +79,21 @@ interface Waiting {
 async function holderAndWaiter(
   waiterOptions: LoadStatusModuleOptions = {},
   waitTimeoutMs = 15_000,
+  { flavour = 'ioredis-url', waiterLeaseMs = WAITER_LEASE_MS, beforeLoad }: WaiterSetup = {},
 ): Promise<Waiting> {
   const keyPrefix = uniquePrefix('waiter-outage');
   const proxy = await TcpProxy.start(redis.server.port);
   cleanups.push(() => proxy.close());
   const holder = await startApp({ redis: redis.server.url, keyPrefix });
   cleanups.push(() => holder.close());
-  const waiter = await startApp({
-    redis: proxy.url,
+  const waiter = await startAppOn(await createTestRedisClient(flavour, proxy.url), {
     keyPrefix,
     commandTimeoutMs: 200,
     pollIntervalMs: 50,
     ...waiterOptions,
   });
   cleanups.push(() => waiter.close());
+  await beforeLoad?.(holder);
   const waiterEvents = recordEvents(waiter);
 
   const release = deferred<string>();
@@ -96,7 +114,7 @@ async function holderAndWaiter(
     return 'from the waiter';
   });
   const waiting = waiter.lock.ensureLoaded('u', waiterLoader, {
-    lockTtlMs: WAITER_LEASE_MS,
+    lockTtlMs: waiterLeaseMs,
     waitTimeoutMs,
   });
   waiting.catch(() => undefined);
@@ -140,8 +158,9 @@ async function stage(
   waitTimeoutMs = 15_000,
   mendAt = 0,
   mend: { subscribers?: boolean } = {},
+  flavour: ClientFlavour = 'ioredis-url',
 ): Promise<Waiting & { waiterWonAt: number }> {
-  const w = await holderAndWaiter({}, waitTimeoutMs);
+  const w = await holderAndWaiter({}, waitTimeoutMs, { flavour });
   await cutOffAndLoseLockState(w);
   await sleep(Math.max(0, w.calledAt + mendAt - performance.now()));
   w.proxy.mend(mend);
@@ -247,9 +266,16 @@ describe("a waiter riding out an outage (its Redis cut off, the holder's not)", 
   });
 });
 
-describe('a waiter that wins the lock after riding out an outage', () => {
+/**
+ * A waiter that won the lock after an outage, on a waiter of `flavour` (each client library's
+ * re-subscription is its own code): with its subscriber back during its hold, the holder's commit
+ * that follows is heard, and one whose notice it missed is found by the re-check the
+ * re-subscription triggers; a flag of an earlier generation (from before a `clearAllLoaded`) is
+ * no commit.
+ */
+function subscriberComesBack(flavour: ClientFlavour): void {
   it("gives the lock back and loads nothing when the holder's commit comes during the hold", async () => {
-    const s = await stage();
+    const s = await stage(15_000, 0, {}, flavour);
     const committedAt = performance.now();
     s.finishHolder();
     await expect(s.holding).resolves.toMatchObject({ status: 'loaded', value: 'from the holder' });
@@ -263,19 +289,8 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     expect(s.waiterEvents.at(-1)).toMatchObject({ type: 'wait-ended', reason: 'loaded-elsewhere' });
   });
 
-  it("finds the holder's commit at the end of the hold when its notice is lost", async () => {
-    // The waiter's subscriber stays cut off: the commit's notice cannot reach it.
-    const s = await stage(15_000, 0, { subscribers: false });
-    s.finishHolder();
-    await expect(s.holding).resolves.toMatchObject({ status: 'loaded', value: 'from the holder' });
-    await expect(s.waiting).resolves.toMatchObject({ status: 'loaded-elsewhere' });
-    expect(performance.now() - s.waiterWonAt).toBeGreaterThanOrEqual(HOLD_MS - 50);
-    expect(s.waiterLoader).not.toHaveBeenCalled();
-    expect(await redis.inspect.exists(s.lockKey)).toBe(0);
-  });
-
   it('finds a commit whose notice it missed as soon as its subscriber is back, not at the end of the hold', async () => {
-    const s = await stage(15_000, 0, { subscribers: false });
+    const s = await stage(15_000, 0, { subscribers: false }, flavour);
     s.finishHolder();
     await expect(s.holding).resolves.toMatchObject({ status: 'loaded', value: 'from the holder' });
     // The commit's notice is gone; the subscriber is let back now.
@@ -288,6 +303,34 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     expect(s.waiterLoader).not.toHaveBeenCalled();
     expect(await redis.inspect.exists(s.lockKey)).toBe(0);
   });
+
+  it("does not take a flag from before a clearAllLoaded for the holder's commit: it holds, then loads", async () => {
+    // u's flag from before the clear is still in Redis (until its TTL) but no longer counts: A
+    // loads, B waits; B wins the lock after the outage and must not read that flag as A's commit.
+    const leaseMs = 900;
+    const w = await holderAndWaiter({}, 15_000, {
+      flavour,
+      waiterLeaseMs: leaseMs,
+      beforeLoad: async (holder) => {
+        await holder.status.setLoaded('u');
+        await holder.status.clearAllLoaded();
+      },
+    });
+    expect(await redis.inspect.exists(userKey(w.keyPrefix, 'u', 'loaded'))).toBe(1);
+    await cutOffAndLoseLockState(w);
+    w.proxy.mend();
+    await expect(w.waiting).resolves.toMatchObject({ status: 'loaded', value: 'from the waiter' });
+    expect(w.waiterLoader).toHaveBeenCalledTimes(1);
+    // No commit came during its hold: it took over, its lease renewed before it loaded.
+    expect(w.waiterEvents.map((e) => e.type)).toContain('takeover');
+    expect(w.lockPttlAtLoad()).toBeGreaterThan((leaseMs * 2) / 3);
+    w.finishHolder();
+    await expect(w.holding).resolves.toMatchObject({ status: 'loaded' });
+  });
+}
+
+describe('a waiter that wins the lock after riding out an outage', () => {
+  subscriberComesBack('ioredis-url');
 
   it('keeps holding when its subscriber comes back with no commit, then loads', async () => {
     const s = await stage(15_000, 0, { subscribers: false });
@@ -305,6 +348,17 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     expect(performance.now() - s.waiterWonAt).toBeGreaterThanOrEqual(HOLD_MS - 50);
     s.finishHolder();
     await expect(s.holding).resolves.toMatchObject({ status: 'loaded' });
+  });
+
+  it("finds the holder's commit at the end of the hold when its notice is lost", async () => {
+    // The waiter's subscriber stays cut off: the commit's notice cannot reach it.
+    const s = await stage(15_000, 0, { subscribers: false });
+    s.finishHolder();
+    await expect(s.holding).resolves.toMatchObject({ status: 'loaded', value: 'from the holder' });
+    await expect(s.waiting).resolves.toMatchObject({ status: 'loaded-elsewhere' });
+    expect(performance.now() - s.waiterWonAt).toBeGreaterThanOrEqual(HOLD_MS - 50);
+    expect(s.waiterLoader).not.toHaveBeenCalled();
+    expect(await redis.inspect.exists(s.lockKey)).toBe(0);
   });
 
   it('loads after two thirds of its lease when no commit comes, with its lease renewed first', async () => {
@@ -358,3 +412,8 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     await s.holding;
   });
 });
+
+describe.each(NODE_REDIS_FLAVOURS)(
+  'a waiter on a borrowed %s client that wins the lock after riding out an outage',
+  (flavour) => subscriberComesBack(flavour),
+);

@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis';
 import { LoadStatusCore } from '../../src/load-status.core';
 import { NearCache } from '../../src/stores/near-cache';
-import { startApp, type TestApp } from '../support/apps';
+import { startApp, startAppOn, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix, userKey } from '../support/env';
+import { createTestRedisClient, NODE_REDIS_FLAVOURS } from '../support/redis-clients';
 import { RedisServer } from '../support/redis-server';
 import { cutOffSubscribers } from '../support/subscribers';
 
@@ -215,6 +216,51 @@ describe('near-cache with Redis', () => {
     return total;
   }
 
+  /**
+   * The near-cache across outages of its notification channel, on `app()`: the module's own
+   * ioredis here, and borrowed node-redis clients below (each client library reconnects and
+   * re-subscribes in its own way).
+   */
+  function acrossReconnects(app: () => TestApp): void {
+    it('is flushed when the notification channel reconnects', async () => {
+      const near = app().app.get(LoadStatusCore).nearCache!;
+      await app().status.setLoaded('x');
+      expect(near.cache.size).toBe(1);
+      await inspect.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      const deadline = performance.now() + 2_000;
+      while (near.cache.size > 0 && performance.now() < deadline) await sleep(10);
+      expect(near.cache.size).toBe(0);
+      expect(near.notificationsLive).toBe(true);
+    });
+
+    it('is bypassed while the notification channel is down: a clear it cannot hear of is seen at once', async () => {
+      const { status, lock } = app();
+      const core = app().app.get(LoadStatusCore);
+      const flag = userKey(core.options.keyPrefix, 'stale', 'loaded');
+      await status.setLoaded('stale');
+      expect(await status.isLoaded('stale')).toBe(true); // cached now
+      const restore = await cutOffSubscribers(inspect);
+      try {
+        const deadline = performance.now() + 2_000;
+        while (core.store.notificationsLive && performance.now() < deadline) await sleep(5);
+        expect(core.store.notificationsLive).toBe(false);
+        // A clear whose notice nobody can receive (as if it were lost with the connection).
+        expect(await inspect.del(flag)).toBe(1);
+        expect(await status.isLoaded('stale')).toBe(false);
+        expect(await lock.ensureLoaded('stale', () => Promise.resolve('again'))).toMatchObject({
+          status: 'loaded',
+          value: 'again',
+        });
+      } finally {
+        await restore();
+      }
+      const deadline = performance.now() + 5_000;
+      while (!core.store.notificationsLive && performance.now() < deadline) await sleep(10);
+      expect(core.store.notificationsLive).toBe(true);
+    });
+  }
+  acrossReconnects(() => a);
+
   it('answers isLoaded and ensureLoaded for a loaded user without a Redis command', async () => {
     await a.lock.ensureLoaded('hot', () => Promise.resolve());
     const before = await commandsSoFar();
@@ -246,42 +292,6 @@ describe('near-cache with Redis', () => {
     expect(await a.status.isLoaded('short')).toBe(false);
   });
 
-  it('is flushed when the notification channel reconnects', async () => {
-    const near = a.app.get(LoadStatusCore).nearCache!;
-    await a.status.setLoaded('x');
-    expect(near.cache.size).toBe(1);
-    await inspect.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-    const deadline = performance.now() + 2_000;
-    while (near.cache.size > 0 && performance.now() < deadline) await sleep(10);
-    expect(near.cache.size).toBe(0);
-    expect(near.notificationsLive).toBe(true);
-  });
-
-  it('is bypassed while the notification channel is down: a clear it cannot hear of is seen at once', async () => {
-    const core = a.app.get(LoadStatusCore);
-    const flag = userKey(core.options.keyPrefix, 'stale', 'loaded');
-    await a.status.setLoaded('stale');
-    expect(await a.status.isLoaded('stale')).toBe(true); // cached now
-    const restore = await cutOffSubscribers(inspect);
-    try {
-      const deadline = performance.now() + 2_000;
-      while (core.store.notificationsLive && performance.now() < deadline) await sleep(5);
-      expect(core.store.notificationsLive).toBe(false);
-      // A clear whose notice nobody can receive (as if it were lost with the connection).
-      expect(await inspect.del(flag)).toBe(1);
-      expect(await a.status.isLoaded('stale')).toBe(false);
-      expect(await a.lock.ensureLoaded('stale', () => Promise.resolve('again'))).toMatchObject({
-        status: 'loaded',
-        value: 'again',
-      });
-    } finally {
-      await restore();
-    }
-    const deadline = performance.now() + 5_000;
-    while (!core.store.notificationsLive && performance.now() < deadline) await sleep(10);
-    expect(core.store.notificationsLive).toBe(true);
-  });
-
   it('can be turned off', async () => {
     const off = await startApp({
       redis: server.url,
@@ -300,5 +310,17 @@ describe('near-cache with Redis', () => {
     } finally {
       await off.close();
     }
+  });
+
+  describe.each(NODE_REDIS_FLAVOURS)('on a borrowed %s client', (flavour) => {
+    let app: TestApp;
+    beforeEach(async () => {
+      app = await startAppOn(await createTestRedisClient(flavour, server.url), {
+        keyPrefix: uniquePrefix('near'),
+        nearCache: { maxEntries: 100, maxAgeMs: 60_000 },
+      });
+    });
+    afterEach(() => app.close());
+    acrossReconnects(() => app);
   });
 });
