@@ -205,5 +205,20 @@ export function checkCallers(view: HistoryView, violations: string[]): CallerFin
         `caller of ${c.userId} in ${c.worker} failed with ${name} in a ${phase} phase (${Math.round(start)}..${Math.round(end)}): ${why}: ${c.errorMessage}`,
       );
   }
+  // The steady phase's bound: the injected loader failures, and nothing else (judged above).
+  const { loaderFailRate } = view.settings;
+  const steady = phases.steady;
+  const loaderFailures = steady.errors.LoaderFailure ?? 0;
+  if (
+    loaderFailRate !== undefined &&
+    steady.callers >= MIN_CALLERS_FOR_A_RATE &&
+    loaderFailures > 2 * loaderFailRate * steady.callers
+  )
+    violations.push(
+      `${loaderFailures} of ${steady.callers} callers failed with LoaderFailure in the steady phase, above twice the injected rate (${loaderFailRate})`,
+    );
   return { phases, callers };
 }
+
+/** Below this many callers, a share says too little to bound. */
+const MIN_CALLERS_FOR_A_RATE = 100;

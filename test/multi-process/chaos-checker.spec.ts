@@ -904,3 +904,28 @@ describe('chaos checker: facts of the run', () => {
     ]);
   });
 });
+
+describe('chaos checker: the steady phase bound', () => {
+  it('flags loader failures above twice the injected rate, over enough callers to tell', () => {
+    // 100 flights of one caller each (users u0..u99), every tenth loader run failing.
+    const runs = Array.from({ length: 100 }, (_, i) =>
+      run('1', {
+        id: `1:${i}`,
+        userId: `u${i}`,
+        ok: i % 10 !== 0,
+        committed: i % 10 !== 0,
+        committedAt: T0 + 101,
+      }),
+    );
+    const callers = runs.map((r) =>
+      r.ok
+        ? caller({ userId: r.userId })
+        : caller({ userId: r.userId, ok: false, status: undefined, errorName: 'LoaderFailure' }),
+    );
+    const history = { runs, requests: [request(callers)] };
+    expect(check(history, { loaderFailRate: 0.05 }).violations).toEqual([]);
+    expect(check(history, { loaderFailRate: 0.04 }).violations).toEqual([
+      '10 of 100 callers failed with LoaderFailure in the steady phase, above twice the injected rate (0.04)',
+    ]);
+  });
+});

@@ -96,6 +96,12 @@ export interface ChaosSettings {
    * timeout is never legal.
    */
   waitNeedsMs?: number;
+  /**
+   * The share of loader runs the traffic makes fail (`LoaderFailure`). While nothing else fails,
+   * callers fail at most twice as often (a failed run fails the callers of its flight, as a
+   * successful one serves them). Undefined: no bound.
+   */
+  loaderFailRate?: number;
 }
 
 export interface ChaosHistory {

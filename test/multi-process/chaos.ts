@@ -48,6 +48,8 @@ const COMMAND_TIMEOUT_MS = 1_000;
 const MAX_LOAD_MS = 3_000;
 /** Event-loop and IPC delays on a busy 2-core machine. */
 const SLACK_MS = 1_000;
+/** The share of the traffic's loader runs that throw `LoaderFailure`. */
+const LOADER_FAIL_RATE = 0.05;
 /** The library's default `outageGraceMs`, which the workers run with. */
 const OUTAGE_GRACE_MS = 5_000;
 /** A stall lasts the lease and then some, so the lease runs out while the holder sleeps. */
@@ -223,6 +225,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // outageGraceMs, then one more command.
     finishWindowMs: OUTAGE_GRACE_MS + COMMAND_TIMEOUT_MS,
     waitNeedsMs: LOCK_TTL_MS + MAX_LOAD_MS + SLACK_MS,
+    loaderFailRate: LOADER_FAIL_RATE,
   };
 
   const kills: KillEvent[] = [];
@@ -276,7 +279,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         loadMs: rng() < 0.1 ? int(1_200, 2_500) : int(50, 300),
         // Flags expire quickly, so users are loaded again and again during the chaos.
         loadedTtlMs: int(100, 800),
-        failRate: 0.05,
+        failRate: LOADER_FAIL_RATE,
         mode: 'ensureLoaded',
       });
       await delay(int(10, 60)); // pacing: a request rate, not a wait for a state
