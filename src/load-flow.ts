@@ -189,8 +189,17 @@ export async function runFlight<T>(
         return ALREADY_LOADED;
       }
       if (result.state === 'acquired') {
-        if (rodeOut && (await holderCommitted(host, keys, token, waiter, settings, deadline)))
-          return { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') };
+        let leaseFrom = sentAt;
+        if (rodeOut) {
+          const held = await holderCommitted(host, keys, token, waiter, settings, deadline);
+          if (held === 'committed')
+            return { status: 'loaded-elsewhere', waitedMs: endWait('loaded-elsewhere') };
+          // The hold used the lease up and its renewal did not say the lock is still ours (an
+          // outage again, or the lock state lost): loading on it could run beside another
+          // holder, so ask again.
+          if (held === 'lease-unsure') continue;
+          if (held !== 'not-held') leaseFrom = held;
+        }
         waiter.dispose();
         if (waited) {
           const waitedMs = endWait('woken');
@@ -203,7 +212,15 @@ export async function runFlight<T>(
           });
         }
         waited = false;
-        return await runLocked(host, userId, keys, token, { ...result, sentAt }, loader, settings);
+        return await runLocked(
+          host,
+          userId,
+          keys,
+          token,
+          { ...result, sentAt: leaseFrom },
+          loader,
+          settings,
+        );
       }
       if (result.state === 'held') waiter.awaiting(result.holder);
       const remaining = deadline - performance.now();
@@ -240,8 +257,11 @@ export async function runFlight<T>(
  * reconnects by up to 500 ms, those the module makes). Hold the lock for up to two thirds of the
  * lease (still ours without renewal) for that commit: its 'loaded' notice, or the flag, read
  * again when our subscriber is back (the notice may have been sent while it was not) and at the
- * end. True: it came, our lock is given back and nothing loads again. After a failover that
- * costs no extra load; after a holder that really died, at most two thirds of a lease.
+ * end. 'committed': it came, our lock is given back and nothing loads again. Else the lease to
+ * load on, from when its renewal was sent ('lease-unsure': the renewal did not say the lock is
+ * still ours, so the caller asks again; 'not-held': no wait budget was left to hold it, so the
+ * grant's own lease stands). After a failover that costs no extra load; after a
+ * holder that really died, at most two thirds of a lease.
  */
 async function holderCommitted(
   host: FlightHost,
@@ -250,10 +270,10 @@ async function holderCommitted(
   waiter: { wait(ms: number): Promise<WakeReason> },
   settings: FlightSettings,
   deadline: number,
-): Promise<boolean> {
+): Promise<'committed' | 'lease-unsure' | 'not-held' | number> {
   const { store } = host.core;
   const end = Math.min(deadline, performance.now() + (settings.lockTtlMs * 2) / 3);
-  if (end <= performance.now()) return false; // no budget left to hold it
+  if (end <= performance.now()) return 'not-held'; // no budget left: load on the grant's lease
   // Already there? Else mark the user waited on, so that commit publishes its notice.
   const flagNow = (watchMs?: number) => store.flagTtl(keys, watchMs).catch(() => undefined);
   let committed =
@@ -265,11 +285,15 @@ async function holderCommitted(
       woken === NoticeKind.Loaded || (woken === 'resync' && (await flagNow()) !== undefined);
   }
   if (!committed) committed = (await flagNow()) !== undefined;
-  if (committed)
+  if (committed) {
     await store.release(keys, token).catch(() => false); // else its lease runs out
-  // Not committed: we load. Renew the lease the hold used up, before the keep-alive's first tick.
-  else await store.extend(keys, token, settings.lockTtlMs).catch(() => false);
-  return committed;
+    return 'committed';
+  }
+  // Not committed: we load, on the lease the hold used up, renewed first. Only a renewal that
+  // says the lock is still ours gives a lease (from when it was sent) to load on.
+  const renewedFrom = performance.now();
+  const ours = await store.extend(keys, token, settings.lockTtlMs).catch(() => false);
+  return ours ? renewedFrom : 'lease-unsure';
 }
 
 /** The loader's context; `loadedTtlMs` is what `setLoadedTtl` last set (the call's by default). */

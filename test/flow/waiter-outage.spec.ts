@@ -376,6 +376,35 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     await expect(s.holding).resolves.toMatchObject({ status: 'loaded' });
   });
 
+  it('does not load on a lease its hold used up when the renewal cannot say the lock is still its own', async () => {
+    // Cut off again during the hold, its lock lost meanwhile: the renewal after the hold fails,
+    // so the lease it won is spent and maybe someone else's. It asks again, wins a new lock once
+    // let through, and loads under it.
+    const s = await stage();
+    // The fencing counter holds `<token>:<lineage>` of the grant it won.
+    const firstFence = Number(
+      (await redis.inspect.get(userKey(s.keyPrefix, 'u', 'fence')))!.split(':')[0],
+    );
+    const renewalFailed = whenEvent(
+      s.waiter,
+      (e) => e.type === 'store-error' && e.operation === 'extend',
+    );
+    s.proxy.cut();
+    await redis.inspect.del(s.lockKey);
+    await renewalFailed;
+    expect(s.waiterLoader).not.toHaveBeenCalled();
+    s.proxy.mend();
+    await expect(s.waiting).resolves.toMatchObject({ status: 'loaded', value: 'from the waiter' });
+    expect(s.waiterLoader).toHaveBeenCalledTimes(1);
+    // Loaded under a lock in Redis, with most of a renewed lease left, and not the first grant.
+    expect(s.lockPttlAtLoad()).toBeGreaterThan(HOLD_MS);
+    const loadStarted = s.waiterEvents.find((e) => e.type === 'load-started');
+    expect(loadStarted).toBeDefined();
+    expect(loadStarted!.fencingToken).toBeGreaterThan(firstFence);
+    s.finishHolder();
+    await s.holding;
+  });
+
   it('loads at once when it wins the lock with its wait budget already spent', async () => {
     // Its acquire is sent inside the budget and granted after it (the server pauses writes across
     // the deadline): no budget is left to hold the lock for a commit, so it loads, as a takeover.
