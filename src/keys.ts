@@ -13,7 +13,7 @@
  * pair is injective too, and the group is hashed from the key alone, so every load of one key
  * shares its slot. The unnamed load's tag is the encoded key, as before names existed.
  *
- * Layout: `<prefix>:{<group>}:<tag>:loaded|lock|fence|waiting`; the group's generation
+ * Layout: `<prefix>:{<group>}:<tag>:loaded|lock|fence|waiting|finished`; the group's generation
  * (bumped by `clearAllLoaded`) at `<prefix>:{<group>}:%gen:generation`; notices on
  * `<prefix>:events` (classic pub/sub) or `<prefix>:{<group>}:events` (sharded, on a Cluster).
  * `%gen` and `%probe` are never a user's tag: `encodeURIComponent` puts two hex digits after `%`.
@@ -38,6 +38,11 @@ export interface UserKeys {
   readonly fence: string;
   /** Set while someone in another process waits: finish and release publish only then. */
   readonly waiting: string;
+  /**
+   * The last finish's token and result, kept 30 s (same slot): a finish retried after its first
+   * attempt ran answers what that attempt did (see the finish script).
+   */
+  readonly finished: string;
   /** The group's shard channel (same slot as the keys). */
   readonly shardChannel: string;
   /** The group's generation key (same slot): a flag counts only if it holds this generation. */
@@ -145,9 +150,11 @@ export class KeyBuilder {
   }
 }
 
+type KeyNames = Pick<UserKeys, 'loaded' | 'lock' | 'fence' | 'waiting' | 'finished'>;
+
 /** Key names are built on first use: a near-cache hit needs only the tag. */
 class UserKeySet implements UserKeys {
-  private cached: { loaded: string; lock: string; fence: string; waiting: string } | undefined;
+  private cached: KeyNames | undefined;
   private groupIndex: number | undefined;
 
   constructor(
@@ -177,8 +184,11 @@ class UserKeySet implements UserKeys {
   get waiting(): string {
     return this.names().waiting;
   }
+  get finished(): string {
+    return this.names().finished;
+  }
 
-  private names(): { loaded: string; lock: string; fence: string; waiting: string } {
+  private names(): KeyNames {
     if (this.cached) return this.cached;
     const base = `${this.keys.prefix}:{${this.group}}:${this.tag}`;
     this.cached = {
@@ -186,6 +196,7 @@ class UserKeySet implements UserKeys {
       lock: `${base}:lock`,
       fence: `${base}:fence`,
       waiting: `${base}:waiting`,
+      finished: `${base}:finished`,
     };
     return this.cached;
   }

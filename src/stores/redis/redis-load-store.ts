@@ -14,7 +14,7 @@ import type {
 } from '../load-store';
 import type { RedisCommands } from './redis-commands';
 import { redisCommandsFor } from './redis-connection';
-import { FENCE_RETENTION_MS, REDIS_SCRIPTS as S } from './redis-scripts';
+import { FENCE_RETENTION_MS, FINISH_MARKER_MS, REDIS_SCRIPTS as S } from './redis-scripts';
 import { RedisSubscriber } from './redis-subscriber';
 
 /**
@@ -270,13 +270,14 @@ export class RedisLoadStore implements LoadStore {
     this.assertConnected();
     const reply = await this.redis.evalScript(
       S.finish,
-      [user.loaded, user.lock, user.waiting, user.generation],
+      [user.loaded, user.lock, user.waiting, user.generation, user.finished],
       [
         token,
         String(loadedTtlMs),
         ...this.notice(user, NoticeKind.Loaded, token),
         generation ?? '',
         encodeNotice(NoticeKind.Released, user.tag),
+        FINISH_MARKER_S,
       ],
     );
     const [owned, committed] = reply as [number | string, number | string];
@@ -385,6 +386,8 @@ export class RedisLoadStore implements LoadStore {
 
 /** The fencing counter's retention, as the acquire script takes it. */
 const FENCE_RETENTION_S = String(FENCE_RETENTION_MS);
+/** How long a finish's marker lives, as the finish script takes it. */
+const FINISH_MARKER_S = String(FINISH_MARKER_MS);
 
 /** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */
 function ttlFromPttl(reply: unknown): number | undefined {

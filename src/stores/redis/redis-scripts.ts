@@ -100,13 +100,24 @@ return 0`,
    * finish would cut its TTL short, or a TTL of 0 delete it); it still sets a missing one. A load that began in an
    * earlier generation (ARGV[6], from its acquire; '' = unknown) than the group's now — a
    * `clearAllLoaded` ran meanwhile — sets no flag and tells waiters to retry (ARGV[7]) instead.
-   * KEYS: loaded, lock, waiting, generation. ARGV: token, loadedTtlMs, channel, loaded message,
-   * publish command, generation, released message. Returns {1 if the lock was still ours, 1 if
-   * the load counts (its generation is current)}.
+   * Runs at most once per token: it leaves its result and token in KEYS[5] for ARGV[8] ms, as
+   * `<owned><counts><token>`, and a finish of the same token that finds them there changes
+   * nothing and returns that result. So a finish retried after a timeout whose first attempt did
+   * run (it deleted the lock itself) reports the lease as kept, not lost, and does not write again
+   * a flag cleared meanwhile. A retry later than ARGV[8] ms after the first attempt ran (the
+   * marker gone) runs as a finish that lost its lock. One marker per user: a later load's finish
+   * replaces it.
+   * KEYS: loaded, lock, waiting, generation, finished. ARGV: token, loadedTtlMs, channel, loaded
+   * message, publish command, generation, released message, markerMs. Returns {1 if the lock was
+   * still ours, 1 if the load counts (its generation is current)}.
    */
   finish: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `
+local done = redis.call('GET', KEYS[5])
+if done and string.sub(done, 3) == ARGV[1] then
+  return {tonumber(string.sub(done, 1, 1)), tonumber(string.sub(done, 2, 2))}
+end
 local gen = redis.call('GET', KEYS[4]) or '1'
 local fresh = ARGV[6] == '' or ARGV[6] == gen
 local owned = 0
@@ -119,7 +130,9 @@ if owned == 1 then redis.call('DEL', KEYS[2]) end
 if redis.call('DEL', KEYS[3]) == 1 then
   redis.call(ARGV[5], ARGV[3], fresh and ARGV[4] or ARGV[7])
 end
-return {owned, fresh and 1 or 0}`,
+local counts = fresh and 1 or 0
+redis.call('SET', KEYS[5], owned .. counts .. ARGV[1], 'PX', ARGV[8])
+return {owned, counts}`,
   },
   /**
    * Guarantees: the lock is deleted only if ARGV[1] owns it, and marked waiters hear the user is
@@ -265,3 +278,10 @@ export const REDIS_SCRIPTS = Object.fromEntries(
 
 /** How long a user's fencing counter outlives its last acquire: 24 h. */
 export const FENCE_RETENTION_MS = 86_400_000;
+
+/**
+ * How long a finish's marker (its token and result) lives: 30 s. It covers the retries of the
+ * default `outageGraceMs` (5 s) and `commandTimeoutMs` (1 s) many times over; a finish retried
+ * later than this after its first attempt ran reports the lease as lost.
+ */
+export const FINISH_MARKER_MS = 30_000;
