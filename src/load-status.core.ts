@@ -10,6 +10,7 @@ import type { LoadStore, StoreListener, StoreNotice } from './stores/load-store'
 import { MemoryLoadStore } from './stores/memory-load-store';
 import { NearCachedLoadStore } from './stores/near-cached-load-store';
 import { RedisLoadStore } from './stores/redis/redis-load-store';
+import { FINISH_MARKER_MS } from './stores/redis/redis-scripts';
 import { checkLoadName, normalizeUserId } from './validation';
 import { WaiterRegistry } from './waiter';
 
@@ -72,7 +73,14 @@ export class LoadStatusCore implements StoreListener {
       store = new MemoryLoadStore(`memory:${instanceId}`);
     } else {
       store = new GuardedLoadStore(
-        new RedisLoadStore(options.redis, keys, options.waitForReplicas, logger),
+        new RedisLoadStore(
+          options.redis,
+          keys,
+          options.waitForReplicas,
+          logger,
+          // A finish is retried for outageGraceMs, each attempt bounded by commandTimeoutMs.
+          Math.max(FINISH_MARKER_MS, options.outageGraceMs + 2 * options.commandTimeoutMs),
+        ),
         options.onStoreError,
         options.commandTimeoutMs,
         events,

@@ -58,4 +58,26 @@ describe('a finish retried after a timeout whose first attempt did run', () => {
       expect.stringMatching(/lease for user "u" was lost/),
     );
   });
+
+  it('keeps the marker at least as long as the flow may retry a finish', async () => {
+    // 30 s at least; with a longer outageGraceMs, that grace and two command timeouts.
+    const marker = () => redis.inspect.pttl(userKey(prefix, 'u', 'finished'));
+    await app.lock.ensureLoaded('u', () => Promise.resolve('value'));
+    expect(await marker()).toBeGreaterThan(29_000);
+    expect(await marker()).toBeLessThanOrEqual(30_000);
+    const longGrace = await bootWithLogs({
+      redis: redis.server.url,
+      keyPrefix: `${prefix}-long`,
+      commandTimeoutMs: 2_000,
+      outageGraceMs: 60_000,
+    });
+    try {
+      await longGrace.lock.ensureLoaded('u', () => Promise.resolve('value'));
+      const pttl = await redis.inspect.pttl(userKey(`${prefix}-long`, 'u', 'finished'));
+      expect(pttl).toBeGreaterThan(63_000);
+      expect(pttl).toBeLessThanOrEqual(64_000);
+    } finally {
+      await longGrace.close();
+    }
+  });
 });

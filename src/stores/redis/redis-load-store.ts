@@ -27,6 +27,7 @@ export class RedisLoadStore implements LoadStore {
   /** Failures surface as errors; `GuardedLoadStore` tracks degradation. */
   readonly isDegraded = false;
   private readonly redis: RedisCommands;
+  private readonly finishMarkerMs: string;
   private readonly subscriber: RedisSubscriber;
   private readonly watch: ConnectionWatch;
   private readonly forgetSecrets: Array<() => void>;
@@ -55,7 +56,10 @@ export class RedisLoadStore implements LoadStore {
     /** Replica-acknowledged locks (see `waitForReplicas`). */
     private readonly waitForReplicas?: { replicas: number; timeoutMs: number },
     private readonly logger: LoadStatusLogger = nestLogger(),
+    /** How long a finish's marker lives: longer than its retries may go on (see `outageGraceMs`). */
+    finishMarkerMs = FINISH_MARKER_MS,
   ) {
+    this.finishMarkerMs = String(finishMarkerMs);
     this.redis = redisCommandsFor(source, this.logger);
     // Before anything can be logged: no password leaves the module.
     this.forgetSecrets = this.redis.secrets.map(registerSecret);
@@ -277,7 +281,7 @@ export class RedisLoadStore implements LoadStore {
         ...this.notice(user, NoticeKind.Loaded, token),
         generation ?? '',
         encodeNotice(NoticeKind.Released, user.tag),
-        FINISH_MARKER_S,
+        this.finishMarkerMs,
       ],
     );
     const [owned, committed] = reply as [number | string, number | string];
@@ -387,7 +391,6 @@ export class RedisLoadStore implements LoadStore {
 /** The fencing counter's retention, as the acquire script takes it. */
 const FENCE_RETENTION_S = String(FENCE_RETENTION_MS);
 /** How long a finish's marker lives, as the finish script takes it. */
-const FINISH_MARKER_S = String(FINISH_MARKER_MS);
 
 /** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */
 function ttlFromPttl(reply: unknown): number | undefined {

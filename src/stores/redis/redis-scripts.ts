@@ -280,8 +280,7 @@ export const REDIS_SCRIPTS = Object.fromEntries(
 export const FENCE_RETENTION_MS = 86_400_000;
 
 /**
- * How long a finish's marker (its token and result) lives: 30 s. It covers the retries of the
- * default `outageGraceMs` (5 s) and `commandTimeoutMs` (1 s) many times over; a finish retried
- * later than this after its first attempt ran reports the lease as lost.
+ * How long a finish's marker (its token and result) lives at least: 30 s, or longer when
+ * `outageGraceMs` + two `commandTimeoutMs` (how long the flow retries a finish) is longer.
  */
 export const FINISH_MARKER_MS = 30_000;
