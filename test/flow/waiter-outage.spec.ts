@@ -208,8 +208,10 @@ describe('a waiter on a live Redis', () => {
   it('re-checks the lock when its lease would run out, not every pollIntervalMs', async () => {
     // The holder's lease (600 ms) is renewed every 200 ms for the 1.5 s it loads: the waiter
     // re-checks about once a lease and is woken by the finish's notice, where a poll every 50 ms
-    // would have re-checked 30 times.
-    const w = await holderAndWaiter();
+    // would have re-checked 30 times. Nothing is cut off here: a command timeout far above any
+    // reply time keeps a slow reply on a loaded machine from counting as an outage (fail-open
+    // would then load in-process, and the waiter never wait).
+    const w = await holderAndWaiter({ commandTimeoutMs: 5_000 });
     const before = w.proxy.count('evalsha');
     await sleep(1_500);
     w.finishHolder();
