@@ -29,7 +29,7 @@ export { sleep } from './clock';
 export function userKey(
   keyPrefix: string,
   userId: string,
-  kind: 'loaded' | 'lock' | 'fence' | 'waiting',
+  kind: 'loaded' | 'lock' | 'fence' | 'waiting' | 'finished',
   load?: string,
 ): string {
   return new KeyBuilder(keyPrefix).forLoad(load, userId)[kind];
