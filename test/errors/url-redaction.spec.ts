@@ -22,6 +22,7 @@ import { bootWithLogs, CollectingLogger } from '../support/logged-app';
 import { CLIENT_FLAVOURS, createTestRedisClient } from '../support/redis-clients';
 import { RedisServer } from '../support/redis-server';
 import { until } from '../support/redis-topologies';
+import { leaksIn, textOf } from '../support/leaks';
 
 /** The server's `requirepass`: what the apps below connect with. */
 const PASSWORD = 'userless-Secret-5e1b';
@@ -30,28 +31,8 @@ const OTHER = 'other-Secret-9d2c';
 const WRONG = 'wrong-Secret-b3f7';
 const SECRETS = [PASSWORD, OTHER, WRONG];
 
-/** Every string in `value`, however deep (messages, stacks, causes, nested details). */
-function textOf(value: unknown, seen = new Set<unknown>()): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'function') return value.name;
-  if (typeof value !== 'object') return `${value as string}`;
-  if (seen.has(value)) return '';
-  seen.add(value);
-  if (value instanceof Error) {
-    const e = value as Error & { cause?: unknown };
-    return [e.name, e.message, e.stack, textOf(e.cause, seen), textOf({ ...e }, seen)].join('\n');
-  }
-  return Object.values(value as Record<string, unknown>)
-    .map((v) => textOf(v, seen))
-    .join('\n');
-}
-
 /** The secrets `text` holds, and whether it holds a URL with a password still in it. */
-function leaks(text: string): string[] {
-  const found = SECRETS.filter((s) => text.includes(s) || text.includes(encodeURIComponent(s)));
-  if (/\/\/[^\s/@]*:[^\s/@*]+@/.test(text)) found.push('a URL with a password');
-  return found;
-}
+const leaks = (text: string): string[] => leaksIn(text, SECRETS);
 
 const userless = (password: string, host = '127.0.0.1:6379') => `redis://:${password}@${host}`;
 

@@ -11,33 +11,15 @@ import { RedisServer } from '../support/redis-server';
 import { until } from '../support/redis-topologies';
 import { aclRule } from './acl';
 import { bootWithLogs, CollectingLogger } from '../support/logged-app';
+import { leaksIn, textOf } from '../support/leaks';
 
 const ADMIN_PASSWORD = 'admin-Secret-4be1';
 const APP_PASSWORD = 'app-Secret-77d0';
 const WRONG_PASSWORD = 'wrong-Secret-3c9a';
 const SECRETS = [ADMIN_PASSWORD, APP_PASSWORD, WRONG_PASSWORD];
 
-/** Every string in `value`, however deep (messages, stacks, causes, nested details). */
-function textOf(value: unknown, seen = new Set<unknown>()): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'function') return value.name;
-  if (typeof value !== 'object') return `${value as string}`;
-  if (seen.has(value)) return '';
-  seen.add(value);
-  if (value instanceof Error) {
-    const e = value as Error & { cause?: unknown };
-    return [e.name, e.message, e.stack, textOf(e.cause, seen), textOf({ ...e }, seen)].join('\n');
-  }
-  return Object.values(value as Record<string, unknown>)
-    .map((v) => textOf(v, seen))
-    .join('\n');
-}
-
-function leaks(text: string): string[] {
-  const found = SECRETS.filter((s) => text.includes(s) || text.includes(encodeURIComponent(s)));
-  if (/\/\/[^\s/@]*:[^\s/@*]+@/.test(text)) found.push('a URL with credentials');
-  return found;
-}
+/** The secrets `text` holds, and whether it holds a URL with a password still in it. */
+const leaks = (text: string): string[] => leaksIn(text, SECRETS);
 
 describe('secrets never leave the module', () => {
   let server: RedisServer;
