@@ -39,7 +39,7 @@ export interface UserKeys {
   /** Set while someone in another process waits: finish and release publish only then. */
   readonly waiting: string;
   /**
-   * The last finish's token and result, kept 30 s (same slot): a finish retried after its first
+   * The last finish's token and result, kept 30 s or more (same slot): a finish retried after its first
    * attempt ran answers what that attempt did (see the finish script).
    */
   readonly finished: string;

@@ -390,7 +390,6 @@ export class RedisLoadStore implements LoadStore {
 
 /** The fencing counter's retention, as the acquire script takes it. */
 const FENCE_RETENTION_S = String(FENCE_RETENTION_MS);
-/** How long a finish's marker lives, as the finish script takes it. */
 
 /** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */
 function ttlFromPttl(reply: unknown): number | undefined {
