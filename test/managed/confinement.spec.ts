@@ -115,7 +115,7 @@ describe('confinement of hostile input (Redis store)', () => {
           valid ? 'ok' : InvalidUserIdError.name,
         );
         const own = valid
-          ? ['loaded', 'lock', 'fence', 'waiting'].map((kind) =>
+          ? ['loaded', 'lock', 'fence', 'waiting', 'finished'].map((kind) =>
               userKey(prefix, id, kind as 'loaded'),
             )
           : [];
