@@ -198,6 +198,25 @@ describe('chaos checker: incarnations', () => {
     expect(check({ runs: [before, after], outages }).violations).toEqual([]);
   });
 
+  it('accepts a new incarnation granted by the restarted server before the parent saw it serve', () => {
+    // Killed at +500; the parent's readiness check saw it serving at +800, the worker at +790.
+    const outages = [restart(T0 + 500, T0 + 800)];
+    const early = { ...after, grantSentAt: T0 + 788, acquiredAt: T0 + 790, start: T0 + 790 };
+    expect(check({ runs: [before, early], outages }).violations).toEqual([]);
+    // Before the kill, though, no new incarnation can be granted.
+    const tooEarly = {
+      ...after,
+      grantSentAt: T0 + 480,
+      acquiredAt: T0 + 490,
+      start: T0 + 490,
+      end: T0 + 495,
+      leaseEndsAt: T0 + 1_479,
+    };
+    expect(check({ runs: [before, tooEarly], outages }).violations).toEqual([
+      expect.stringMatching(/without a Redis state loss in between/),
+    ]);
+  });
+
   it("judges the old grant from when it was sent: its reply may come back after Redis's kill", () => {
     // Sent at +10, granted, Redis killed at +12, the reply read at +14; restarted at +300.
     const early = run('1', { grantSentAt: T0 + 10, acquiredAt: T0 + 14, start: T0 + 14 });

@@ -97,8 +97,9 @@ function checkPairs(view: HistoryView, runs: LoadRecord[], violations: string[])
             );
         } else {
           // Continuity: a new incarnation appears only after Redis lost the old one. The old
-          // grant was made at some point after it was sent, the new one before its reply came.
-          if (!outages.some((o) => o.killedAt >= a.sentAt - tol && o.restartedAt <= b.from + tol))
+          // grant was made at some point after it was sent, the new one before its reply came
+          // (perhaps before the parent saw the restart through: `restartedAt` is when it did).
+          if (!outages.some((o) => o.killedAt >= a.sentAt - tol && o.killedAt <= b.from + tol))
             violations.push(
               `user ${user}: incarnation changed from ${a.run.incarnation} to ${b.run.incarnation} without a Redis state loss in between (${describeRun(a.run)}, then ${describeRun(b.run)})`,
             );
