@@ -45,7 +45,7 @@ export { LoadLocks } from './load-locks';
 export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-locks';
 export type { LoadNameOption } from './validation';
 export type { LoadLock } from './load-lock';
-export type { LoadContext, LoadOutcome, Loader } from './load-flow';
+export type { LoadContext, LoadOutcome, Loader } from './flight';
 export { LoadStatusEvents } from './load-status.events';
 export { LoadStatusHealthIndicator } from './load-status.health';
 export { LoadStatusExceptionFilter } from './load-status.filter';

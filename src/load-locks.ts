@@ -1,13 +1,12 @@
 import { errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
 import {
-  onTimeout,
-  runFlight,
-  type FlightHost,
   ALREADY_LOADED,
+  type FlightHost,
   type FlightSettings,
   type Loader,
   type LoadOutcome,
-} from './load-flow';
+} from './flight';
+import { onTimeout, runFlight } from './load-flow';
 import { HeldLoadLock, type LoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import {
@@ -18,7 +17,7 @@ import {
 } from './load-status.options';
 import { runLocked } from './locked-load';
 import { CLAIM_DEFAULT_NAME } from './internal';
-import { registerLoadLockService, unregisterLoadLockService } from './service-registry';
+import { ServiceRegistry } from './service-registry';
 import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
 import { decodeUserTag, type UserKeys } from './keys';
 import type { AcquireResult } from './stores/load-store';
@@ -52,6 +51,9 @@ export interface AcquireLoadLockOptions extends LoadNameOption {
  * `loadedTtlMs` across every process sharing the store; concurrent callers in one process share
  * one flight, so the store sees one caller per process.
  */
+/** The live services of this process, which `@WithUserLoadLock()` finds its own among. */
+export const loadLockServices = new ServiceRegistry<LoadLocks>();
+
 export class LoadLocks {
   private readonly flights = new Map<string, Promise<LoadOutcome<unknown>>>();
   private readonly held = new Map<HeldLoadLock, AbortController | undefined>();
@@ -91,7 +93,7 @@ export class LoadLocks {
 
   /** Makes this service visible to `@WithUserLoadLock()` once the module is initialised. */
   onModuleInit(): void {
-    registerLoadLockService(this);
+    loadLockServices.register(this);
   }
 
   /**
@@ -188,7 +190,7 @@ export class LoadLocks {
 
   /** Releases every lock still held and aborts running loaders; pending waits end with a typed error. */
   async beforeApplicationShutdown(): Promise<void> {
-    unregisterLoadLockService(this);
+    loadLockServices.unregister(this);
     this.core.beginShutdown();
     // A lock won by an acquire already in flight is given back by `acquire` itself.
     await Promise.allSettled([...this.acquiring]);
@@ -211,7 +213,7 @@ export class LoadLocks {
 
   /** Closes the connections the module opened (borrowed clients stay open). */
   async onApplicationShutdown(): Promise<void> {
-    unregisterLoadLockService(this);
+    loadLockServices.unregister(this);
     await this.core.close();
   }
 

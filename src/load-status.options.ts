@@ -2,11 +2,11 @@ import { checkRedisSource, type RedisSource } from './redis-source';
 import { LoadStatusConfigError } from './errors';
 import { checkDurationMs, describeValue } from './validation';
 import { isFlagCache, type FlagCache } from './stores/cache-flag-load-store';
+import type { OnStoreError } from './stores/load-store';
 
 /** What to do when a waiter's `waitTimeoutMs` runs out while another caller still loads. */
 export type OnWaitTimeout = 'throw' | 'run';
-/** What to do when the store (Redis) cannot be reached. */
-export type OnStoreError = 'fail-open' | 'fail-closed';
+export type { OnStoreError };
 
 /** Options of {@link LoadStatusModule.forRoot}. Every field is optional. */
 export interface LoadStatusModuleOptions {

@@ -5,12 +5,13 @@ import {
   StoreUnreachableError,
 } from './errors';
 import {
+  elapsed,
   loadContext,
   type FlightHost,
   type FlightSettings,
   type Loader,
   type LoadOutcome,
-} from './load-flow';
+} from './flight';
 import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { UserKeys } from './keys';
@@ -207,8 +208,4 @@ async function releaseQuietly(core: LoadStatusCore, lock: HeldLoadLock): Promise
       `could not release the lock for user ${JSON.stringify(lock.userId)}: ${errorText(error)}; it expires with its lease`,
     );
   }
-}
-
-export function elapsed(since: number): number {
-  return Math.round(performance.now() - since);
 }

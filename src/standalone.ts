@@ -119,7 +119,7 @@ export type { SetLoadedOptions, WaitForLoadOptions } from './load-flags';
 export { LoadLocks } from './load-locks';
 export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-locks';
 export type { LoadLock } from './load-lock';
-export type { LoadContext, LoadOutcome, Loader } from './load-flow';
+export type { LoadContext, LoadOutcome, Loader } from './flight';
 export type { LoadStatusEvent } from './load-status.events';
 export type { LoadStatusModuleOptions } from './load-status.options';
 export type { LoadStatusLogger } from './logger';

@@ -1,9 +1,7 @@
 import { LoadStatusConfigError } from './errors';
-import type { EnsureLoadedOptions } from './load-locks';
+import { loadLockServices, type EnsureLoadedOptions, type LoadLocks } from './load-locks';
 import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
 import { CLAIM_DEFAULT_NAME } from './internal';
-import type { LoadLocks } from './load-locks';
-import { resolveLoadLockService } from './service-registry';
 import { checkDurationMs, checkLoadName, describeValue } from './validation';
 
 /** Options every load-lock decorator takes ({@link WithLoadLock}, {@link WithUserLoadLock}). */
@@ -124,7 +122,7 @@ function loadLockDecorator(
         ? (service: LoadLocks) => service[CLAIM_DEFAULT_NAME](methodName, owner, decorator)
         : undefined;
     const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      const service = resolveLoadLockService(methodName, keyPrefix);
+      const service = loadLockServices.resolve(methodName, keyPrefix);
       claim?.(service);
       const key = typeof keyOf === 'number' ? args[keyOf] : (keyOf as KeyFunction)(...args);
       const ttl =

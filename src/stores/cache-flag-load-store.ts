@@ -1,15 +1,14 @@
 import { nestLogger, type LoadStatusLogger } from '../logger';
 import { errorText, LoadStatusConfigError, LoadStatusUnavailableError } from '../errors';
-import { NoticeKind } from '../keys';
+import { NoticeKind, type UserKeys } from '../keys';
 import { MAX_TTL_MS } from '../validation';
-import type { OnStoreError } from '../load-status.options';
 import { CommandDeadlines } from './command-deadlines';
 import type {
   AcquireResult,
   FinishResult,
   LoadStore,
+  OnStoreError,
   StoreListener,
-  StoreUser,
 } from './load-store';
 
 /** The lease an ownership check in `finish` sets (finishLock deletes the lock right after). */
@@ -120,14 +119,14 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.locks.init(listener);
   }
 
-  async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
+  async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
     const remaining = await this.cachedFlagTtl(user);
     // Not loaded and asked to watch: mark the user as waited on in the lock store.
     if (remaining === undefined && watchMs !== undefined) await this.locks.flagTtl(user, watchMs);
     return remaining;
   }
 
-  private cachedFlagTtl(user: StoreUser): Promise<number | undefined> {
+  private cachedFlagTtl(user: UserKeys): Promise<number | undefined> {
     return this.guard(
       'isLoaded',
       async () => {
@@ -156,7 +155,7 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.guard('isLoaded', () => this.readGeneration(), '1');
   }
 
-  private setFlag(user: StoreUser, ttlMs: number, generation?: string): Promise<unknown> {
+  private setFlag(user: UserKeys, ttlMs: number, generation?: string): Promise<unknown> {
     return this.guard(
       'setLoaded',
       async () => this.cache.set(user.loaded, generation ?? (await this.readGeneration()), ttlMs),
@@ -164,18 +163,18 @@ export class CacheFlagLoadStore implements LoadStore {
     );
   }
 
-  async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+  async setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
     await this.setFlag(user, ttlMs);
     await this.locks.publish(NoticeKind.Loaded, user);
   }
 
-  async clearLoaded(user: StoreUser): Promise<void> {
+  async clearLoaded(user: UserKeys): Promise<void> {
     await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
     await this.locks.publish(NoticeKind.Cleared, user);
   }
 
   async acquire(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
@@ -205,7 +204,7 @@ export class CacheFlagLoadStore implements LoadStore {
     return { state: 'loaded', remainingMs };
   }
 
-  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+  extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
     return this.locks.extend(user, token, ttlMs);
   }
 
@@ -227,12 +226,12 @@ export class CacheFlagLoadStore implements LoadStore {
     return this.locks.loadNames();
   }
 
-  release(user: StoreUser, token: string): Promise<boolean> {
+  release(user: UserKeys, token: string): Promise<boolean> {
     return this.locks.release(user, token);
   }
 
   async finish(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     loadedTtlMs: number,
     _retryable?: boolean,
@@ -272,11 +271,11 @@ export class CacheFlagLoadStore implements LoadStore {
     await this.locks.clearAllLoaded();
   }
 
-  finishLock(user: StoreUser, token: string): Promise<boolean> {
+  finishLock(user: UserKeys, token: string): Promise<boolean> {
     return this.locks.finishLock(user, token);
   }
 
-  publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+  publish(kind: NoticeKind, user: UserKeys): Promise<void> {
     return this.locks.publish(kind, user);
   }
 

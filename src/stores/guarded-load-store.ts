@@ -9,18 +9,17 @@ import {
 } from '../errors';
 import { redactError } from '../redaction';
 import { classifyRedisError, type StoreFailure } from './redis/redis-errors';
-import type { OnStoreError } from '../load-status.options';
 import type {
   AcquireResult,
   FinishResult,
   LoadStore,
+  OnStoreError,
   StoreListener,
-  StoreUser,
 } from './load-store';
 import { CommandDeadlines } from './command-deadlines';
 import { MemoryLoadStore } from './memory-load-store';
 import type { LoadStatusEvents } from '../load-status.events';
-import type { NoticeKind } from '../keys';
+import type { NoticeKind, UserKeys } from '../keys';
 
 /**
  * Applies the store-error policy around a remote store: every command is bounded by
@@ -101,13 +100,13 @@ export class GuardedLoadStore implements LoadStore {
     }
   }
 
-  flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
+  flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
     return this.run('isLoaded', (s) => s.flagTtl(user, watchMs));
   }
-  setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+  setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
     return this.run('setLoaded', (s) => s.setLoaded(user, ttlMs));
   }
-  clearLoaded(user: StoreUser): Promise<void> {
+  clearLoaded(user: UserKeys): Promise<void> {
     return this.run('clearLoaded', (s) => s.clearLoaded(user));
   }
   /** Never served by the fallback: an invalidation Redis did not get would be lost. */
@@ -129,7 +128,7 @@ export class GuardedLoadStore implements LoadStore {
     await this.run('clearAllLoaded', (s) => s.clearAllLoaded(), false);
   }
   async acquire(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
@@ -154,16 +153,16 @@ export class GuardedLoadStore implements LoadStore {
    * state is unknown, so the error is thrown (the keep-alive retries). A lock the fallback issued
    * during an outage stays the fallback's, even after Redis is back.
    */
-  async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+  async extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
     if (this.fallbackTokens.has(token)) return this.fallback.extend(user, token, ttlMs);
     return this.run('extend', (s) => s.extend(user, token, ttlMs), false);
   }
-  async release(user: StoreUser, token: string): Promise<boolean> {
+  async release(user: UserKeys, token: string): Promise<boolean> {
     if (this.fallbackTokens.delete(token)) return this.fallback.release(user, token);
     return this.run('release', (s) => s.release(user, token));
   }
   async finish(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     loadedTtlMs: number,
     retryable = false,
@@ -188,11 +187,11 @@ export class GuardedLoadStore implements LoadStore {
     return result;
   }
 
-  async finishLock(user: StoreUser, token: string): Promise<boolean> {
+  async finishLock(user: UserKeys, token: string): Promise<boolean> {
     if (this.fallbackTokens.delete(token)) return this.fallback.finishLock(user, token);
     return this.run('finish', (s) => s.finishLock(user, token));
   }
-  publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+  publish(kind: NoticeKind, user: UserKeys): Promise<void> {
     return this.run('publish', (s) => s.publish(kind, user));
   }
 

@@ -2,6 +2,9 @@ import type { NoticeKind, UserKeys } from '../keys';
 import type { StoreFailure } from './redis/redis-errors';
 
 /** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
+/** What to do when the store (Redis) cannot be reached (the module's `onStoreError`). */
+export type OnStoreError = 'fail-open' | 'fail-closed';
+
 export type AcquireResult =
   | {
       readonly state: 'loaded';
@@ -90,15 +93,15 @@ export interface LoadStore {
    * (set by hand) reports `Number.MAX_SAFE_INTEGER`. With `watchMs`, an unset flag also marks the
    * user as waited on for that long, so a finish elsewhere publishes its notice.
    */
-  flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined>;
-  setLoaded(user: StoreUser, ttlMs: number): Promise<void>;
-  clearLoaded(user: StoreUser): Promise<void>;
+  flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined>;
+  setLoaded(user: UserKeys, ttlMs: number): Promise<void>;
+  clearLoaded(user: UserKeys): Promise<void>;
   /**
    * One round trip: reports the flag (when `checkFlag`), or takes the lock and bumps the fencing
    * counter, or reports the holder's remaining lease.
    */
   acquire(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
@@ -111,16 +114,16 @@ export interface LoadStore {
     refreshAheadMs?: number,
   ): Promise<AcquireResult>;
   /** Extends the lease if `token` still owns the lock. */
-  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean>;
+  extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean>;
   /** Deletes the lock if `token` owns it and tells waiters to try again. */
-  release(user: StoreUser, token: string): Promise<boolean>;
+  release(user: UserKeys, token: string): Promise<boolean>;
   /**
    * Atomically: sets the flag (`loadedTtlMs` 0: deletes it), releases the lock if `token` owns it,
    * notifies. `owned`: the lock was still ours; `committed`: the load counts (false when a
    * `clearAllLoaded` ran since its acquire: no flag was written and waiters were told to retry).
    */
   finish(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     loadedTtlMs: number,
     retryable?: boolean,
@@ -149,9 +152,9 @@ export interface LoadStore {
    * For stores whose flags live elsewhere (cache-manager): deletes the lock if `token` owns it and
    * tells waiters the user is loaded, whether or not the lock was still ours. Returns ownership.
    */
-  finishLock(user: StoreUser, token: string): Promise<boolean>;
+  finishLock(user: UserKeys, token: string): Promise<boolean>;
   /** Publishes a notice without touching any key. */
-  publish(kind: NoticeKind, user: StoreUser): Promise<void>;
+  publish(kind: NoticeKind, user: UserKeys): Promise<void>;
   /** Deletes every flag, lock and fencing counter of this store's prefix (tests). */
   reset(): Promise<void>;
   /** Round trip to the backing service, bypassing any fallback; rejects when it is unreachable. */
@@ -165,6 +168,3 @@ export interface NoticePath {
   /** Why a Cluster uses classic pub/sub: what the server or the client lacks. */
   readonly reason?: string;
 }
-
-/** A user as the stores see it: the encoded id, its group, its keys and shard channel. */
-export type StoreUser = UserKeys;

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ALL_USERS_TAG, loadTagPrefix, NoticeKind } from '../keys';
-import type {
-  AcquireResult,
-  FinishResult,
-  LoadStore,
-  StoreListener,
-  StoreUser,
-} from './load-store';
+import { ALL_USERS_TAG, loadTagPrefix, NoticeKind, type UserKeys } from '../keys';
+import type { AcquireResult, FinishResult, LoadStore, StoreListener } from './load-store';
 
 interface Lock {
   token: string;
@@ -47,25 +41,25 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve();
   }
 
-  flagTtl(user: StoreUser): Promise<number | undefined> {
+  flagTtl(user: UserKeys): Promise<number | undefined> {
     return Promise.resolve(this.remaining(user.tag));
   }
 
-  setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+  setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
     this.flags.set(user.tag, this.now() + ttlMs);
     this.wrote();
     this.notify(NoticeKind.Loaded, user.tag);
     return Promise.resolve();
   }
 
-  clearLoaded(user: StoreUser): Promise<void> {
+  clearLoaded(user: UserKeys): Promise<void> {
     this.flags.delete(user.tag);
     this.notify(NoticeKind.Cleared, user.tag);
     return Promise.resolve();
   }
 
   acquire(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
@@ -99,21 +93,21 @@ export class MemoryLoadStore implements LoadStore {
     });
   }
 
-  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+  extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
     const held = this.liveLock(user.tag);
     if (held?.token !== token) return Promise.resolve(false);
     held.expiresAt = this.now() + ttlMs;
     return Promise.resolve(true);
   }
 
-  release(user: StoreUser, token: string): Promise<boolean> {
+  release(user: UserKeys, token: string): Promise<boolean> {
     const owned = this.takeLock(user.tag, token);
     if (owned) this.notify(NoticeKind.Released, user.tag);
     return Promise.resolve(owned);
   }
 
   finish(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     loadedTtlMs: number,
     _retryable?: boolean,
@@ -153,13 +147,13 @@ export class MemoryLoadStore implements LoadStore {
     return Promise.resolve([...this.loads]);
   }
 
-  finishLock(user: StoreUser, token: string): Promise<boolean> {
+  finishLock(user: UserKeys, token: string): Promise<boolean> {
     const owned = this.takeLock(user.tag, token);
     this.notify(NoticeKind.Loaded, user.tag, token);
     return Promise.resolve(owned);
   }
 
-  publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+  publish(kind: NoticeKind, user: UserKeys): Promise<void> {
     this.notify(kind, user.tag);
     return Promise.resolve();
   }

@@ -1,11 +1,5 @@
-import { NoticeKind } from '../keys';
-import type {
-  AcquireResult,
-  FinishResult,
-  LoadStore,
-  StoreListener,
-  StoreUser,
-} from './load-store';
+import { NoticeKind, type UserKeys } from '../keys';
+import type { AcquireResult, FinishResult, LoadStore, StoreListener } from './load-store';
 import { NearCache } from './near-cache';
 
 /**
@@ -64,7 +58,7 @@ export class NearCachedLoadStore implements LoadStore {
     });
   }
 
-  async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
+  async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
     const cached = this.hit(user.tag);
     if (cached !== undefined) return cached;
     const at = this.cache.snapshot();
@@ -74,7 +68,7 @@ export class NearCachedLoadStore implements LoadStore {
   }
 
   async acquire(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
@@ -100,13 +94,13 @@ export class NearCachedLoadStore implements LoadStore {
     return result;
   }
 
-  async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+  async setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
     const at = this.cache.snapshot();
     await this.inner.setLoaded(user, ttlMs);
     this.cache.fill(user.tag, ttlMs, at);
   }
 
-  async clearLoaded(user: StoreUser): Promise<void> {
+  async clearLoaded(user: UserKeys): Promise<void> {
     this.cache.invalidate(user.tag);
     await this.inner.clearLoaded(user);
     this.cache.invalidate(user.tag);
@@ -133,7 +127,7 @@ export class NearCachedLoadStore implements LoadStore {
   }
 
   async finish(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     loadedTtlMs: number,
     retryable?: boolean,
@@ -145,19 +139,19 @@ export class NearCachedLoadStore implements LoadStore {
     return result;
   }
 
-  extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+  extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
     return this.inner.extend(user, token, ttlMs);
   }
 
-  release(user: StoreUser, token: string): Promise<boolean> {
+  release(user: UserKeys, token: string): Promise<boolean> {
     return this.inner.release(user, token);
   }
 
-  async finishLock(user: StoreUser, token: string): Promise<boolean> {
+  async finishLock(user: UserKeys, token: string): Promise<boolean> {
     return this.inner.finishLock(user, token);
   }
 
-  publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+  publish(kind: NoticeKind, user: UserKeys): Promise<void> {
     return this.inner.publish(kind, user);
   }
 

@@ -28,7 +28,6 @@ export interface IoRedisLike {
   connect(): Promise<void>;
   evalsha(sha: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
   eval(lua: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
-  pttl(key: string): Promise<unknown>;
   publish(channel: string, message: string): Promise<unknown>;
   ping(): Promise<unknown>;
   unlink(...keys: string[]): Promise<unknown>;
@@ -175,10 +174,6 @@ export class IoRedisCommands implements RedisCommands {
     // On a Cluster, SCRIPT LOAD through the client goes to one random node: load on each master.
     const nodes = isIoCluster(this.client) ? this.client.nodes!('master') : [this.client];
     await Promise.all(nodes.flatMap((node) => scripts.map((s) => node.script('LOAD', s.lua))));
-  }
-
-  pttl(key: string): Promise<unknown> {
-    return this.client.pttl(key);
   }
 
   async publish(channel: string, message: string, sharded: boolean): Promise<void> {

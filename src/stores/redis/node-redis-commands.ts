@@ -247,10 +247,6 @@ export class NodeRedisCommands implements RedisCommands {
     );
   }
 
-  pttl(key: string): Promise<unknown> {
-    return this.send(key, ['PTTL', key]);
-  }
-
   async publish(channel: string, message: string, sharded: boolean): Promise<void> {
     // SPUBLISH is routed by its channel, like a key.
     if (sharded) await this.send(channel, ['SPUBLISH', channel, message]);

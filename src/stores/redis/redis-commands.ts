@@ -48,7 +48,6 @@ export interface RedisCommands {
   readonly connectionEvents: readonly ConnectionEvents[];
   /** Passwords in the client's (or the given) connection options, to keep out of every output. */
   readonly secrets: readonly string[];
-  pttl(key: string): Promise<unknown>;
   /** PUBLISH, or SPUBLISH (routed to the channel's shard) when `sharded`. */
   publish(channel: string, message: string, sharded: boolean): Promise<void>;
   /**

@@ -1,17 +1,17 @@
 import { nestLogger, type LoadStatusLogger } from '../../logger';
-import { ALL_USERS_TAG, encodeNotice, NoticeKind, type KeyBuilder } from '../../keys';
+import {
+  ALL_USERS_TAG,
+  encodeNotice,
+  NoticeKind,
+  type KeyBuilder,
+  type UserKeys,
+} from '../../keys';
 import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
 import { ConnectionWatch } from './connection-watch';
 import type { NoticePath } from '../load-store';
 import type { StoreFailure } from './redis-errors';
-import type {
-  AcquireResult,
-  FinishResult,
-  LoadStore,
-  StoreListener,
-  StoreUser,
-} from '../load-store';
+import type { AcquireResult, FinishResult, LoadStore, StoreListener } from '../load-store';
 import type { RedisCommands } from './redis-commands';
 import { redisCommandsFor } from './redis-connection';
 import { FENCE_RETENTION_MS, FINISH_MARKER_MS, REDIS_SCRIPTS as S } from './redis-scripts';
@@ -148,14 +148,14 @@ export class RedisLoadStore implements LoadStore {
   }
 
   /** The script arguments of a notice for `user`: channel, message, publish command. */
-  private notice(user: StoreUser, kind: NoticeKind, holder?: string): [string, string, string] {
+  private notice(user: UserKeys, kind: NoticeKind, holder?: string): [string, string, string] {
     const message = encodeNotice(kind, user.tag, holder);
     return this.sharded
       ? [user.shardChannel, message, 'SPUBLISH']
       : [this.channel, message, 'PUBLISH'];
   }
 
-  async flagTtl(user: StoreUser, watchMs?: number): Promise<number | undefined> {
+  async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
     this.assertConnected();
     const pttl =
       watchMs === undefined
@@ -168,7 +168,7 @@ export class RedisLoadStore implements LoadStore {
     return ttlFromPttl(pttl);
   }
 
-  async setLoaded(user: StoreUser, ttlMs: number): Promise<void> {
+  async setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
     this.assertConnected();
     await this.redis.evalScript(
       S.setLoaded,
@@ -177,13 +177,13 @@ export class RedisLoadStore implements LoadStore {
     );
   }
 
-  async clearLoaded(user: StoreUser): Promise<void> {
+  async clearLoaded(user: UserKeys): Promise<void> {
     this.assertConnected();
     await this.redis.evalScript(S.clear, [user.loaded], this.notice(user, NoticeKind.Cleared));
   }
 
   async acquire(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     ttlMs: number,
     checkFlag: boolean,
@@ -249,12 +249,12 @@ export class RedisLoadStore implements LoadStore {
     };
   }
 
-  async extend(user: StoreUser, token: string, ttlMs: number): Promise<boolean> {
+  async extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
     this.assertConnected();
     return Number(await this.redis.evalScript(S.extend, [user.lock], [token, String(ttlMs)])) === 1;
   }
 
-  async release(user: StoreUser, token: string): Promise<boolean> {
+  async release(user: UserKeys, token: string): Promise<boolean> {
     this.assertConnected();
     const owned = await this.redis.evalScript(
       S.release,
@@ -265,7 +265,7 @@ export class RedisLoadStore implements LoadStore {
   }
 
   async finish(
-    user: StoreUser,
+    user: UserKeys,
     token: string,
     loadedTtlMs: number,
     _retryable?: boolean,
@@ -341,7 +341,7 @@ export class RedisLoadStore implements LoadStore {
       .map((encoded) => decodeURIComponent(encoded));
   }
 
-  async finishLock(user: StoreUser, token: string): Promise<boolean> {
+  async finishLock(user: UserKeys, token: string): Promise<boolean> {
     this.assertConnected();
     const owned = await this.redis.evalScript(
       S.finishLock,
@@ -351,7 +351,7 @@ export class RedisLoadStore implements LoadStore {
     return Number(owned) === 1;
   }
 
-  async publish(kind: NoticeKind, user: StoreUser): Promise<void> {
+  async publish(kind: NoticeKind, user: UserKeys): Promise<void> {
     this.assertConnected();
     const [channel, message] = this.notice(user, kind);
     await this.redis.publish(channel, message, this.sharded);

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 
 /** A Lua script and its SHA1, run by EVALSHA (EVAL when the server does not have it yet). */
 export interface LuaScript {
-  readonly name: string;
   readonly numberOfKeys: number;
   readonly lua: string;
   readonly sha: string;
@@ -272,7 +271,7 @@ export type ScriptName = keyof typeof SOURCES;
 export const REDIS_SCRIPTS = Object.fromEntries(
   Object.entries(SOURCES).map(([name, { numberOfKeys, lua }]) => [
     name,
-    { name, numberOfKeys, lua, sha: createHash('sha1').update(lua).digest('hex') },
+    { numberOfKeys, lua, sha: createHash('sha1').update(lua).digest('hex') },
   ]),
 ) as Record<ScriptName, LuaScript>;
 
