@@ -20,7 +20,7 @@ export class InvalidUserIdError extends LoadStatusError {
     reason: string,
   ) {
     super(
-      `Invalid user id ${describe(received)}: ${reason}. ` +
+      `Invalid user id ${describeValue(received, 40)}: ${reason}. ` +
         'Pass a non-empty string (or a finite number) of at most 1024 characters.',
     );
   }
@@ -167,15 +167,18 @@ export class LoadStatusHealthCheckError extends LoadStatusError {
   }
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') {
-    return value.length > 40
-      ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} chars)`
+/**
+ * A value as error messages quote it: a string in quotes (cut to `maxChars`, with its length),
+ * a number, boolean, null or undefined as written, else its kind.
+ */
+export function describeValue(value: unknown, maxChars = Infinity): string {
+  if (typeof value === 'string')
+    return value.length > maxChars
+      ? `${JSON.stringify(value.slice(0, maxChars))}… (${value.length} chars)`
       : JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return 'array';
-  if (value === null) return 'null';
-  if (typeof value === 'number') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
+  if (Array.isArray(value)) return 'an array';
   return typeof value;
 }
 

@@ -1,14 +1,8 @@
 import type { LoadStatusCore } from './load-status.core';
 import { RESET } from './internal';
 import { NoticeKind } from './keys';
-import {
-  callOptions,
-  checkDurationMs,
-  checkLoadName,
-  describeValue,
-  type LoadNameOption,
-} from './validation';
-import { LoadStatusConfigError } from './errors';
+import { callOptions, checkDurationMs, checkLoadName, type LoadNameOption } from './validation';
+import { describeValue, LoadStatusConfigError } from './errors';
 
 /** Extra life of a "waiting" mark beyond the next re-check, for timers that fire late. */
 const MARK_SLACK_MS = 1_000;

@@ -1,4 +1,4 @@
-import { errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
+import { describeValue, errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
 import {
   ALREADY_LOADED,
   type FlightHost,
@@ -18,7 +18,7 @@ import {
 import { runLocked } from './locked-load';
 import { CLAIM_DEFAULT_NAME } from './internal';
 import { ServiceRegistry } from './service-registry';
-import { callOptions, checkDurationMs, describeValue, type LoadNameOption } from './validation';
+import { callOptions, checkDurationMs, type LoadNameOption } from './validation';
 import { decodeUserTag, type UserKeys } from './keys';
 import type { AcquireResult } from './stores/load-store';
 

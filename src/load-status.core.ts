@@ -26,7 +26,6 @@ export const ONE_PROCESS_WARNING =
  * instance, created (and connected) by an async factory before the services.
  */
 export class LoadStatusCore implements StoreListener {
-  readonly keys: KeyBuilder;
   readonly waiters = new WaiterRegistry();
   /**
    * Redis without a near-cache: a check reads the flag (a two-key script) before it runs the
@@ -42,6 +41,8 @@ export class LoadStatusCore implements StoreListener {
   private constructor(
     /** Identifies this process's module instance in tokens, logs and events. */
     readonly instanceId: string,
+    /** Every key and channel of this registration (the stores were given the same builder). */
+    readonly keys: KeyBuilder,
     readonly events: LoadStatusEvents,
     readonly options: ResolvedLoadStatusOptions,
     readonly store: LoadStore,
@@ -49,7 +50,6 @@ export class LoadStatusCore implements StoreListener {
     readonly nearCache: NearCachedLoadStore | undefined,
     readonly logger: LoadStatusLogger,
   ) {
-    this.keys = new KeyBuilder(options.keyPrefix);
     this.readsFlagFirst = store.kind === 'redis' && nearCache === undefined;
   }
 
@@ -103,7 +103,7 @@ export class LoadStatusCore implements StoreListener {
         logger,
       );
     }
-    const core = new LoadStatusCore(instanceId, events, options, store, nearCache, logger);
+    const core = new LoadStatusCore(instanceId, keys, events, options, store, nearCache, logger);
     await store.init(core);
     core.logger.debug(`started with the ${store.kind} store (instance ${core.instanceId})`);
     if (!options.storeChosen) core.logger.warn(ONE_PROCESS_WARNING);

@@ -1,6 +1,6 @@
 import { checkRedisSource, type RedisSource } from './redis-source';
-import { LoadStatusConfigError } from './errors';
-import { checkDurationMs, describeValue } from './validation';
+import { describeValue, LoadStatusConfigError } from './errors';
+import { checkDurationMs } from './validation';
 import { isFlagCache, type FlagCache } from './stores/cache-flag-load-store';
 import type { OnStoreError } from './stores/load-store';
 

@@ -5,10 +5,9 @@
  * The types let through what an index signature lets through; {@link checkRedisSource} refuses
  * at boot what no client library would read as meant.
  */
-import { LoadStatusConfigError } from './errors';
+import { describeValue, LoadStatusConfigError } from './errors';
 import { isIoRedisClient } from './stores/redis/ioredis-commands';
 import { isNodeRedisClient } from './stores/redis/node-redis-commands';
-import { describeValue } from './validation';
 
 /**
  * An ioredis (5 or 6) `Redis` or `Cluster`, including a `Redis` that connects through Sentinel.

@@ -9,8 +9,7 @@ import { LoadStatusCore } from './load-status.core';
 import type { LoadStatusEvents } from './load-status.events';
 import { resolveOptions, type LoadStatusModuleOptions } from './load-status.options';
 import { processWarningLogger, type LoadStatusLogger } from './logger';
-import { LoadStatusConfigError } from './errors';
-import { describeValue } from './validation';
+import { describeValue, LoadStatusConfigError } from './errors';
 
 /** Options of {@link createLoadStatus}: the module's options, and where to log. */
 export interface CreateLoadStatusOptions extends LoadStatusModuleOptions {

@@ -2,10 +2,9 @@
  * `nestjs-load-status/testing`: what an app's own tests need, kept out of the production services.
  * Loads no `@nestjs/*` package, so it serves Nest apps and `createLoadStatus()` alike.
  */
-import { LoadStatusConfigError } from './errors';
+import { describeValue, LoadStatusConfigError } from './errors';
 import { LoadFlags } from './load-flags';
 import { RESET } from './internal';
-import { describeValue } from './validation';
 
 /**
  * Deletes every flag, lock and fencing counter of one registration (its `keyPrefix`), in the

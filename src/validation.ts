@@ -1,4 +1,4 @@
-import { InvalidUserIdError, LoadStatusConfigError } from './errors';
+import { describeValue, InvalidUserIdError, LoadStatusConfigError } from './errors';
 
 /** Longest accepted user id, in UTF-16 code units. */
 export const MAX_USER_ID_LENGTH = 1024;
@@ -66,14 +66,6 @@ export function checkDurationMs(name: string, value: unknown, min = 1): number {
     );
   }
   return value;
-}
-
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
-    return String(value);
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
 }
 
 /** The `name` of a call that acts on one load (undefined: the unnamed load). */

@@ -1,8 +1,8 @@
-import { LoadStatusConfigError } from './errors';
+import { describeValue, LoadStatusConfigError } from './errors';
 import { loadLockServices, type EnsureLoadedOptions, type LoadLocks } from './load-locks';
 import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
 import { CLAIM_DEFAULT_NAME } from './internal';
-import { checkDurationMs, checkLoadName, describeValue } from './validation';
+import { checkDurationMs, checkLoadName } from './validation';
 
 /** Options every load-lock decorator takes ({@link WithLoadLock}, {@link WithUserLoadLock}). */
 export interface LoadLockDecoratorOptions extends Omit<EnsureLoadedOptions, 'loadedTtlMs'> {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import {
   isNoScriptError,
+  whenReady,
   type NotificationConnection,
   type NotificationHandlers,
   type RedisCommands,
@@ -394,21 +395,6 @@ class ShardRetryTimers {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
-}
-
-function whenReady(client: IoRedisLike): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onReady = (): void => {
-      client.off('end', onEnd);
-      resolve();
-    };
-    const onEnd = (): void => {
-      client.off('ready', onReady);
-      reject(new Error('Redis connection ended before it was ready'));
-    };
-    client.once('ready', onReady);
-    client.once('end', onEnd);
-  });
 }
 
 /** How long a QUIT may take before the connection is dropped instead. */

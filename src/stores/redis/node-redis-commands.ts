@@ -1,5 +1,6 @@
 import {
   isNoScriptError,
+  whenReady,
   type NotificationConnection,
   type NotificationHandlers,
   type RedisCommands,
@@ -421,26 +422,9 @@ class NodeRedisNotifications implements NotificationConnection {
    * cluster or sentinel keeps them on an internal pub/sub connection no command reaches.
    */
   private async sync(): Promise<void> {
-    const c = this.connection;
-    if (!('masters' in c) && !('getMasterNode' in c)) {
-      await (c as NodeRedisStandalone).sendCommand(['PING'], RAW);
-    }
+    const of = kindOf(this.connection);
+    if (of?.kind === 'standalone') await of.client.sendCommand(['PING'], RAW);
   }
-}
-
-function whenReady(client: NodeRedisBase): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onReady = (): void => {
-      client.off('end', onEnd);
-      resolve();
-    };
-    const onEnd = (): void => {
-      client.off('ready', onReady);
-      reject(new Error('Redis connection ended before it was ready'));
-    };
-    client.once('ready', onReady);
-    client.once('end', onEnd);
-  });
 }
 
 /** Graceful close of a ready client; one that is down is destroyed instead of waited on. */

@@ -99,3 +99,25 @@ export interface NotificationConnection {
 export function isNoScriptError(error: unknown): boolean {
   return isError(error) && error.message.startsWith('NOSCRIPT');
 }
+
+/** A client's 'ready' / 'end' events, as both client libraries emit them. */
+interface ReadyEvents {
+  once(event: 'ready' | 'end', listener: () => void): unknown;
+  off(event: 'ready' | 'end', listener: () => void): unknown;
+}
+
+/** Settles when `client` is ready, or rejects if its connection ends first. */
+export function whenReady(client: ReadyEvents): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = (): void => {
+      client.off('ready', onReady);
+      reject(new Error('Redis connection ended before it was ready'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+  });
+}
