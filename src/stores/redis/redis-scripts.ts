@@ -121,10 +121,10 @@ local gen = redis.call('GET', KEYS[4]) or '1'
 local fresh = ARGV[6] == '' or ARGV[6] == gen
 local owned = 0
 if redis.call('GET', KEYS[2]) == ARGV[1] then owned = 1 end
-if not fresh then
-elseif owned == 0 and redis.call('GET', KEYS[1]) == gen then
-elseif ARGV[2] == '0' then redis.call('DEL', KEYS[1])
-else redis.call('SET', KEYS[1], gen, 'PX', ARGV[2]) end
+if fresh and (owned == 1 or redis.call('GET', KEYS[1]) ~= gen) then
+  if ARGV[2] == '0' then redis.call('DEL', KEYS[1])
+  else redis.call('SET', KEYS[1], gen, 'PX', ARGV[2]) end
+end
 if owned == 1 then redis.call('DEL', KEYS[2]) end
 if redis.call('DEL', KEYS[3]) == 1 then
   redis.call(ARGV[5], ARGV[3], fresh and ARGV[4] or ARGV[7])
