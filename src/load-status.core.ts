@@ -37,6 +37,8 @@ export class LoadStatusCore implements StoreListener {
   private readonly registeredLoads = new Map<string, number>();
   private readonly registering = new Map<string, Promise<void>>();
   private readonly registrationWarned = new Set<string>();
+  /** Warnings this instance gives once (see {@link warnOnce}). */
+  private readonly warnedOnce = new Set<string>();
 
   private constructor(
     /** Identifies this process's module instance in tokens, logs and events. */
@@ -158,6 +160,13 @@ export class LoadStatusCore implements StoreListener {
   /** Load names this instance registered or is registering. */
   get knownLoads(): ReadonlySet<string> {
     return new Set([...this.registeredLoads.keys(), ...this.registering.keys()]);
+  }
+
+  /** Logs `message` as a warning the first time this instance is told of `topic`. */
+  warnOnce(topic: string, message: () => string): void {
+    if (this.warnedOnce.has(topic)) return;
+    this.warnedOnce.add(topic);
+    this.logger.warn(message());
   }
 
   get isClosing(): boolean {

@@ -145,17 +145,16 @@ async function finishRidingOut(
   }
 }
 
-let warnedAlwaysRefreshing = false;
-
 /**
- * A flag that starts inside its own refresh window is refreshed by every call: say so, once.
- * (With refresh-ahead off, `aheadMs` is 0 and every TTL is 0 or above it.)
+ * A flag that starts inside its own refresh window is refreshed by every call: say so, once per
+ * registration. (With refresh-ahead off, `aheadMs` is 0 and every TTL is 0 or above it.)
  */
 function warnIfAlwaysRefreshing(core: LoadStatusCore, ttlMs: number, aheadMs: number): void {
-  if (warnedAlwaysRefreshing || ttlMs === 0 || ttlMs > aheadMs) return;
-  warnedAlwaysRefreshing = true;
-  core.logger.warn(
-    `a load set a flag TTL of ${ttlMs} ms, not above refreshAheadMs (${aheadMs} ms): every call will refresh such a user in the background; keep TTLs above refreshAheadMs`,
+  if (ttlMs === 0 || ttlMs > aheadMs) return;
+  core.warnOnce(
+    'always-refreshing',
+    () =>
+      `a load set a flag TTL of ${ttlMs} ms, not above refreshAheadMs (${aheadMs} ms): every call will refresh such a user in the background; keep TTLs above refreshAheadMs`,
   );
 }
 

@@ -261,6 +261,23 @@ describe('a finish that no longer owns the lock, and the log of a load', () => {
     expect(warnings(app)).toEqual([
       'a load set a flag TTL of 1000 ms, not above refreshAheadMs (1000 ms): every call will refresh such a user in the background; keep TTLs above refreshAheadMs',
     ]);
+    // Once per registration, not per process: another app in this process warns for its own.
+    const other = await bootWithLogs({
+      redis: redis.server.url,
+      keyPrefix: `${prefix}-other`,
+      refreshAheadMs: 500,
+    });
+    try {
+      await other.lock.ensureLoaded('u', (ctx) => {
+        ctx.setLoadedTtl(500);
+        return Promise.resolve();
+      });
+      expect(warnings(other)).toEqual([
+        'a load set a flag TTL of 500 ms, not above refreshAheadMs (500 ms): every call will refresh such a user in the background; keep TTLs above refreshAheadMs',
+      ]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a loader that ends after shutdown released its lock fails with LoadStatusShutdownError', async () => {
