@@ -95,15 +95,12 @@ export class LoadStatusCore implements StoreListener {
       }
     }
     if (options.cache !== undefined) {
-      store = new CacheFlagLoadStore(
-        options.cache === true ? appCache() : options.cache,
-        store,
-        options.onStoreError,
-        options.commandTimeoutMs,
-        Date.now,
-        keys.cacheGenerationKey,
+      store = new CacheFlagLoadStore(options.cache === true ? appCache() : options.cache, store, {
+        onStoreError: options.onStoreError,
+        commandTimeoutMs: options.commandTimeoutMs,
+        generationKey: keys.cacheGenerationKey,
         logger,
-      );
+      });
     }
     const core = new LoadStatusCore(instanceId, keys, events, options, store, nearCache, logger);
     await store.init(core);

@@ -47,27 +47,42 @@ export function isFlagCache(value: unknown): value is FlagCache {
  * caller that takes the lock next always sees it), and a caller that wins the lock re-checks the
  * flag before loading.
  */
+/** How a {@link CacheFlagLoadStore} runs: the module's settings (it keeps no defaults of its own). */
+export interface CacheFlagStoreOptions {
+  /** Cache errors and timeouts follow the module's store-error policy too. */
+  readonly onStoreError: OnStoreError;
+  readonly commandTimeoutMs: number;
+  /**
+   * Where the flags' generation lives in the cache (`clearAllLoaded` moves it on; a flag holds
+   * the generation it was set in and counts only while that is current).
+   */
+  readonly generationKey: string;
+  /** The clock the cache's expiry times are read against. @default Date.now */
+  readonly now?: () => number;
+  readonly logger?: LoadStatusLogger;
+}
+
 export class CacheFlagLoadStore implements LoadStore {
   readonly kind = 'cache-manager' as const;
 
   private readonly deadlines: CommandDeadlines;
   private failing = false;
 
+  private readonly policy: OnStoreError;
+  private readonly now: () => number;
+  private readonly generationKey: string;
+  private readonly logger: LoadStatusLogger;
+
   constructor(
     private readonly cache: FlagCache,
     private readonly locks: LoadStore,
-    /** Cache errors and timeouts follow the module's store-error policy too. */
-    private readonly policy: OnStoreError = 'fail-closed',
-    commandTimeoutMs = 1_000,
-    private readonly now: () => number = Date.now,
-    /**
-     * Where the flags' generation lives in the cache (`clearAllLoaded` moves it on; a flag holds
-     * the generation it was set in and counts only while that is current).
-     */
-    private readonly generationKey = 'load-status:%gen:generation',
-    private readonly logger: LoadStatusLogger = nestLogger(),
+    options: CacheFlagStoreOptions,
   ) {
-    this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
+    this.policy = options.onStoreError;
+    this.now = options.now ?? Date.now;
+    this.generationKey = options.generationKey;
+    this.logger = options.logger ?? nestLogger();
+    this.deadlines = CommandDeadlines.forStore(options.commandTimeoutMs);
   }
 
   /**

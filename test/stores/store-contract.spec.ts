@@ -32,6 +32,13 @@ import { RedisClusterTopology, RedisSentinelTopology } from '../support/redis-to
 import type { MutationTopologies } from '../support/mutation-run';
 import { aclDenials, createAclUser } from '../managed/acl';
 
+/** A cache-flag store as a fail-closed module with the default command timeout runs it. */
+const CACHE_STORE = {
+  onStoreError: 'fail-closed',
+  commandTimeoutMs: 1_000,
+  generationKey: 'contract:%gen:generation',
+} as const;
+
 /** Records notices; `next(kind)` resolves with the next notice of that kind. */
 class Recorder implements StoreListener {
   readonly notices: StoreNotice[] = [];
@@ -117,12 +124,15 @@ function cacheManagerHarness(flags: 'memory' | 'redis', major: 6 | 7 = 7): Promi
       (cache) => cache.disconnect(),
     );
   if (flags === 'memory') {
-    return oneProcess(new CacheFlagLoadStore(makeCache(), new MemoryLoadStore()), keys);
+    return oneProcess(
+      new CacheFlagLoadStore(makeCache(), new MemoryLoadStore(), CACHE_STORE),
+      keys,
+    );
   }
   return twoProcesses(
     [
-      new CacheFlagLoadStore(makeCache(), redisStore(keys)),
-      new CacheFlagLoadStore(makeCache(), redisStore(keys)),
+      new CacheFlagLoadStore(makeCache(), redisStore(keys), CACHE_STORE),
+      new CacheFlagLoadStore(makeCache(), redisStore(keys), CACHE_STORE),
     ],
     keys,
   );
@@ -708,7 +718,7 @@ describe('cache-manager store specifics', () => {
         return super.acquire(u, token, ttlMs, checkFlag);
       }
     }
-    const store = new CacheFlagLoadStore(cache, new FinishedMeanwhile());
+    const store = new CacheFlagLoadStore(cache, new FinishedMeanwhile(), CACHE_STORE);
     await store.init(quiet());
     try {
       expect((await store.acquire(user, 'late', 5_000, true)).state).toBe('loaded');
