@@ -1,8 +1,8 @@
 /**
  * The vocabulary of one flight (one user's load in this process): what a loader is given and
  * returns, how a call ends, the per-call settings, and the hooks the service lends a flight.
- * `load-flow.ts` (checking, waiting) and `locked-load.ts` (holding) both speak it; neither
- * imports the other's internals through it.
+ * `load-flow.ts` (checking, waiting) and `locked-load.ts` (holding) both speak it, so the waiting
+ * side imports the holding side and never the other way round.
  */
 import type { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
@@ -114,6 +114,7 @@ export function loadContext(
   };
 }
 
+/** Whole ms since `since` (a `performance.now()` reading). */
 export function elapsed(since: number): number {
   return Math.round(performance.now() - since);
 }
