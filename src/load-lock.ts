@@ -19,26 +19,49 @@ export interface LoadLock {
   release(): Promise<boolean>;
 }
 
+/** What a {@link HeldLoadLock} is made of: the key it locks, and the grant the store gave. */
+export interface HeldLoadLockInit {
+  readonly userId: string;
+  readonly keys: UserKeys;
+  readonly token: string;
+  readonly ttlMs: number;
+  readonly grant: {
+    readonly fencingToken: number;
+    /** The lock state that granted it (see `AcquireResult`); reported in events. */
+    readonly incarnation: string;
+    /** `performance.now()` when the acquire was sent: the lease started then at the latest. */
+    readonly sentAt: number;
+  };
+  /** Called once the lock is released or settled by a finish. */
+  readonly onReleased: (lock: HeldLoadLock) => void;
+}
+
 /** The {@link LoadLock} handed out by `LoadLockService`. */
 export class HeldLoadLock implements LoadLock {
+  readonly userId: string;
+  readonly token: string;
+  readonly fencingToken: number;
+  /** The lock state that granted it (see `AcquireResult`); reported in events. */
+  readonly incarnation: string;
+  readonly ttlMs: number;
+  private readonly keys: UserKeys;
+  private readonly onReleased: (lock: HeldLoadLock) => void;
   private released = false;
   /** `performance.now()` when the lease runs out unless extended again. */
   leaseEndsAt: number;
 
   constructor(
-    readonly userId: string,
-    readonly token: string,
-    readonly fencingToken: number,
-    /** The lock state that granted it (see `AcquireResult`); reported in events. */
-    readonly incarnation: string,
-    readonly ttlMs: number,
-    private readonly keys: UserKeys,
     private readonly core: LoadStatusCore,
-    private readonly onReleased: (lock: HeldLoadLock) => void,
-    /** `performance.now()` when the acquire was sent: the lease started then at the latest. */
-    leaseFrom = performance.now(),
+    { userId, keys, token, ttlMs, grant, onReleased }: HeldLoadLockInit,
   ) {
-    this.leaseEndsAt = leaseFrom + ttlMs;
+    this.userId = userId;
+    this.keys = keys;
+    this.token = token;
+    this.ttlMs = ttlMs;
+    this.fencingToken = grant.fencingToken;
+    this.incarnation = grant.incarnation;
+    this.onReleased = onReleased;
+    this.leaseEndsAt = grant.sentAt + ttlMs;
   }
 
   get load(): string | undefined {

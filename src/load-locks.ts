@@ -117,17 +117,14 @@ export class LoadLocks {
     // Its reply came after the lease ran out (a failover held it up): not a lock any more.
     if (performance.now() - sentAt >= ttl) return null;
     this.forgetExpiredLocks();
-    const lock = new HeldLoadLock(
-      user.id,
+    const lock = new HeldLoadLock(this.core, {
+      userId: user.id,
+      keys: user.keys,
       token,
-      result.fencingToken,
-      result.incarnation,
-      ttl,
-      user.keys,
-      this.core,
-      (l) => this.held.delete(l),
-      sentAt,
-    );
+      ttlMs: ttl,
+      grant: { ...result, sentAt },
+      onReleased: (l) => this.held.delete(l),
+    });
     this.held.set(lock, undefined);
     lock.announce();
     return lock;

@@ -39,19 +39,16 @@ export async function runLocked<T>(
   settings: FlightSettings,
 ): Promise<LoadOutcome<T>> {
   const { core } = host;
-  const { fencingToken, incarnation } = grant;
+  const { fencingToken } = grant;
   const controller = new AbortController();
-  const lock = new HeldLoadLock(
+  const lock = new HeldLoadLock(core, {
     userId,
-    token,
-    fencingToken,
-    incarnation,
-    settings.lockTtlMs,
     keys,
-    core,
-    (l) => host.untrack(l),
-    grant.sentAt,
-  );
+    token,
+    ttlMs: settings.lockTtlMs,
+    grant,
+    onReleased: (l) => host.untrack(l),
+  });
   host.track(lock, controller);
   const { events } = core;
   lock.announce();
