@@ -8,12 +8,13 @@ import {
   StoreUnreachableError,
 } from '../errors';
 import { redactError } from '../redaction';
-import { classifyRedisError, type StoreFailure } from './redis/redis-errors';
 import type {
   AcquireResult,
   FinishResult,
   LoadStore,
   OnStoreError,
+  RemoteLoadStore,
+  StoreFailure,
   StoreListener,
 } from './load-store';
 import { CommandDeadlines } from './command-deadlines';
@@ -39,7 +40,7 @@ export class GuardedLoadStore implements LoadStore {
   private readonly fallbackTokens = new Set<string>();
 
   constructor(
-    private readonly primary: LoadStore,
+    private readonly primary: RemoteLoadStore,
     private readonly policy: OnStoreError,
     commandTimeoutMs: number,
     private readonly events?: LoadStatusEvents,
@@ -84,7 +85,7 @@ export class GuardedLoadStore implements LoadStore {
       await this.bounded('connect', this.primary.init(listener));
     } catch (error) {
       // What the connection itself reported beats the error that ended the boot first.
-      const seen = classifyRedisError(error);
+      const seen = this.primary.classify(error);
       const refusal =
         this.primary.bootRejection?.() ?? (seen.kind === 'rejected' ? seen : undefined);
       if (refusal) {
@@ -234,7 +235,7 @@ export class GuardedLoadStore implements LoadStore {
       }
       return result;
     } catch (error) {
-      const failure = classifyRedisError(error);
+      const failure = this.primary.classify(error);
       this.events?.emit({
         type: 'store-error',
         operation,

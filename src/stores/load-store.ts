@@ -1,7 +1,23 @@
 import type { NoticeKind, UserKeys } from '../keys';
-import type { StoreFailure } from './redis/redis-errors';
 
 /** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
+/**
+ * Why a call to a remote store (Redis) failed, as far as it matters to the store-error policy:
+ * - `unreachable`: an outage (refused, reset, timed out, closed) — `onStoreError` applies;
+ * - `rejected`: Redis answered, and said no — wrong credentials, a missing ACL permission, a
+ *   TLS setup that cannot work, a script or type error on our keys. No policy makes it right to
+ *   go on without coordination, so it is reported as a misconfiguration.
+ */
+export type StoreFailureKind = 'unreachable' | 'rejected';
+
+export interface StoreFailure {
+  readonly kind: StoreFailureKind;
+  /** The cause in a few words, e.g. `WRONGPASS` or `TLS: SELF_SIGNED_CERT_IN_CHAIN`. */
+  readonly reason: string;
+  /** What to change, for a rejection. */
+  readonly fix?: string;
+}
+
 /** What to do when the store (Redis) cannot be reached (the module's `onStoreError`). */
 export type OnStoreError = 'fail-open' | 'fail-closed';
 
@@ -161,6 +177,14 @@ export interface LoadStore {
   ping(): Promise<void>;
   /** Closes what the store created; borrowed clients stay open. */
   close(): Promise<void>;
+}
+
+/**
+ * A store in another service (Redis), which the store-error policy guards: it says itself what
+ * one of its client's errors means, so nothing above it knows the service's errors.
+ */
+export interface RemoteLoadStore extends LoadStore {
+  classify(error: unknown): StoreFailure;
 }
 
 export interface NoticePath {

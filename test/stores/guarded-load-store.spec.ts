@@ -24,17 +24,21 @@ import type {
   AcquireResult,
   FinishResult,
   LoadStore,
+  RemoteLoadStore,
   StoreListener,
   StoreNotice,
 } from '../../src/stores/load-store';
 import { MemoryLoadStore } from '../../src/stores/memory-load-store';
-import type { StoreFailure } from '../../src/stores/redis/redis-errors';
+import { classifyRedisError, type StoreFailure } from '../../src/stores/redis/redis-errors';
 import { failure, refused } from '../support/failures';
 
 type Fault = Error | 'hang';
 
-/** A primary store backed by memory, failing every command while `fault` is set. */
-class ScriptedStore implements LoadStore {
+/**
+ * A primary store backed by memory, failing every command while `fault` is set with the errors a
+ * Redis client gives (and classifying them as the Redis store does).
+ */
+class ScriptedStore implements RemoteLoadStore {
   readonly kind = 'redis' as const;
   readonly isDegraded = false;
   readonly notificationsLive = true;
@@ -47,6 +51,7 @@ class ScriptedStore implements LoadStore {
   readonly calls: Array<{ readonly method: string; readonly args: readonly unknown[] }> = [];
   closed = false;
   readonly bootRejection?: () => StoreFailure | undefined;
+  readonly classify = classifyRedisError;
 
   constructor(bootRejection?: StoreFailure) {
     if (bootRejection !== undefined) this.bootRejection = () => bootRejection;

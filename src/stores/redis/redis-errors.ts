@@ -1,21 +1,7 @@
 import { errorText } from '../../errors';
+import type { StoreFailure, StoreFailureKind } from '../load-store';
 
-/**
- * Why a Redis call failed, as far as it matters to the store-error policy:
- * - `unreachable`: an outage (refused, reset, timed out, closed) — `onStoreError` applies;
- * - `rejected`: Redis answered, and said no — wrong credentials, a missing ACL permission, a
- *   TLS setup that cannot work, a script or type error on our keys. No policy makes it right to
- *   go on without coordination, so it is reported as a misconfiguration.
- */
-export type StoreFailureKind = 'unreachable' | 'rejected';
-
-export interface StoreFailure {
-  readonly kind: StoreFailureKind;
-  /** The cause in a few words, e.g. `WRONGPASS` or `TLS: SELF_SIGNED_CERT_IN_CHAIN`. */
-  readonly reason: string;
-  /** What to change, for a rejection. */
-  readonly fix?: string;
-}
+export type { StoreFailure, StoreFailureKind };
 
 /** Reply prefixes (and fixes) of the server's refusals. */
 const REFUSALS: ReadonlyArray<readonly [RegExp, string, string]> = [

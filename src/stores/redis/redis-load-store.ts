@@ -9,9 +9,15 @@ import {
 import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
 import { ConnectionWatch } from './connection-watch';
-import type { NoticePath } from '../load-store';
-import type { StoreFailure } from './redis-errors';
-import type { AcquireResult, FinishResult, LoadStore, StoreListener } from '../load-store';
+import type {
+  AcquireResult,
+  FinishResult,
+  NoticePath,
+  RemoteLoadStore,
+  StoreFailure,
+  StoreListener,
+} from '../load-store';
+import { classifyRedisError } from './redis-errors';
 import type { RedisCommands } from './redis-commands';
 import { redisCommandsFor } from './redis-connection';
 import { FENCE_RETENTION_MS, FINISH_MARKER_MS, REDIS_SCRIPTS as S } from './redis-scripts';
@@ -22,7 +28,7 @@ import { RedisSubscriber } from './redis-subscriber';
  * (see {@link RedisCommands}); notifications arrive on one subscriber connection per store,
  * always created (and closed) by us.
  */
-export class RedisLoadStore implements LoadStore {
+export class RedisLoadStore implements RemoteLoadStore {
   readonly kind = 'redis' as const;
   /** Failures surface as errors; `GuardedLoadStore` tracks degradation. */
   readonly isDegraded = false;
@@ -70,6 +76,11 @@ export class RedisLoadStore implements LoadStore {
     this.probeKey = keys.probeKey;
     this.generationKeys = keys.generationKeys;
     this.subscriber = new RedisSubscriber(this.logger);
+  }
+
+  /** What an error of this store's client means to the store-error policy. */
+  classify(error: unknown): StoreFailure {
+    return classifyRedisError(error);
   }
 
   get notificationsLive(): boolean {
