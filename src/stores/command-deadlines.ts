@@ -67,7 +67,8 @@ export class CommandDeadlines {
    */
   private sweep(): void {
     const now = this.now();
-    const due = [...this.pending].filter((entry) => entry.deadline <= now);
+    const due: Pending[] = [];
+    for (const entry of this.pending) if (entry.deadline <= now) due.push(entry);
     if (due.length > 0)
       this.afterPoll(() => {
         for (const entry of due)
