@@ -189,14 +189,14 @@ export function checkCallers(view: HistoryView, violations: string[]): CallerFin
   for (const c of view.callers()) {
     const start = view.t(c.pid, c.start);
     const end = view.t(c.pid, c.end);
-    const figures = phases[phaseOf(view, c, start, end)];
+    const phase = phaseOf(view, c, start, end);
+    const figures = phases[phase];
     figures.callers++;
     if (c.ok) continue;
     const name = c.errorName ?? 'unknown';
     figures.failed++;
     figures.errors[name] = (figures.errors[name] ?? 0) + 1;
     const asked = view.t(c.pid, c.flightStart ?? c.start);
-    const phase = phaseOf(view, c, start, end);
     const why = TYPED_ERROR_NAMES.has(name)
       ? judgeError(view, c, name, [asked, start, end])
       : 'it is not a typed error';
