@@ -8,7 +8,7 @@ import type { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { OnWaitTimeout } from './load-status.options';
 import type { UserKeys } from './keys';
-import type { AcquireResult } from './stores/load-store';
+import type { AcquireResult, LoadStore } from './stores/load-store';
 import { checkDurationMs } from './validation';
 
 /** What the loader is told about its run. */
@@ -68,14 +68,7 @@ export interface FlightHost {
   readonly core: LoadStatusCore;
   nextToken(): string;
   /** The store's acquire, tracked so shutdown can wait for it; a lock won while closing is given back. */
-  acquire(
-    keys: UserKeys,
-    token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    retryable?: boolean,
-    refreshAheadMs?: number,
-  ): Promise<AcquireResult>;
+  acquire: LoadStore['acquire'];
   /**
    * Runs a refresh-ahead load (the lock is ours, the user still loaded) in the background: the
    * caller is answered already-loaded, and nobody receives the value.
