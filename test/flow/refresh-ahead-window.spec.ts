@@ -21,10 +21,13 @@ import {
 import { suiteRedis } from '../support/suite-redis';
 
 /** The module's window and TTL. */
-const WINDOW_MS = 400;
-const MODULE_TTL_MS = 10_000;
-/** What a user in the window has left (below every window below). */
-const LEFT_MS = 150;
+const WINDOW_MS = 4_000;
+const MODULE_TTL_MS = 100_000;
+/**
+ * What a user in the window has left (below every window below): long enough that no stall
+ * between the flag's write and the call (a loaded machine) lets it run out first.
+ */
+const LEFT_MS = 1_500;
 
 const redis = suiteRedis();
 
@@ -106,12 +109,12 @@ describe.each(setups)(
     });
 
     it("a call's own refreshAheadMs below its loadedTtlMs replaces the module's window", async () => {
-      // 300 ms TTL: the module's window (400) is off; the call's own (200) applies.
-      const ownWindow = { loadedTtlMs: 300, refreshAheadMs: 200 };
+      // A TTL of 3 s: the module's window (4 s) is off; the call's own (2 s) applies.
+      const ownWindow = { loadedTtlMs: 3_000, refreshAheadMs: 2_000 };
       expect(await callInWindow(ownWindow)).toMatchObject({ runs: 1, refreshed: true });
       // A flag with more than the call's window left (but less than the module's) is not refreshed.
       const id = `u-${++user}`;
-      await app.status.setLoaded(id, 290);
+      await app.status.setLoaded(id, 2_900);
       let runs = 0;
       expect(await app.lock.ensureLoaded(id, () => void runs++, ownWindow)).toEqual({
         status: 'already-loaded',
@@ -122,8 +125,8 @@ describe.each(setups)(
 
     it("refuses a call's own refreshAheadMs equal to its loadedTtlMs", async () => {
       await expect(
-        app.lock.ensureLoaded('refused', () => 'v', { loadedTtlMs: 300, refreshAheadMs: 300 }),
-      ).rejects.toThrow(/refreshAheadMs.*less than loadedTtlMs \(300\)/);
+        app.lock.ensureLoaded('refused', () => 'v', { loadedTtlMs: 3_000, refreshAheadMs: 3_000 }),
+      ).rejects.toThrow(/refreshAheadMs.*less than loadedTtlMs \(3000\)/);
       expect(await app.status.isLoaded('refused')).toBe(false);
     });
   },
