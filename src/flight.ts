@@ -1,14 +1,12 @@
 /**
  * The vocabulary of one flight (one user's load in this process): what a loader is given and
- * returns, how a call ends, the per-call settings, and the hooks the service lends a flight.
- * `load-flow.ts` (checking, waiting) and `locked-load.ts` (holding) both speak it, so the waiting
- * side imports the holding side and never the other way round.
+ * returns, how a call ends, the per-call settings, and the lock a flight won. The flow's states
+ * (`load-flow.ts`) and the holding side (`locked-load.ts`) both speak it, so the waiting side
+ * imports the holding side and never the other way round.
  */
-import type { HeldLoadLock } from './load-lock';
-import type { LoadStatusCore } from './load-status.core';
 import type { OnWaitTimeout } from './load-status.options';
 import type { UserKeys } from './keys';
-import type { AcquireResult, LoadStore } from './stores/load-store';
+import type { AcquireResult } from './stores/load-store';
 import { checkDurationMs } from './validation';
 
 /** What the loader is told about its run. */
@@ -63,28 +61,20 @@ export interface FlightSettings {
   readonly refreshAheadMs: number;
 }
 
-/** Hooks the service gives a flight so shutdown can find its lock and its loader. */
-export interface FlightHost {
-  readonly core: LoadStatusCore;
-  nextToken(): string;
-  /** The store's acquire, tracked so shutdown can wait for it; a lock won while closing is given back. */
-  acquire: LoadStore['acquire'];
-  /**
-   * Runs a refresh-ahead load (the lock is ours, the user still loaded) in the background: the
-   * caller is answered already-loaded, and nobody receives the value.
-   */
-  refreshInBackground(
-    userId: string,
-    keys: UserKeys,
-    token: string,
-    grant: AcquireResult & { state: 'acquired'; sentAt: number },
-    loader: Loader<unknown>,
-    settings: FlightSettings,
-  ): void;
-  /** `lock` undefined: a loader running without the lock (`onWaitTimeout: 'run'`). */
-  track(lock: HeldLoadLock | undefined, controller: AbortController): void;
-  untrack(lock: HeldLoadLock | undefined, controller?: AbortController): void;
+/** One caller's flight: which user, in which load, with which loader and settings. */
+export interface FlightCall<T> {
+  readonly userId: string;
+  readonly keys: UserKeys;
+  readonly loader: Loader<T>;
+  readonly settings: FlightSettings;
 }
+
+/** A lock this caller won: the store's grant, the lock's token, and when the acquire was sent. */
+export type Grant = Extract<AcquireResult, { state: 'acquired' }> & {
+  readonly token: string;
+  /** `performance.now()` when the acquire (or the renewal it rests on) was sent: the lease ran from then at the latest. */
+  readonly sentAt: number;
+};
 
 /** The loader's context; `loadedTtlMs` is what `setLoadedTtl` last set (the call's by default). */
 export function loadContext(

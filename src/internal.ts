@@ -8,3 +8,9 @@ export const RESET = Symbol('nestjs-load-status reset');
 
 /** `LoadLocks`' check that a default load name (`<Class>.<method>`) belongs to one class. */
 export const CLAIM_DEFAULT_NAME = Symbol('nestjs-load-status claim default name');
+
+/**
+ * `LoadLocks`' counts of what it has under way in this process (see `Flights.counts`): the
+ * library's own tests read them to show that nothing is left tracked once calls settle.
+ */
+export const IN_FLIGHT = Symbol('nestjs-load-status in flight');

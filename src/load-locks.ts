@@ -1,12 +1,13 @@
-import { describeValue, errorText, LoadStatusConfigError, LoadStatusShutdownError } from './errors';
+import { describeValue, LoadStatusConfigError } from './errors';
 import {
   ALREADY_LOADED,
-  type FlightHost,
+  type FlightCall,
   type FlightSettings,
   type Loader,
   type LoadOutcome,
 } from './flight';
-import { onTimeout, runFlight } from './load-flow';
+import { Flights } from './flights';
+import { runFlight } from './load-flow';
 import { HeldLoadLock, type LoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import {
@@ -15,12 +16,10 @@ import {
   oneOf,
   type OnWaitTimeout,
 } from './load-status.options';
-import { runLocked } from './locked-load';
-import { CLAIM_DEFAULT_NAME } from './internal';
+import { CLAIM_DEFAULT_NAME, IN_FLIGHT } from './internal';
 import { ServiceRegistry } from './service-registry';
 import { callOptions, checkDurationMs, type LoadNameOption } from './validation';
-import { decodeUserTag, type UserKeys } from './keys';
-import type { AcquireResult } from './stores/load-store';
+import { runUnlocked } from './unlocked-load';
 
 /** Per-call options of {@link LoadLocks.ensureLoaded}: the load's name, and overrides. */
 export interface EnsureLoadedOptions extends LoadNameOption {
@@ -55,35 +54,12 @@ export interface AcquireLoadLockOptions extends LoadNameOption {
 export const loadLockServices = new ServiceRegistry<LoadLocks>();
 
 export class LoadLocks {
-  private readonly flights = new Map<string, Promise<LoadOutcome<unknown>>>();
-  private readonly held = new Map<HeldLoadLock, AbortController | undefined>();
-  /** Loaders running without the lock (`onWaitTimeout: 'run'`): shutdown aborts them too. */
-  private readonly unlocked = new Set<AbortController>();
-  /** Acquires in flight: shutdown waits for them, so no lock is won after it looked. */
-  private readonly acquiring = new Set<Promise<unknown>>();
-  private sequence = 0;
+  private readonly flights: Flights;
   /** Default load names in use, and the class each belongs to (see `CLAIM_DEFAULT_NAME`). */
   private readonly defaultNames = new Map<string, object>();
-  private acquiresSinceSweep = 0;
-  private readonly host: FlightHost;
 
   constructor(private readonly core: LoadStatusCore) {
-    this.host = {
-      core,
-      nextToken: () => this.nextToken(),
-      acquire: (keys, token, ttlMs, checkFlag, retryable, refreshAheadMs) =>
-        this.acquire(keys, token, ttlMs, checkFlag, retryable, refreshAheadMs),
-      refreshInBackground: (userId, keys, token, grant, loader, settings) =>
-        this.refreshInBackground(userId, keys, token, grant, loader, settings),
-      track: (lock, controller) => {
-        if (lock) this.held.set(lock, controller);
-        else this.unlocked.add(controller);
-      },
-      untrack: (lock, controller) => {
-        if (lock) this.held.delete(lock);
-        else if (controller) this.unlocked.delete(controller);
-      },
-    };
+    this.flights = new Flights(core);
   }
 
   /** The module's `keyPrefix`; `@WithUserLoadLock({ keyPrefix })` selects a registration by it. */
@@ -110,22 +86,21 @@ export class LoadLocks {
     const user = this.core.user(key, name);
     const ttl = ttlMs === undefined ? this.core.options.lockTtlMs : checkDurationMs('ttlMs', ttlMs);
     this.core.assertOpen(user.id);
-    const token = this.nextToken();
+    const token = this.flights.nextToken();
     const sentAt = performance.now();
-    const result = await this.acquire(user.keys, token, ttl, false);
+    const result = await this.flights.acquire(user.keys, token, ttl, false);
     if (result.state !== 'acquired') return null;
     // Its reply came after the lease ran out (a failover held it up): not a lock any more.
     if (performance.now() - sentAt >= ttl) return null;
-    this.forgetExpiredLocks();
     const lock = new HeldLoadLock(this.core, {
       userId: user.id,
       keys: user.keys,
       token,
       ttlMs: ttl,
       grant: { ...result, sentAt },
-      onReleased: (l) => this.held.delete(l),
+      onReleased: (l) => this.flights.released(l),
     });
-    this.held.set(lock, undefined);
+    this.flights.holding(lock);
     lock.announce();
     return lock;
   }
@@ -145,6 +120,11 @@ export class LoadLocks {
         `two different classes decorate a method whose default load name is ${JSON.stringify(name)} (two classes of one name, or anonymous ones), so they would share one flag; give each its own name`,
       );
     }
+  }
+
+  /** What this service has under way in this process (the library's tests; see `IN_FLIGHT`). */
+  [IN_FLIGHT](): Flights['counts'] {
+    return this.flights.counts;
   }
 
   /** Releases `lock` if it is still ours (compare-token-and-delete). False: it was no longer ours. */
@@ -176,13 +156,10 @@ export class LoadLocks {
     if (this.core.nearCache?.cachedLoaded(tag, settings.refreshAheadMs)) return ALREADY_LOADED;
     const registering = this.core.registerLoad(user.load);
     if (registering) await registering;
-    const running = this.flights.get(tag) as Promise<LoadOutcome<T>> | undefined;
-    if (running) return this.join(user.id, user.keys, running, loader, settings);
-    const flight = runFlight(this.host, user.id, user.keys, loader, settings).finally(() =>
-      this.flights.delete(tag),
-    );
-    this.flights.set(tag, flight);
-    return flight;
+    const call: FlightCall<T> = { userId: user.id, keys: user.keys, loader, settings };
+    const running = this.flights.running<T>(tag);
+    if (running) return this.join(call, running);
+    return this.flights.start(tag, runFlight(this.flights, call));
   }
 
   /** Releases every lock still held and aborts running loaders; pending waits end with a typed error. */
@@ -190,22 +167,7 @@ export class LoadLocks {
     loadLockServices.unregister(this);
     this.core.beginShutdown();
     // A lock won by an acquire already in flight is given back by `acquire` itself.
-    await Promise.allSettled([...this.acquiring]);
-    for (const controller of this.unlocked) controller.abort(new LoadStatusShutdownError());
-    const locks = [...this.held];
-    for (const [lock, controller] of locks)
-      controller?.abort(new LoadStatusShutdownError(lock.userId));
-    await Promise.all(
-      locks.map(async ([lock]) => {
-        try {
-          await lock.release();
-        } catch (error) {
-          this.core.logger.warn(
-            `could not release the lock of user ${JSON.stringify(lock.userId)} at shutdown: ${errorText(error)}`,
-          );
-        }
-      }),
-    );
+    await this.flights.shutdown();
   }
 
   /** Closes the connections the module opened (borrowed clients stay open). */
@@ -255,16 +217,13 @@ export class LoadLocks {
    * error), but waits no longer than its own `waitTimeoutMs`, then applies its `onWaitTimeout`.
    */
   private async join<T>(
-    userId: string,
-    keys: UserKeys,
+    call: FlightCall<T>,
     running: Promise<LoadOutcome<T>>,
-    loader: Loader<T>,
-    settings: FlightSettings,
   ): Promise<LoadOutcome<T>> {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, settings.waitTimeoutMs, undefined);
+      timer = setTimeout(resolve, call.settings.waitTimeoutMs, undefined);
     });
     try {
       const outcome = await Promise.race([running, expired]);
@@ -272,118 +231,9 @@ export class LoadLocks {
     } finally {
       clearTimeout(timer);
     }
-    return onTimeout(this.host, userId, keys, loader, settings, started);
-  }
-
-  /**
-   * A refresh-ahead load under our lock, not awaited by anyone: its value goes nowhere; the flag's
-   * TTL starts again when it succeeds. Shutdown aborts its signal and releases its lock, like any
-   * running loader's.
-   */
-  private refreshInBackground(
-    userId: string,
-    keys: UserKeys,
-    token: string,
-    grant: AcquireResult & { state: 'acquired'; sentAt: number },
-    loader: Loader<unknown>,
-    settings: FlightSettings,
-  ): void {
-    const { events, logger } = this.core;
-    const { fencingToken } = grant;
-    const started = performance.now();
-    events.emit({
-      type: 'refresh-started',
-      userId,
-      load: keys.load,
-      fencingToken,
-      remainingMs: grant.refreshOf!,
-    });
-    runLocked(this.host, userId, keys, token, grant, loader, settings).then(
-      () =>
-        events.emit({
-          type: 'refreshed',
-          userId,
-          load: keys.load,
-          fencingToken,
-          durationMs: Math.round(performance.now() - started),
-        }),
-      (error: unknown) => {
-        if (error instanceof LoadStatusShutdownError) return;
-        logger.warn(
-          `refresh-ahead of user ${JSON.stringify(userId)} failed (${errorText(error)}); the flag runs out as usual`,
-        );
-        events.emit({
-          type: 'refresh-failed',
-          userId,
-          load: keys.load,
-          fencingToken,
-          durationMs: Math.round(performance.now() - started),
-          error,
-        });
-      },
-    );
-  }
-
-  /** The store's acquire; a lock won after shutdown began is released at once. */
-  private acquire(
-    keys: UserKeys,
-    token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    retryable = false,
-    refreshAheadMs = 0,
-  ): Promise<AcquireResult> {
-    const attempt = (async (): Promise<AcquireResult> => {
-      const result = await this.core.store.acquire(
-        keys,
-        token,
-        ttlMs,
-        checkFlag,
-        retryable,
-        refreshAheadMs,
-      );
-      if (result.state === 'unreplicated')
-        this.core.events.emit({
-          type: 'lock-unreplicated',
-          userId: decodeUserTag(keys.tag),
-          load: keys.load,
-          acks: result.acks,
-          replicas: result.replicas,
-        });
-      if (result.state !== 'acquired' || !this.core.isClosing) return result;
-      try {
-        await this.core.store.release(keys, token);
-      } catch (error) {
-        this.core.logger.warn(
-          `could not give back a lock won during shutdown: ${errorText(error)}`,
-        );
-      }
-      throw new LoadStatusShutdownError(decodeUserTag(keys.tag));
-    })();
-    this.acquiring.add(attempt);
-    const forget = (): void => void this.acquiring.delete(attempt);
-    attempt.then(forget, forget);
-    return attempt;
-  }
-
-  /** Locks from `acquireLoadLock` whose lease ran out without a release need no tracking. */
-  private forgetExpiredLocks(): void {
-    // A sweep per acquire would cost every lock cycle a walk over the held locks.
-    if (++this.acquiresSinceSweep < SWEEP_HELD_EVERY) return;
-    this.acquiresSinceSweep = 0;
-    const now = performance.now();
-    for (const [lock, controller] of this.held) {
-      if (controller === undefined && lock.leaseEndsAt <= now) this.held.delete(lock);
-    }
-  }
-
-  private nextToken(): string {
-    return `${this.core.instanceId}:${++this.sequence}`;
+    return runUnlocked(this.flights, call, started);
   }
 }
-
-/** Locks from `acquireLoadLock` whose lease ran out are forgotten every this many acquires. */
-const SWEEP_HELD_EVERY = 64;
 
 function joined<T>(outcome: LoadOutcome<T>): LoadOutcome<T> {
   return outcome.status === 'loaded' ? { ...outcome, shared: true } : outcome;

@@ -7,11 +7,12 @@ import {
 import {
   elapsed,
   loadContext,
-  type FlightHost,
+  type FlightCall,
   type FlightSettings,
-  type Loader,
+  type Grant,
   type LoadOutcome,
 } from './flight';
+import type { Flights } from './flights';
 import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { UserKeys } from './keys';
@@ -23,23 +24,12 @@ import type { FinishResult } from './stores/load-store';
  * release at once so a waiter can take over.
  */
 export async function runLocked<T>(
-  host: FlightHost,
-  userId: string,
-  keys: UserKeys,
-  token: string,
-  grant: {
-    readonly fencingToken: number;
-    readonly incarnation: string;
-    /** `performance.now()` when the acquire was sent: the lease runs from then, at the latest. */
-    readonly sentAt: number;
-    /** The flags' generation at the acquire: a `clearAllLoaded` since makes the finish set no flag. */
-    readonly generation?: string;
-  },
-  loader: Loader<T>,
-  settings: FlightSettings,
+  flights: Flights,
+  { userId, keys, loader, settings }: FlightCall<T>,
+  grant: Grant,
 ): Promise<LoadOutcome<T>> {
-  const { core } = host;
-  const { fencingToken } = grant;
+  const { core } = flights;
+  const { fencingToken, token } = grant;
   const controller = new AbortController();
   const lock = new HeldLoadLock(core, {
     userId,
@@ -47,9 +37,9 @@ export async function runLocked<T>(
     token,
     ttlMs: settings.lockTtlMs,
     grant,
-    onReleased: (l) => host.untrack(l),
+    onReleased: (l) => flights.released(l),
   });
-  host.track(lock, controller);
+  flights.holding(lock, controller);
   const { events } = core;
   lock.announce();
   const stopKeepAlive = keepLeaseAlive(core, lock, settings.lockTtlMs, controller);
@@ -86,14 +76,10 @@ export async function runLocked<T>(
   }
   let owned: boolean;
   try {
-    ({ owned } = await finishRidingOut(
-      core,
-      keys,
-      token,
-      settings,
-      ctx.loadedTtlMs,
-      grant.generation,
-    ));
+    ({ owned } = await finishRidingOut(core, keys, token, settings, {
+      loadedTtlMs: ctx.loadedTtlMs,
+      generation: grant.generation,
+    }));
   } catch (error) {
     loadFailed(error);
     // The finish may not have run: give the lock back so waiters need not sit out the lease.
@@ -117,6 +103,53 @@ export async function runLocked<T>(
 }
 
 /**
+ * The refreshing state: a refresh-ahead load under our lock, not awaited by anyone (the caller
+ * was answered already-loaded): its value goes nowhere; the flag's TTL starts again when it
+ * succeeds. Shutdown aborts its signal and releases its lock, like any running loader's.
+ */
+export function refreshInBackground(
+  flights: Flights,
+  call: FlightCall<unknown>,
+  grant: Grant,
+): void {
+  const { events, logger } = flights.core;
+  const { userId, keys } = call;
+  const { fencingToken } = grant;
+  const started = performance.now();
+  events.emit({
+    type: 'refresh-started',
+    userId,
+    load: keys.load,
+    fencingToken,
+    remainingMs: grant.refreshOf!,
+  });
+  runLocked(flights, call, grant).then(
+    () =>
+      events.emit({
+        type: 'refreshed',
+        userId,
+        load: keys.load,
+        fencingToken,
+        durationMs: elapsed(started),
+      }),
+    (error: unknown) => {
+      if (error instanceof LoadStatusShutdownError) return;
+      logger.warn(
+        `refresh-ahead of user ${JSON.stringify(userId)} failed (${errorText(error)}); the flag runs out as usual`,
+      );
+      events.emit({
+        type: 'refresh-failed',
+        userId,
+        load: keys.load,
+        fencingToken,
+        durationMs: elapsed(started),
+        error,
+      });
+    },
+  );
+}
+
+/**
  * The finish, riding out an unreachable store (a failover) for `outageGraceMs`: retried every
  * `pollIntervalMs`, so the flag reaches the new master and waiters need not load again; after
  * the grace (or once shutdown began) the store-error policy applies.
@@ -126,8 +159,7 @@ async function finishRidingOut(
   keys: UserKeys,
   token: string,
   settings: FlightSettings,
-  loadedTtlMs: number,
-  generation: string | undefined,
+  { loadedTtlMs, generation }: { readonly loadedTtlMs: number; readonly generation?: string },
 ): Promise<FinishResult> {
   const since = performance.now();
   for (;;) {

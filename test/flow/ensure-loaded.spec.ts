@@ -11,6 +11,7 @@ import {
 import { deferred, startApp, type TestApp } from '../support/apps';
 import { bootWithLogs } from '../support/logged-app';
 import { recordEvents } from '../support/events';
+import { IN_FLIGHT } from '../../src/internal';
 import { LoadStatusCore } from '../../src/load-status.core';
 import { inspector, redisUrl, sleep, uniquePrefix, userKey } from '../support/env';
 
@@ -20,8 +21,7 @@ const stores: Array<[string, () => LoadStatusModuleOptions]> = [
 ];
 
 /** Loaders running without the lock that shutdown would abort (internal count). */
-const unlockedLoaders = (t: TestApp) =>
-  (t.lock as unknown as { unlocked: Set<unknown> }).unlocked.size;
+const unlockedLoaders = (t: TestApp) => t.lock[IN_FLIGHT]().unlocked;
 
 describe.each(stores)('ensureLoaded on the %s store', (_name, options) => {
   let a: TestApp;

@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LoadLockService } from '../../src';
 import { LoadStatusCore } from '../../src/load-status.core';
+import { IN_FLIGHT } from '../../src/internal';
 import { startApp, type TestApp } from '../support/apps';
 import { sleep, uniquePrefix } from '../support/env';
 import { RedisServer } from '../support/redis-server';
@@ -35,14 +36,11 @@ function heapAfterGc(): number {
 function liveState(t: TestApp) {
   const core = t.app.get(LoadStatusCore);
   const service: LoadLockService = t.app.get(LoadLockService);
-  const lock = service as unknown as {
-    flights: Map<unknown, unknown>;
-    held: Map<unknown, unknown>;
-  };
+  const { flights, held } = service[IN_FLIGHT]();
   return {
     waiters: core.waiters.size,
-    flights: lock.flights.size,
-    held: lock.held.size,
+    flights,
+    held,
     nearCache: core.nearCache?.cache.size ?? 0,
   };
 }
