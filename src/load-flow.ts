@@ -43,16 +43,16 @@ export async function runFlight<T>(flights: Flights, call: FlightCall<T>): Promi
   return new Flight(flights, call).run();
 }
 
+/** What an acquire found when someone else holds the lock (or it was not replicated enough). */
+type Taken = Extract<AcquireResult, { state: 'held' | 'unreplicated' }>;
+
 /** Where a flight goes next. */
 type Step<T> =
   /** `outageSince`: when the store first failed this waiter, if it is riding an outage out. */
   | { readonly to: 'acquiring'; readonly outageSince?: number }
   | { readonly to: 'holding'; readonly grant: Grant }
   | { readonly to: 'refreshing'; readonly grant: Grant }
-  | {
-      readonly to: 'waiting';
-      readonly found: Extract<AcquireResult, { state: 'held' | 'unreplicated' }>;
-    }
+  | { readonly to: 'waiting'; readonly found: Taken }
   | { readonly to: 'riding-out'; readonly outageSince: number }
   | { readonly to: 'confirming'; readonly grant: Grant }
   | { readonly to: 'timed-out' }
@@ -180,7 +180,7 @@ class Flight<T> {
     );
   }
 
-  private async wait(found: Extract<Step<T>, { to: 'waiting' }>['found']): Promise<Step<T>> {
+  private async wait(found: Taken): Promise<Step<T>> {
     const { core } = this.flights;
     if (found.state === 'held') this.waiter.awaiting(found.holder);
     const remaining = this.deadline - performance.now();
