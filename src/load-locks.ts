@@ -10,41 +10,16 @@ import { onTimeout, runFlight } from './load-flow';
 import { HeldLoadLock, type LoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import {
-  checkRefreshAheadMs,
-  MIN_LOCK_TTL_MS,
-  oneOf,
-  type OnWaitTimeout,
-} from './load-status.options';
+  callSettings,
+  type AcquireLoadLockOptions,
+  type EnsureLoadedOptions,
+} from './options/call-options';
 import { runLocked } from './locked-load';
 import { CLAIM_DEFAULT_NAME } from './internal';
 import { ServiceRegistry } from './service-registry';
-import { callOptions, checkDurationMs, type LoadNameOption } from './validation';
+import { callOptions, checkDurationMs } from './validation';
 import { decodeUserTag, type UserKeys } from './keys';
 import type { AcquireResult } from './stores/load-store';
-
-/** Per-call options of {@link LoadLocks.ensureLoaded}: the load's name, and overrides. */
-export interface EnsureLoadedOptions extends LoadNameOption {
-  /** @default the module's `loadedTtlMs` */
-  loadedTtlMs?: number;
-  /** @default the module's `lockTtlMs` */
-  lockTtlMs?: number;
-  /** @default the module's `waitTimeoutMs` */
-  waitTimeoutMs?: number;
-  /** @default the module's `onWaitTimeout` */
-  onWaitTimeout?: OnWaitTimeout;
-  /**
-   * Refresh ahead when less than this is left of the flag (0: off); must be below the call's
-   * `loadedTtlMs`. The module's value is used only where it is below the call's `loadedTtlMs`.
-   * @default the module's `refreshAheadMs`
-   */
-  refreshAheadMs?: number;
-}
-
-/** Options of {@link LoadLocks.acquireLoadLock} (a number alone is `ttlMs`). */
-export interface AcquireLoadLockOptions extends LoadNameOption {
-  /** @default the module's `lockTtlMs` */
-  ttlMs?: number;
-}
 
 /**
  * Token-owned locks and the load-once flow. `ensureLoaded` runs a loader at most once per key per
@@ -215,39 +190,7 @@ export class LoadLocks {
   }
 
   private settings(options: EnsureLoadedOptions): FlightSettings {
-    if (typeof options !== 'object' || options === null) {
-      throw new LoadStatusConfigError(
-        'options',
-        `expected an object, got ${describeValue(options)}`,
-      );
-    }
-    const o = this.core.options;
-    const loadedTtlMs =
-      options.loadedTtlMs === undefined
-        ? o.loadedTtlMs
-        : checkDurationMs('loadedTtlMs', options.loadedTtlMs);
-    return {
-      loadedTtlMs,
-      refreshAheadMs:
-        options.refreshAheadMs !== undefined
-          ? checkRefreshAheadMs('refreshAheadMs', options.refreshAheadMs, loadedTtlMs)
-          : o.refreshAheadMs < loadedTtlMs
-            ? o.refreshAheadMs
-            : 0,
-      lockTtlMs:
-        options.lockTtlMs === undefined
-          ? o.lockTtlMs
-          : checkDurationMs('lockTtlMs', options.lockTtlMs, MIN_LOCK_TTL_MS),
-      waitTimeoutMs:
-        options.waitTimeoutMs === undefined
-          ? o.waitTimeoutMs
-          : checkDurationMs('waitTimeoutMs', options.waitTimeoutMs, 0),
-      onWaitTimeout:
-        options.onWaitTimeout === undefined
-          ? o.onWaitTimeout
-          : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
-      outageGraceMs: o.outageGraceMs,
-    };
+    return callSettings(options, this.core.options);
   }
 
   /**

@@ -1,8 +1,13 @@
 import { describeValue, LoadStatusConfigError } from './errors';
-import { loadLockServices, type EnsureLoadedOptions, type LoadLocks } from './load-locks';
-import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
+import { loadLockServices, type LoadLocks } from './load-locks';
+import type { EnsureLoadedOptions } from './options/call-options';
+import {
+  checkDecoratorOptions,
+  DECORATOR_OPTIONS,
+  refuseUnknownOptions,
+} from './options/decorator-options';
 import { CLAIM_DEFAULT_NAME } from './internal';
-import { checkDurationMs, checkLoadName } from './validation';
+import { checkDurationMs } from './validation';
 
 /** Options every load-lock decorator takes ({@link WithLoadLock}, {@link WithUserLoadLock}). */
 export interface LoadLockDecoratorOptions extends Omit<EnsureLoadedOptions, 'loadedTtlMs'> {
@@ -168,23 +173,7 @@ function validateDecoratorOptions(
   options: LoadLockDecoratorOptions,
 ): LoadLockDecoratorOptions {
   const name = (option: string) => `${decorator}({ ${option} })`;
-  const known = [
-    keyOptionName,
-    'name',
-    'keyPrefix',
-    'loadedTtlMs',
-    'lockTtlMs',
-    'waitTimeoutMs',
-    'onWaitTimeout',
-    'refreshAheadMs',
-  ];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key))
-      throw new LoadStatusConfigError(
-        name(key),
-        `unknown option; known options are ${known.join(', ')}`,
-      );
-  }
+  refuseUnknownOptions(options, [keyOptionName, ...DECORATOR_OPTIONS], name);
   if (
     keyOption !== undefined &&
     typeof keyOption !== 'function' &&
@@ -195,25 +184,6 @@ function validateDecoratorOptions(
       `expected an argument index (0-255) or a function, got ${describeValue(keyOption)}`,
     );
   }
-  if (options.name !== undefined) checkLoadName(name('name'), options.name);
-  if (
-    options.keyPrefix !== undefined &&
-    (typeof options.keyPrefix !== 'string' || options.keyPrefix.length === 0)
-  ) {
-    throw new LoadStatusConfigError(
-      name('keyPrefix'),
-      `expected a non-empty string, got ${describeValue(options.keyPrefix)}`,
-    );
-  }
-  if (options.loadedTtlMs !== undefined && typeof options.loadedTtlMs !== 'function')
-    checkDurationMs(name('loadedTtlMs'), options.loadedTtlMs);
-  if (options.lockTtlMs !== undefined)
-    checkDurationMs(name('lockTtlMs'), options.lockTtlMs, MIN_LOCK_TTL_MS);
-  if (options.waitTimeoutMs !== undefined)
-    checkDurationMs(name('waitTimeoutMs'), options.waitTimeoutMs, 0);
-  if (options.refreshAheadMs !== undefined)
-    checkDurationMs(name('refreshAheadMs'), options.refreshAheadMs, 0);
-  if (options.onWaitTimeout !== undefined)
-    oneOf(name('onWaitTimeout'), options.onWaitTimeout, ['throw', 'run']);
+  checkDecoratorOptions(options, name);
   return options;
 }
