@@ -79,13 +79,10 @@ export function checkNearCache(name: string, value: unknown): Required<NearCache
       'maxEntries',
       'maxAgeMs',
     ]);
-  if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 10_000_000) {
-    throw new LoadStatusConfigError(
-      `${name}.maxEntries`,
-      `expected a whole number from 1 to 10000000, got ${describeValue(maxEntries)}`,
-    );
-  }
-  return { maxEntries, maxAgeMs: checkDurationMs(`${name}.maxAgeMs`, maxAgeMs) };
+  return {
+    maxEntries: countUpTo(`${name}.maxEntries`, maxEntries, 10_000_000),
+    maxAgeMs: checkDurationMs(`${name}.maxAgeMs`, maxAgeMs),
+  };
 }
 
 export function checkWaitForReplicas(
@@ -97,13 +94,21 @@ export function checkWaitForReplicas(
       'replicas',
       'timeoutMs',
     ]);
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 100) {
+  return {
+    replicas: countUpTo(`${name}.replicas`, replicas, 100),
+    timeoutMs: checkDurationMs(`${name}.timeoutMs`, timeoutMs),
+  };
+}
+
+/** A whole number from 1 to `max`. */
+function countUpTo(name: string, value: unknown, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
     throw new LoadStatusConfigError(
-      `${name}.replicas`,
-      `expected a whole number from 1 to 100, got ${describeValue(replicas)}`,
+      name,
+      `expected a whole number from 1 to ${max}, got ${describeValue(value)}`,
     );
   }
-  return { replicas, timeoutMs: checkDurationMs(`${name}.timeoutMs`, timeoutMs) };
+  return value as number;
 }
 
 /** An option that is an object of its own options: refuses anything else, and unknown fields. */
