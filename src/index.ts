@@ -21,7 +21,7 @@ export {
   DEFAULT_WAIT_FOR_REPLICAS_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
-} from './load-status.options';
+} from './options/table';
 export type {
   LoadStatusModuleOptions,
   LoadStatusModuleExtras,
@@ -42,7 +42,7 @@ export { LoadFlags } from './load-flags';
 export type { SetLoadedOptions, WaitForLoadOptions } from './load-flags';
 export { LoadLockService } from './load-lock.service';
 export { LoadLocks } from './load-locks';
-export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-locks';
+export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './options/call-options';
 export type { LoadNameOption } from './validation';
 export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './flight';

@@ -1,49 +1,18 @@
 import { describeValue, LoadStatusConfigError } from './errors';
-import {
-  ALREADY_LOADED,
-  type FlightCall,
-  type FlightSettings,
-  type Loader,
-  type LoadOutcome,
-} from './flight';
+import { ALREADY_LOADED, type FlightCall, type Loader, type LoadOutcome } from './flight';
 import { Flights } from './flights';
 import { runFlight } from './load-flow';
 import { HeldLoadLock, type LoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import {
-  checkRefreshAheadMs,
-  MIN_LOCK_TTL_MS,
-  oneOf,
-  type OnWaitTimeout,
-} from './load-status.options';
+  callSettings,
+  type AcquireLoadLockOptions,
+  type EnsureLoadedOptions,
+} from './options/call-options';
 import { CLAIM_DEFAULT_NAME, IN_FLIGHT } from './internal';
 import { ServiceRegistry } from './service-registry';
-import { callOptions, checkDurationMs, type LoadNameOption } from './validation';
+import { callOptions, checkDurationMs } from './validation';
 import { runUnlocked } from './unlocked-load';
-
-/** Per-call options of {@link LoadLocks.ensureLoaded}: the load's name, and overrides. */
-export interface EnsureLoadedOptions extends LoadNameOption {
-  /** @default the module's `loadedTtlMs` */
-  loadedTtlMs?: number;
-  /** @default the module's `lockTtlMs` */
-  lockTtlMs?: number;
-  /** @default the module's `waitTimeoutMs` */
-  waitTimeoutMs?: number;
-  /** @default the module's `onWaitTimeout` */
-  onWaitTimeout?: OnWaitTimeout;
-  /**
-   * Refresh ahead when less than this is left of the flag (0: off); must be below the call's
-   * `loadedTtlMs`. The module's value is used only where it is below the call's `loadedTtlMs`.
-   * @default the module's `refreshAheadMs`
-   */
-  refreshAheadMs?: number;
-}
-
-/** Options of {@link LoadLocks.acquireLoadLock} (a number alone is `ttlMs`). */
-export interface AcquireLoadLockOptions extends LoadNameOption {
-  /** @default the module's `lockTtlMs` */
-  ttlMs?: number;
-}
 
 /**
  * Token-owned locks and the load-once flow. `ensureLoaded` runs a loader at most once per key per
@@ -143,7 +112,7 @@ export class LoadLocks {
     loader: Loader<T>,
     options: EnsureLoadedOptions = {},
   ): Promise<LoadOutcome<T>> {
-    const settings = this.settings(options);
+    const settings = callSettings(options, this.core.options);
     const user = this.core.user(key, options.name);
     if (typeof loader !== 'function') {
       throw new LoadStatusConfigError(
@@ -174,42 +143,6 @@ export class LoadLocks {
   async onApplicationShutdown(): Promise<void> {
     loadLockServices.unregister(this);
     await this.core.close();
-  }
-
-  private settings(options: EnsureLoadedOptions): FlightSettings {
-    if (typeof options !== 'object' || options === null) {
-      throw new LoadStatusConfigError(
-        'options',
-        `expected an object, got ${describeValue(options)}`,
-      );
-    }
-    const o = this.core.options;
-    const loadedTtlMs =
-      options.loadedTtlMs === undefined
-        ? o.loadedTtlMs
-        : checkDurationMs('loadedTtlMs', options.loadedTtlMs);
-    return {
-      loadedTtlMs,
-      refreshAheadMs:
-        options.refreshAheadMs !== undefined
-          ? checkRefreshAheadMs('refreshAheadMs', options.refreshAheadMs, loadedTtlMs)
-          : o.refreshAheadMs < loadedTtlMs
-            ? o.refreshAheadMs
-            : 0,
-      lockTtlMs:
-        options.lockTtlMs === undefined
-          ? o.lockTtlMs
-          : checkDurationMs('lockTtlMs', options.lockTtlMs, MIN_LOCK_TTL_MS),
-      waitTimeoutMs:
-        options.waitTimeoutMs === undefined
-          ? o.waitTimeoutMs
-          : checkDurationMs('waitTimeoutMs', options.waitTimeoutMs, 0),
-      onWaitTimeout:
-        options.onWaitTimeout === undefined
-          ? o.onWaitTimeout
-          : oneOf('onWaitTimeout', options.onWaitTimeout, ['throw', 'run']),
-      outageGraceMs: o.outageGraceMs,
-    };
   }
 
   /**

@@ -9,11 +9,9 @@ import {
   LOAD_STATUS_OPTIONS_TYPE,
   LoadStatusConfigurableModule,
 } from './load-status.module-definition';
-import {
-  DEFAULT_KEY_PREFIX,
-  resolveOptions,
-  type LoadStatusModuleOptions,
-} from './load-status.options';
+import type { LoadStatusModuleOptions } from './load-status.options';
+import { resolveOptions } from './options/module-options';
+import { DEFAULT_KEY_PREFIX } from './options/table';
 import { LoadStatusService } from './load-status.service';
 import { LoadStatusEvents } from './load-status.events';
 import { LoadStatusHealthIndicator } from './load-status.health';

@@ -7,7 +7,8 @@ import { LoadFlags } from './load-flags';
 import { LoadLocks } from './load-locks';
 import { LoadStatusCore } from './load-status.core';
 import type { LoadStatusEvents } from './load-status.events';
-import { resolveOptions, type LoadStatusModuleOptions } from './load-status.options';
+import type { LoadStatusModuleOptions } from './load-status.options';
+import { resolveOptions } from './options/module-options';
 import { processWarningLogger, type LoadStatusLogger } from './logger';
 import { describeValue, LoadStatusConfigError } from './errors';
 
@@ -116,7 +117,7 @@ export type {
 export { LoadFlags } from './load-flags';
 export type { SetLoadedOptions, WaitForLoadOptions } from './load-flags';
 export { LoadLocks } from './load-locks';
-export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './load-locks';
+export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './options/call-options';
 export type { LoadLock } from './load-lock';
 export type { LoadContext, LoadOutcome, Loader } from './flight';
 export type { LoadStatusEvent } from './load-status.events';

@@ -1,8 +1,9 @@
-import { describeValue, LoadStatusConfigError } from './errors';
-import { loadLockServices, type EnsureLoadedOptions, type LoadLocks } from './load-locks';
-import { MIN_LOCK_TTL_MS, oneOf } from './load-status.options';
+import { LoadStatusConfigError } from './errors';
+import { loadLockServices, type LoadLocks } from './load-locks';
+import type { EnsureLoadedOptions } from './options/call-options';
+import { checkDecoratorOptions } from './options/decorator-options';
 import { CLAIM_DEFAULT_NAME } from './internal';
-import { checkDurationMs, checkLoadName } from './validation';
+import { checkDurationMs } from './validation';
 
 /** Options every load-lock decorator takes ({@link WithLoadLock}, {@link WithUserLoadLock}). */
 export interface LoadLockDecoratorOptions extends Omit<EnsureLoadedOptions, 'loadedTtlMs'> {
@@ -82,8 +83,8 @@ export type ResolvesToUndefinedToo<M extends (...args: any[]) => Promise<unknown
  * `LoadStatusConfigError` rather than guess).
  */
 export function WithLoadLock(options: WithLoadLockOptions = {}): LoadLockMethodDecorator {
-  const { key, ...rest } = checkOptionsObject('@WithLoadLock', options);
-  return loadLockDecorator('@WithLoadLock', 'key', key, rest);
+  const { key, ...rest } = checkDecoratorOptions('@WithLoadLock', 'key', options);
+  return loadLockDecorator('@WithLoadLock', key, rest);
 }
 
 /**
@@ -91,22 +92,17 @@ export function WithLoadLock(options: WithLoadLockOptions = {}): LoadLockMethodD
  * `userId` option picks the key.
  */
 export function WithUserLoadLock(options: WithUserLoadLockOptions = {}): LoadLockMethodDecorator {
-  const { userId, ...rest } = checkOptionsObject('@WithUserLoadLock', options);
-  return loadLockDecorator('@WithUserLoadLock', 'userId', userId, rest);
+  const { userId, ...rest } = checkDecoratorOptions('@WithUserLoadLock', 'userId', options);
+  return loadLockDecorator('@WithUserLoadLock', userId, rest);
 }
 
+/** A decorator whose options were checked; `keyOption` is where the key comes from. */
 function loadLockDecorator(
   decorator: string,
-  keyOptionName: string,
-  keyOption: unknown,
+  keyOption: WithLoadLockOptions['key'],
   options: LoadLockDecoratorOptions,
 ): LoadLockMethodDecorator {
-  const {
-    keyPrefix,
-    loadedTtlMs,
-    name: explicitName,
-    ...flightOptions
-  } = validateDecoratorOptions(decorator, keyOptionName, keyOption, options);
+  const { keyPrefix, loadedTtlMs, name: explicitName, ...flightOptions } = options;
   const keyOf = keyOption ?? 0;
   return (target, propertyKey, descriptor) => {
     const original: unknown = descriptor.value;
@@ -150,70 +146,3 @@ function loadLockDecorator(
 }
 
 type KeyFunction = (...args: unknown[]) => unknown;
-
-function checkOptionsObject<T>(decorator: string, options: T): T {
-  if (typeof options !== 'object' || options === null) {
-    throw new LoadStatusConfigError(
-      decorator,
-      `expected an options object, got ${describeValue(options)}`,
-    );
-  }
-  return options;
-}
-
-function validateDecoratorOptions(
-  decorator: string,
-  keyOptionName: string,
-  keyOption: unknown,
-  options: LoadLockDecoratorOptions,
-): LoadLockDecoratorOptions {
-  const name = (option: string) => `${decorator}({ ${option} })`;
-  const known = [
-    keyOptionName,
-    'name',
-    'keyPrefix',
-    'loadedTtlMs',
-    'lockTtlMs',
-    'waitTimeoutMs',
-    'onWaitTimeout',
-    'refreshAheadMs',
-  ];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key))
-      throw new LoadStatusConfigError(
-        name(key),
-        `unknown option; known options are ${known.join(', ')}`,
-      );
-  }
-  if (
-    keyOption !== undefined &&
-    typeof keyOption !== 'function' &&
-    !(Number.isInteger(keyOption) && (keyOption as number) >= 0 && (keyOption as number) < 256)
-  ) {
-    throw new LoadStatusConfigError(
-      name(keyOptionName),
-      `expected an argument index (0-255) or a function, got ${describeValue(keyOption)}`,
-    );
-  }
-  if (options.name !== undefined) checkLoadName(name('name'), options.name);
-  if (
-    options.keyPrefix !== undefined &&
-    (typeof options.keyPrefix !== 'string' || options.keyPrefix.length === 0)
-  ) {
-    throw new LoadStatusConfigError(
-      name('keyPrefix'),
-      `expected a non-empty string, got ${describeValue(options.keyPrefix)}`,
-    );
-  }
-  if (options.loadedTtlMs !== undefined && typeof options.loadedTtlMs !== 'function')
-    checkDurationMs(name('loadedTtlMs'), options.loadedTtlMs);
-  if (options.lockTtlMs !== undefined)
-    checkDurationMs(name('lockTtlMs'), options.lockTtlMs, MIN_LOCK_TTL_MS);
-  if (options.waitTimeoutMs !== undefined)
-    checkDurationMs(name('waitTimeoutMs'), options.waitTimeoutMs, 0);
-  if (options.refreshAheadMs !== undefined)
-    checkDurationMs(name('refreshAheadMs'), options.refreshAheadMs, 0);
-  if (options.onWaitTimeout !== undefined)
-    oneOf(name('onWaitTimeout'), options.onWaitTimeout, ['throw', 'run']);
-  return options;
-}

@@ -9,7 +9,7 @@ import { resetLoadStatus } from '../../src/testing';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { InvalidUserIdError, LoadStatusConfigError } from '../../src';
-import { resolveOptions } from '../../src/load-status.options';
+import { resolveOptions } from '../../src/options/module-options';
 import { normalizeUserId } from '../../src/validation';
 import { startApp, type TestApp } from '../support/apps';
 import { inspector, redisUrl, uniquePrefix, userKey } from '../support/env';
