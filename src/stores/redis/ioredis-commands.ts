@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
-import {
-  isNoScriptError,
-  whenReady,
-  type NotificationConnection,
-  type NotificationHandlers,
-  type RedisCommands,
-  type RedisTopology,
+import type {
+  NotificationConnection,
+  NotificationHandlers,
+  RedisCommands,
+  RedisTopology,
+  ScriptCall,
 } from './redis-commands';
 import { secretsIn } from '../../redaction';
+import { ClientAdapter, whenReady } from './client-adapter';
 import type { ConnectionEvents } from './connection-watch';
 import type { LuaScript } from './redis-scripts';
 
@@ -73,7 +73,7 @@ function isIoCluster(client: IoRedisLike): boolean {
 }
 
 /** {@link RedisCommands} over an ioredis client. */
-export class IoRedisCommands implements RedisCommands {
+export class IoRedisCommands extends ClientAdapter implements RedisCommands {
   readonly library = 'ioredis' as const;
   readonly topology: RedisTopology;
   readonly connectionEvents: readonly ConnectionEvents[];
@@ -85,6 +85,7 @@ export class IoRedisCommands implements RedisCommands {
     /** True when the store created the client (and so closes it). */
     private readonly owned: boolean,
   ) {
+    super();
     this.topology = isIoCluster(client)
       ? 'cluster'
       : client.options?.sentinels
@@ -106,43 +107,27 @@ export class IoRedisCommands implements RedisCommands {
     else if (status === 'connecting' || status === 'connect') await whenReady(this.client);
   }
 
-  async evalScript(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-  ): Promise<unknown> {
-    try {
-      return await this.client.evalsha(script.sha, script.numberOfKeys, ...keys, ...args);
-    } catch (error) {
-      if (!isNoScriptError(error)) throw error;
-      return this.client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
-    }
+  protected runScript(byEval: boolean, call: ScriptCall): Promise<unknown> {
+    return sendScript(this.client, byEval, call);
   }
 
-  async evalScriptThenWait(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-    replicas: number,
-    timeoutMs: number,
-    then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
-  ): Promise<[unknown, number, unknown]> {
+  protected runAroundWait(
+    byEval: boolean,
+    first: ScriptCall,
+    wait: { replicas: number; timeoutMs: number },
+    then: ScriptCall,
+  ): Promise<[unknown, unknown, unknown]> {
     const attempt = async (
-      byEval: boolean,
-      via: IoRedisLike = this.client,
-      asking = false,
-      redirections = 0,
-    ): Promise<[unknown, number, unknown]> => {
+      via: IoRedisLike,
+      asking: boolean,
+      redirections: number,
+    ): Promise<[unknown, unknown, unknown]> => {
       const pipeline = via.pipeline();
       if (asking) pipeline.call('ASKING');
-      const add = (s: LuaScript, k: readonly string[], a: readonly string[]): void => {
-        if (byEval) pipeline.eval(s.lua, s.numberOfKeys, ...k, ...a);
-        else pipeline.evalsha(s.sha, s.numberOfKeys, ...k, ...a);
-      };
-      add(script, keys, args);
+      sendScript(pipeline, byEval, first);
       // WAIT in a pipeline, never in MULTI (where it does not block and counts stale acks).
-      pipeline.wait(replicas, timeoutMs);
-      add(then.script, then.keys, then.args);
+      pipeline.wait(wait.replicas, wait.timeoutMs);
+      sendScript(pipeline, byEval, then);
       const replies = (await pipeline.exec()) as Array<[Error | null, unknown]>;
       const [[scriptError, reply], [waitError, acks], [thenError, thenReply]] = asking
         ? replies.slice(1)
@@ -156,19 +141,14 @@ export class IoRedisCommands implements RedisCommands {
         const node = this.client.nodes!('all').find(
           (n) => n.options?.host === redirect[2] && n.options?.port === Number(redirect[3]),
         );
-        if (node) return attempt(byEval, node, redirect[1] === 'ASK', redirections + 1);
+        if (node) return attempt(node, redirect[1] === 'ASK', redirections + 1);
       }
       if (scriptError) throw scriptError;
       if (waitError) throw waitError;
       if (thenError) throw thenError;
-      return [reply, Number(acks), thenReply];
+      return [reply, acks, thenReply];
     };
-    try {
-      return await attempt(false);
-    } catch (error) {
-      if (!isNoScriptError(error)) throw error;
-      return attempt(true);
-    }
+    return attempt(this.client, false, 0);
   }
 
   async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
@@ -225,6 +205,20 @@ export class IoRedisCommands implements RedisCommands {
   async close(): Promise<void> {
     if (this.owned) await quit(this.client);
   }
+}
+
+/** EVALSHA, or EVAL when `byEval`, of `call` on a client or into a pipeline. */
+function sendScript<T>(
+  to: {
+    evalsha(sha: string, numberOfKeys: number, ...args: string[]): T;
+    eval(lua: string, numberOfKeys: number, ...args: string[]): T;
+  },
+  byEval: boolean,
+  { script, keys, args }: ScriptCall,
+): T {
+  return byEval
+    ? to.eval(script.lua, script.numberOfKeys, ...keys, ...args)
+    : to.evalsha(script.sha, script.numberOfKeys, ...keys, ...args);
 }
 
 /** A duplicate of the client, subscribed; ioredis reconnects it and restores its subscriptions. */

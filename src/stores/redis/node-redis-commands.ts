@@ -1,12 +1,12 @@
-import {
-  isNoScriptError,
-  whenReady,
-  type NotificationConnection,
-  type NotificationHandlers,
-  type RedisCommands,
-  type RedisTopology,
+import type {
+  NotificationConnection,
+  NotificationHandlers,
+  RedisCommands,
+  RedisTopology,
+  ScriptCall,
 } from './redis-commands';
 import { secretsIn } from '../../redaction';
+import { ClientAdapter, whenReady } from './client-adapter';
 import type { ConnectionEvents } from './connection-watch';
 import type { LuaScript } from './redis-scripts';
 
@@ -121,7 +121,7 @@ function kindOf(value: unknown): NodeRedisClientOfKind | undefined {
 const RAW = { typeMapping: {} };
 
 /** {@link RedisCommands} over a node-redis client, cluster or sentinel. */
-export class NodeRedisCommands implements RedisCommands {
+export class NodeRedisCommands extends ClientAdapter implements RedisCommands {
   readonly library = 'node-redis' as const;
   readonly topology: RedisTopology;
   readonly connectionEvents: readonly ConnectionEvents[];
@@ -134,6 +134,7 @@ export class NodeRedisCommands implements RedisCommands {
     /** True when the store created the client (and so closes it). */
     private readonly owned: boolean,
   ) {
+    super();
     const target = kindOf(client);
     if (target === undefined) throw new Error('unsupported node-redis client kind');
     this.target = target;
@@ -168,69 +169,46 @@ export class NodeRedisCommands implements RedisCommands {
     }
   }
 
-  evalScript(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-  ): Promise<unknown> {
-    const rest = [String(script.numberOfKeys), ...keys, ...args];
-    return this.send(keys[0], ['EVALSHA', script.sha, ...rest]).catch((error: unknown) => {
-      if (!isNoScriptError(error)) throw error;
-      return this.send(keys[0], ['EVAL', script.lua, ...rest]);
-    });
+  protected runScript(byEval: boolean, call: ScriptCall): Promise<unknown> {
+    return this.send(call.keys[0], scriptWords(byEval, call));
   }
 
-  async evalScriptThenWait(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-    replicas: number,
-    timeoutMs: number,
-    then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
-  ): Promise<[unknown, number, unknown]> {
+  protected async runAroundWait(
+    byEval: boolean,
+    first: ScriptCall,
+    { replicas, timeoutMs }: { replicas: number; timeoutMs: number },
+    then: ScriptCall,
+  ): Promise<[unknown, unknown, unknown]> {
+    const head = scriptWords(byEval, first);
     const wait = ['WAIT', String(replicas), String(timeoutMs)];
-    const command = (byEval: boolean, s: LuaScript, k: readonly string[], a: readonly string[]) => [
-      ...(byEval ? ['EVAL', s.lua] : ['EVALSHA', s.sha]),
-      String(s.numberOfKeys),
-      ...k,
-      ...a,
-    ];
-    const attempt = async (byEval: boolean): Promise<[unknown, number, unknown]> => {
-      const head = command(byEval, script, keys, args);
-      const tail = command(byEval, then.script, then.keys, then.args);
-      const target = this.target;
-      // A pipeline (never MULTI, where WAIT does not block); a cluster's goes to the keys' master.
-      let replies: unknown[];
-      if (target.kind === 'standalone') {
-        replies = await target.client
-          .multi()
-          .addCommand(head)
-          .addCommand(wait)
-          .addCommand(tail)
-          .execAsPipeline();
-      } else if (target.kind === 'cluster') {
-        replies = await target.client
-          .multi(keys[0])
-          .addCommand(keys[0], false, head)
-          .addCommand(undefined, false, wait)
-          .addCommand(keys[0], false, tail)
-          .execAsPipeline();
-      } else {
-        replies = await target.client
-          .multi()
-          .addCommand(false, head)
-          .addCommand(false, wait)
-          .addCommand(false, tail)
-          .execAsPipeline();
-      }
-      return [replies[0], Number(replies[1]), replies[2]];
-    };
-    try {
-      return await attempt(false);
-    } catch (error) {
-      if (!isNoScriptError(error)) throw error;
-      return attempt(true);
+    const tail = scriptWords(byEval, then);
+    const key = first.keys[0];
+    const target = this.target;
+    // A pipeline (never MULTI, where WAIT does not block); a cluster's goes to the keys' master.
+    let replies: unknown[];
+    if (target.kind === 'standalone') {
+      replies = await target.client
+        .multi()
+        .addCommand(head)
+        .addCommand(wait)
+        .addCommand(tail)
+        .execAsPipeline();
+    } else if (target.kind === 'cluster') {
+      replies = await target.client
+        .multi(key)
+        .addCommand(key, false, head)
+        .addCommand(undefined, false, wait)
+        .addCommand(key, false, tail)
+        .execAsPipeline();
+    } else {
+      replies = await target.client
+        .multi()
+        .addCommand(false, head)
+        .addCommand(false, wait)
+        .addCommand(false, tail)
+        .execAsPipeline();
     }
+    return [replies[0], replies[1], replies[2]];
   }
 
   async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
@@ -328,6 +306,16 @@ async function unlinkOnNode(
     cursor = String(next);
     await Promise.all(keys.map((key) => send(['UNLINK', key])));
   } while (cursor !== '0');
+}
+
+/** The words of EVALSHA, or EVAL when `byEval`, for `call`. */
+function scriptWords(byEval: boolean, { script, keys, args }: ScriptCall): string[] {
+  return [
+    ...(byEval ? ['EVAL', script.lua] : ['EVALSHA', script.sha]),
+    String(script.numberOfKeys),
+    ...keys,
+    ...args,
+  ];
 }
 
 /**
