@@ -1,127 +1,33 @@
-import {
-  isNoScriptError,
-  whenReady,
-  type NotificationConnection,
-  type NotificationHandlers,
-  type RedisCommands,
-  type RedisTopology,
-} from './redis-commands';
+/**
+ * The node-redis adapter of the {@link RedisCommands} port (node-redis 5 or 6: a client, cluster or
+ * sentinel): how each client kind sends each command; the notification connection is in
+ * `node-redis-notifications.ts`.
+ */
 import { secretsIn } from '../../redaction';
+import { ClientAdapter, whenReady } from './client-adapter';
 import type { ConnectionEvents } from './connection-watch';
+import {
+  closeClient,
+  isUp,
+  kindOf,
+  RAW,
+  type NodeRedisClientOfKind,
+  type NodeRedisStandalone,
+} from './node-redis-client';
+import { NodeRedisNotifications } from './node-redis-notifications';
+import type {
+  NotificationConnection,
+  RedisCommands,
+  RedisTopology,
+  ScriptCall,
+} from './redis-commands';
 import type { LuaScript } from './redis-scripts';
 
-type Listener = (message: string, channel: string) => void;
-type EventListener = (...args: any[]) => void;
-
-/** What every node-redis (5 or 6) client kind has. */
-interface NodeRedisBase {
-  readonly isOpen: boolean;
-  connect(): Promise<unknown>;
-  subscribe(channel: string, listener: Listener): Promise<unknown>;
-  unsubscribe(channel: string, listener: Listener): Promise<unknown>;
-  sSubscribe?(channel: string, listener: Listener): Promise<unknown>;
-  sUnsubscribe?(channel: string, listener: Listener): Promise<unknown>;
-  close(): Promise<unknown>;
-  destroy(): unknown;
-  on(event: string, listener: EventListener): unknown;
-  off(event: string, listener: EventListener): unknown;
-  once(event: string, listener: EventListener): unknown;
-}
-
-/** A node-redis MULTI builder, run as a pipeline (`execAsPipeline`). */
-interface NodeRedisPipeline<Add extends unknown[]> {
-  addCommand(...args: Add): NodeRedisPipeline<Add>;
-  execAsPipeline(): Promise<unknown[]>;
-}
-
-/** `createClient()`. */
-interface NodeRedisStandalone extends NodeRedisBase {
-  readonly isReady: boolean;
-  sendCommand(args: string[], options?: object): Promise<unknown>;
-  duplicate(): NodeRedisStandalone;
-  multi(): NodeRedisPipeline<[args: string[]]>;
-}
-
-/** `createCluster()`: `isReady` only from 6.2. */
-interface NodeRedisCluster extends NodeRedisBase {
-  readonly isReady?: boolean;
-  readonly masters: readonly unknown[];
-  sendCommand(
-    firstKey: string | undefined,
-    isReadonly: boolean,
-    args: string[],
-    options?: object,
-  ): Promise<unknown>;
-  nodeClient(master: unknown): NodeRedisStandalone | Promise<NodeRedisStandalone>;
-  duplicate(): NodeRedisCluster;
-  multi(
-    routingKey?: string,
-  ): NodeRedisPipeline<[firstKey: string | undefined, isReadonly: boolean, args: string[]]>;
-}
-
-/** `createSentinel()`: `duplicate` only from 6. */
-interface NodeRedisSentinel extends NodeRedisBase {
-  readonly isReady: boolean;
-  sendCommand(isReadonly: boolean, args: string[], options?: object): Promise<unknown>;
-  duplicate?(): NodeRedisSentinel;
-  multi(): NodeRedisPipeline<[isReadonly: boolean, args: string[]]>;
-}
-
-type NodeRedisClientOfKind =
-  | { kind: 'standalone'; client: NodeRedisStandalone }
-  | { kind: 'cluster'; client: NodeRedisCluster }
-  | { kind: 'sentinel'; client: NodeRedisSentinel };
-
-/** A client pool cannot keep a script and what follows it on one connection. */
-export function isNodeRedisPool(value: unknown): boolean {
-  const c = value as { execute?: unknown; totalClients?: unknown };
-  return (
-    isNodeRedisClient(value) &&
-    typeof c.execute === 'function' &&
-    typeof c.totalClients === 'number'
-  );
-}
-
-/** True for any node-redis client kind, from any copy of `redis` / `@redis/client` 5 or 6. */
-export function isNodeRedisClient(value: unknown): boolean {
-  const c = value as { isOpen?: unknown; sendCommand?: unknown; evalSha?: unknown };
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof c.isOpen === 'boolean' &&
-    typeof c.sendCommand === 'function' &&
-    typeof c.evalSha === 'function'
-  );
-}
-
-/** Which kind of node-redis client `value` is; undefined for one this adapter cannot drive. */
-function kindOf(value: unknown): NodeRedisClientOfKind | undefined {
-  const c = value as Record<string, unknown>;
-  if (
-    typeof c.getSlotMaster === 'function' &&
-    typeof c.nodeClient === 'function' &&
-    Array.isArray(c.masters)
-  ) {
-    return { kind: 'cluster', client: value as NodeRedisCluster };
-  }
-  if (typeof c.getMasterNode === 'function' && typeof c.getSentinelNode === 'function') {
-    return { kind: 'sentinel', client: value as NodeRedisSentinel };
-  }
-  if (
-    typeof c.duplicate === 'function' &&
-    typeof c.subscribe === 'function' &&
-    typeof c.isReady === 'boolean'
-  ) {
-    return { kind: 'standalone', client: value as NodeRedisStandalone };
-  }
-  return undefined;
-}
-
-/** Replies as the server sent them, whatever type mapping the app configured on its client. */
-const RAW = { typeMapping: {} };
+/** Where `redis-source.ts` tells a node-redis client apart. */
+export { isNodeRedisClient } from './node-redis-client';
 
 /** {@link RedisCommands} over a node-redis client, cluster or sentinel. */
-export class NodeRedisCommands implements RedisCommands {
+export class NodeRedisCommands extends ClientAdapter implements RedisCommands {
   readonly library = 'node-redis' as const;
   readonly topology: RedisTopology;
   readonly connectionEvents: readonly ConnectionEvents[];
@@ -134,6 +40,7 @@ export class NodeRedisCommands implements RedisCommands {
     /** True when the store created the client (and so closes it). */
     private readonly owned: boolean,
   ) {
+    super();
     const target = kindOf(client);
     if (target === undefined) throw new Error('unsupported node-redis client kind');
     this.target = target;
@@ -146,10 +53,7 @@ export class NodeRedisCommands implements RedisCommands {
   }
 
   get writable(): boolean {
-    const { client } = this.target;
-    // A v5 cluster has no isReady: its node clients queue while reconnecting, bounded by
-    // commandTimeoutMs like any reply.
-    return typeof client.isReady === 'boolean' ? client.isReady : client.isOpen;
+    return isUp(this.target.client);
   }
 
   /** True for a borrowed client that nobody connected: it would reject every command. */
@@ -168,69 +72,46 @@ export class NodeRedisCommands implements RedisCommands {
     }
   }
 
-  evalScript(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-  ): Promise<unknown> {
-    const rest = [String(script.numberOfKeys), ...keys, ...args];
-    return this.send(keys[0], ['EVALSHA', script.sha, ...rest]).catch((error: unknown) => {
-      if (!isNoScriptError(error)) throw error;
-      return this.send(keys[0], ['EVAL', script.lua, ...rest]);
-    });
+  protected runScript(byEval: boolean, call: ScriptCall): Promise<unknown> {
+    return this.send(call.keys[0], scriptWords(byEval, call));
   }
 
-  async evalScriptThenWait(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-    replicas: number,
-    timeoutMs: number,
-    then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
-  ): Promise<[unknown, number, unknown]> {
+  protected async runAroundWait(
+    byEval: boolean,
+    first: ScriptCall,
+    { replicas, timeoutMs }: { replicas: number; timeoutMs: number },
+    then: ScriptCall,
+  ): Promise<[unknown, unknown, unknown]> {
+    const head = scriptWords(byEval, first);
     const wait = ['WAIT', String(replicas), String(timeoutMs)];
-    const command = (byEval: boolean, s: LuaScript, k: readonly string[], a: readonly string[]) => [
-      ...(byEval ? ['EVAL', s.lua] : ['EVALSHA', s.sha]),
-      String(s.numberOfKeys),
-      ...k,
-      ...a,
-    ];
-    const attempt = async (byEval: boolean): Promise<[unknown, number, unknown]> => {
-      const head = command(byEval, script, keys, args);
-      const tail = command(byEval, then.script, then.keys, then.args);
-      const target = this.target;
-      // A pipeline (never MULTI, where WAIT does not block); a cluster's goes to the keys' master.
-      let replies: unknown[];
-      if (target.kind === 'standalone') {
-        replies = await target.client
-          .multi()
-          .addCommand(head)
-          .addCommand(wait)
-          .addCommand(tail)
-          .execAsPipeline();
-      } else if (target.kind === 'cluster') {
-        replies = await target.client
-          .multi(keys[0])
-          .addCommand(keys[0], false, head)
-          .addCommand(undefined, false, wait)
-          .addCommand(keys[0], false, tail)
-          .execAsPipeline();
-      } else {
-        replies = await target.client
-          .multi()
-          .addCommand(false, head)
-          .addCommand(false, wait)
-          .addCommand(false, tail)
-          .execAsPipeline();
-      }
-      return [replies[0], Number(replies[1]), replies[2]];
-    };
-    try {
-      return await attempt(false);
-    } catch (error) {
-      if (!isNoScriptError(error)) throw error;
-      return attempt(true);
+    const tail = scriptWords(byEval, then);
+    const key = first.keys[0];
+    const target = this.target;
+    // A pipeline (never MULTI, where WAIT does not block); a cluster's goes to the keys' master.
+    let replies: unknown[];
+    if (target.kind === 'standalone') {
+      replies = await target.client
+        .multi()
+        .addCommand(head)
+        .addCommand(wait)
+        .addCommand(tail)
+        .execAsPipeline();
+    } else if (target.kind === 'cluster') {
+      replies = await target.client
+        .multi(key)
+        .addCommand(key, false, head)
+        .addCommand(undefined, false, wait)
+        .addCommand(key, false, tail)
+        .execAsPipeline();
+    } else {
+      replies = await target.client
+        .multi()
+        .addCommand(false, head)
+        .addCommand(false, wait)
+        .addCommand(false, tail)
+        .execAsPipeline();
     }
+    return [replies[0], replies[1], replies[2]];
   }
 
   async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
@@ -330,113 +211,12 @@ async function unlinkOnNode(
   } while (cursor !== '0');
 }
 
-/**
- * Notifications on a node-redis connection. node-redis restores subscriptions by itself after a
- * reconnect (and a Sentinel moves them to the new master), so a repeated `subscribe` only syncs:
- * a PING on the same connection answers after the restored subscriptions were confirmed.
- */
-class NodeRedisNotifications implements NotificationConnection {
-  private readonly channels = new Set<string>();
-  private readonly listeners: Array<[string, EventListener]> = [];
-  private readonly listener: Listener;
-  private handlers: NotificationHandlers | undefined;
-  /** Settles once a duplicate we opened first connected (a cluster cannot subscribe before). */
-  private connected: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly connection: NodeRedisStandalone | NodeRedisCluster | NodeRedisSentinel,
-    /** True for a duplicate we created (connected and closed here); false for a borrowed one. */
-    private readonly ownsConnection: boolean,
-    /** SSUBSCRIBE (a cluster routes each channel to its shard) instead of SUBSCRIBE. */
-    private readonly sharded: boolean,
-  ) {
-    this.listener = (message, channel) => this.handlers?.message(channel, message);
-  }
-
-  get up(): boolean {
-    const c = this.connection;
-    return typeof c.isReady === 'boolean' ? c.isReady : c.isOpen;
-  }
-
-  open(handlers: NotificationHandlers): void {
-    this.handlers = handlers;
-    const on = (event: string, listener: EventListener): void => {
-      this.connection.on(event, listener);
-      this.listeners.push([event, listener]);
-    };
-    on('error', (error: unknown) => handlers.error(error));
-    on('ready', () => handlers.ready());
-    on('reconnecting', () => handlers.down());
-    on('end', () => handlers.down());
-    // A Sentinel failover moves the subscription to the new master: notices may have been
-    // missed in between.
-    on('topology-change', (event: { type?: string }) => {
-      if (event?.type !== 'MASTER_CHANGE') return;
-      handlers.down();
-      handlers.ready();
-    });
-    if (this.ownsConnection) {
-      // Never settles while Redis is unreachable (it retries); errors arrive on 'error'.
-      this.connected = this.connection.connect();
-      this.connected.catch((error: unknown) => handlers.error(error));
-    }
-  }
-
-  async subscribe(channels: readonly string[]): Promise<void> {
-    await this.connected;
-    const fresh = channels.filter((c) => !this.channels.has(c));
-    if (fresh.length === 0) {
-      await this.sync();
-      return;
-    }
-    const c = this.connection;
-    await Promise.all(
-      // One call per channel: channels of different slots cannot share one SSUBSCRIBE.
-      fresh.map((channel) =>
-        this.sharded ? c.sSubscribe!(channel, this.listener) : c.subscribe(channel, this.listener),
-      ),
-    );
-    for (const channel of fresh) this.channels.add(channel);
-  }
-
-  async close(): Promise<void> {
-    for (const [event, listener] of this.listeners) this.connection.off(event, listener);
-    this.listeners.length = 0;
-    this.handlers = undefined;
-    if (this.ownsConnection) {
-      await closeClient(this.connection);
-      return;
-    }
-    await Promise.all(
-      [...this.channels].map((channel) =>
-        (this.sharded
-          ? this.connection.sUnsubscribe!(channel, this.listener)
-          : this.connection.unsubscribe(channel, this.listener)
-        ).catch(() => undefined),
-      ),
-    );
-  }
-
-  /**
-   * A standalone connection carries its subscriptions itself, so a PING orders us after them. A
-   * cluster or sentinel keeps them on an internal pub/sub connection no command reaches.
-   */
-  private async sync(): Promise<void> {
-    const of = kindOf(this.connection);
-    if (of?.kind === 'standalone') await of.client.sendCommand(['PING'], RAW);
-  }
-}
-
-/** Graceful close of a ready client; one that is down is destroyed instead of waited on. */
-async function closeClient(client: NodeRedisBase & { isReady?: boolean }): Promise<void> {
-  if (!client.isOpen) return;
-  if (client.isReady === false) {
-    await client.destroy();
-    return;
-  }
-  try {
-    await client.close();
-  } catch {
-    if (client.isOpen) await client.destroy();
-  }
+/** The words of EVALSHA, or EVAL when `byEval`, for `call`. */
+function scriptWords(byEval: boolean, { script, keys, args }: ScriptCall): string[] {
+  return [
+    ...(byEval ? ['EVAL', script.lua] : ['EVALSHA', script.sha]),
+    String(script.numberOfKeys),
+    ...keys,
+    ...args,
+  ];
 }

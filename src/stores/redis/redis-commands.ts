@@ -1,6 +1,5 @@
 import type { ConnectionEvents } from './connection-watch';
 import type { LuaScript } from './redis-scripts';
-import { isError } from '../../is-error';
 
 /** Which library made the client. */
 export type RedisLibrary = 'ioredis' | 'node-redis';
@@ -9,8 +8,9 @@ export type RedisTopology = 'standalone' | 'sentinel' | 'cluster';
 
 /**
  * What the Redis store sends, whichever client library and topology carries it: one adapter per
- * library (`ioredis-commands.ts`, `node-redis-commands.ts`) behind this port, so nothing above
- * it learns which client is in use. Arguments are strings (node-redis accepts nothing else).
+ * library (`ioredis-commands.ts`, `node-redis-commands.ts`; what both do alike is in
+ * `client-adapter.ts`) behind this port, so nothing above it learns which client is in use.
+ * Arguments are strings (node-redis accepts nothing else).
  */
 export interface RedisCommands {
   readonly library: RedisLibrary;
@@ -40,7 +40,7 @@ export interface RedisCommands {
      * Run after the WAIT in the same pipeline: whatever server the connection reaches by then
      * (a client may resend the rest of a pipeline to a new master after a failover) answers it.
      */
-    then: { script: LuaScript; keys: readonly string[]; args: readonly string[] },
+    then: ScriptCall,
   ): Promise<[unknown, number, unknown]>;
   /** SCRIPT LOAD of each script on every master (at boot: also proves `script|load` is allowed). */
   loadScripts(scripts: readonly LuaScript[]): Promise<void>;
@@ -70,6 +70,13 @@ export interface RedisCommands {
   close(): Promise<void>;
 }
 
+/** One run of a script: the script, its keys and its other arguments. */
+export interface ScriptCall {
+  readonly script: LuaScript;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+}
+
 /** What a {@link NotificationConnection} tells the subscriber. */
 export interface NotificationHandlers {
   message(channel: string, message: string): void;
@@ -93,31 +100,4 @@ export interface NotificationConnection {
    */
   subscribe(channels: readonly string[]): Promise<void>;
   close(): Promise<void>;
-}
-
-/** True for a server error reply saying the script is not cached (EVALSHA must become EVAL). */
-export function isNoScriptError(error: unknown): boolean {
-  return isError(error) && error.message.startsWith('NOSCRIPT');
-}
-
-/** A client's 'ready' / 'end' events, as both client libraries emit them. */
-interface ReadyEvents {
-  once(event: 'ready' | 'end', listener: () => void): unknown;
-  off(event: 'ready' | 'end', listener: () => void): unknown;
-}
-
-/** Settles when `client` is ready, or rejects if its connection ends first. */
-export function whenReady(client: ReadyEvents): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onReady = (): void => {
-      client.off('end', onEnd);
-      resolve();
-    };
-    const onEnd = (): void => {
-      client.off('ready', onReady);
-      reject(new Error('Redis connection ended before it was ready'));
-    };
-    client.once('ready', onReady);
-    client.once('end', onEnd);
-  });
 }

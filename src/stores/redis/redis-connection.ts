@@ -1,8 +1,10 @@
 import type { LoadStatusLogger as Logger } from '../../logger';
 import { errorText, LoadStatusConfigError } from '../../errors';
 import type { IoRedisConnectionOptions, RedisSource } from '../../redis-source';
-import { IoRedisCommands, isIoRedisClient, type IoRedisLike } from './ioredis-commands';
-import { isNodeRedisClient, isNodeRedisPool, NodeRedisCommands } from './node-redis-commands';
+import { isIoRedisClient, type IoRedisLike } from './ioredis-client';
+import { IoRedisCommands } from './ioredis-commands';
+import { isNodeRedisClient, isNodeRedisPool } from './node-redis-client';
+import { NodeRedisCommands } from './node-redis-commands';
 import type { RedisCommands } from './redis-commands';
 
 /**
