@@ -6,8 +6,8 @@
  * at boot what no client library would read as meant.
  */
 import { describeValue, LoadStatusConfigError } from './errors';
-import { isIoRedisClient } from './stores/redis/ioredis-commands';
-import { isNodeRedisClient } from './stores/redis/node-redis-commands';
+import { isIoRedisClient } from './stores/redis/ioredis-client';
+import { isNodeRedisClient } from './stores/redis/node-redis-client';
 
 /**
  * An ioredis (5 or 6) `Redis` or `Cluster`, including a `Redis` that connects through Sentinel.

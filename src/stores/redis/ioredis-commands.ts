@@ -17,9 +17,6 @@ import type {
 } from './redis-commands';
 import type { LuaScript } from './redis-scripts';
 
-/** Where `redis-source.ts` tells an ioredis client apart. */
-export { isIoRedisClient } from './ioredis-client';
-
 /** {@link RedisCommands} over an ioredis client. */
 export class IoRedisCommands extends ClientAdapter implements RedisCommands {
   readonly library = 'ioredis' as const;

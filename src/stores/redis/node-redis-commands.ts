@@ -23,9 +23,6 @@ import type {
 } from './redis-commands';
 import type { LuaScript } from './redis-scripts';
 
-/** Where `redis-source.ts` tells a node-redis client apart. */
-export { isNodeRedisClient } from './node-redis-client';
-
 /** {@link RedisCommands} over a node-redis client, cluster or sentinel. */
 export class NodeRedisCommands extends ClientAdapter implements RedisCommands {
   readonly library = 'node-redis' as const;
