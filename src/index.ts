@@ -1,3 +1,5 @@
+/** The Nest entry point: the Nest-free surface (`surface.ts`), and the module, its providers and the Nest-bound helpers. */
+export * from './surface';
 export {
   getLoadLocksToken,
   getLoadStatusToken,
@@ -7,7 +9,6 @@ export {
 } from './load-status.module';
 export { createLoadStatus } from './standalone';
 export type { CreateLoadStatusOptions, LoadStatusInstance } from './standalone';
-export type { LoadStatusLogger } from './logger';
 export type { LoadStatusOptionsFactory } from './load-status.module-definition';
 export { LOAD_STATUS_MODULE_OPTIONS } from './load-status.module-definition';
 export {
@@ -23,7 +24,6 @@ export {
   DEFAULT_WAIT_TIMEOUT_MS,
 } from './options/table';
 export type {
-  LoadStatusModuleOptions,
   LoadStatusModuleExtras,
   NearCacheOptions,
   OnStoreError,
@@ -38,14 +38,7 @@ export type {
   RedisSource,
 } from './redis-source';
 export { LoadStatusService } from './load-status.service';
-export { LoadFlags } from './load-flags';
-export type { SetLoadedOptions, WaitForLoadOptions } from './load-flags';
 export { LoadLockService } from './load-lock.service';
-export { LoadLocks } from './load-locks';
-export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './options/call-options';
-export type { LoadNameOption } from './validation';
-export type { LoadLock } from './load-lock';
-export type { LoadContext, LoadOutcome, Loader } from './flight';
 export { LoadStatusEvents } from './load-status.events';
 export { LoadStatusHealthIndicator } from './load-status.health';
 export { LoadStatusExceptionFilter } from './load-status.filter';
@@ -53,28 +46,7 @@ export type { LoadStatusErrorResponse } from './load-status.filter';
 export type { FlagCache } from './stores/cache-flag-load-store';
 export type { LoadStatusHealthResult, LoadStatusLegacyHealthResult } from './load-status.health';
 export type {
-  LoadStatusEvent,
   LoadStatusEventBase,
   LoadStatusEventInput,
   WaitEndReason,
 } from './load-status.events';
-export { WithLoadLock, WithUserLoadLock } from './with-user-load-lock.decorator';
-export type {
-  LoadLockDecoratorOptions,
-  LoadLockMethodDecorator,
-  ResolvesToUndefinedToo,
-  WithLoadLockOptions,
-  WithUserLoadLockOptions,
-} from './with-user-load-lock.decorator';
-export {
-  InvalidUserIdError,
-  LoadLeaseLostError,
-  LoadStatusConfigError,
-  LoadStatusHealthCheckError,
-  LoadStatusError,
-  LoadStatusModuleMissingError,
-  LoadStatusRejectedError,
-  LoadStatusShutdownError,
-  LoadStatusUnavailableError,
-  LoadWaitTimeoutError,
-} from './errors';

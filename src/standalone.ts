@@ -107,30 +107,4 @@ function checkLogger(logger: unknown): asserts logger is LoadStatusLogger {
   }
 }
 
-export { WithLoadLock, WithUserLoadLock } from './with-user-load-lock.decorator';
-export type {
-  LoadLockDecoratorOptions,
-  LoadLockMethodDecorator,
-  WithLoadLockOptions,
-  WithUserLoadLockOptions,
-} from './with-user-load-lock.decorator';
-export { LoadFlags } from './load-flags';
-export type { SetLoadedOptions, WaitForLoadOptions } from './load-flags';
-export { LoadLocks } from './load-locks';
-export type { AcquireLoadLockOptions, EnsureLoadedOptions } from './options/call-options';
-export type { LoadLock } from './load-lock';
-export type { LoadContext, LoadOutcome, Loader } from './flight';
-export type { LoadStatusEvent } from './load-status.events';
-export type { LoadStatusModuleOptions } from './load-status.options';
-export type { LoadStatusLogger } from './logger';
-export {
-  InvalidUserIdError,
-  LoadLeaseLostError,
-  LoadStatusConfigError,
-  LoadStatusError,
-  LoadStatusModuleMissingError,
-  LoadStatusRejectedError,
-  LoadStatusShutdownError,
-  LoadStatusUnavailableError,
-  LoadWaitTimeoutError,
-} from './errors';
+export * from './surface';
