@@ -69,14 +69,12 @@ export async function runFlight<T>(
       let result: AcquireResult;
       try {
         // Only a caller that has not waited refreshes ahead: a waiter is done once it is loaded.
-        result = await host.acquire(
-          keys,
-          token,
-          settings.lockTtlMs,
-          true,
-          ridingOut,
-          waited ? 0 : settings.refreshAheadMs,
-        );
+        result = await host.acquire(keys, token, {
+          ttlMs: settings.lockTtlMs,
+          checkFlag: true,
+          rideOut: ridingOut,
+          refreshAheadMs: waited ? 0 : settings.refreshAheadMs,
+        });
         unreachableSince = undefined;
       } catch (error) {
         if (!(error instanceof StoreUnreachableError)) throw error;

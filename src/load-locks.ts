@@ -20,7 +20,7 @@ import { CLAIM_DEFAULT_NAME } from './internal';
 import { ServiceRegistry } from './service-registry';
 import { callOptions, checkDurationMs, type LoadNameOption } from './validation';
 import { decodeUserTag, type UserKeys } from './keys';
-import type { AcquireResult } from './stores/load-store';
+import type { AcquireRequest, AcquireResult } from './stores/load-store';
 
 /** Per-call options of {@link LoadLocks.ensureLoaded}: the load's name, and overrides. */
 export interface EnsureLoadedOptions extends LoadNameOption {
@@ -71,8 +71,7 @@ export class LoadLocks {
     this.host = {
       core,
       nextToken: () => this.nextToken(),
-      acquire: (keys, token, ttlMs, checkFlag, retryable, refreshAheadMs) =>
-        this.acquire(keys, token, ttlMs, checkFlag, retryable, refreshAheadMs),
+      acquire: (keys, token, request) => this.acquire(keys, token, request),
       refreshInBackground: (userId, keys, token, grant, loader, settings) =>
         this.refreshInBackground(userId, keys, token, grant, loader, settings),
       track: (lock, controller) => {
@@ -112,7 +111,7 @@ export class LoadLocks {
     this.core.assertOpen(user.id);
     const token = this.nextToken();
     const sentAt = performance.now();
-    const result = await this.acquire(user.keys, token, ttl, false);
+    const result = await this.acquire(user.keys, token, { ttlMs: ttl, checkFlag: false });
     if (result.state !== 'acquired') return null;
     // Its reply came after the lease ran out (a failover held it up): not a lock any more.
     if (performance.now() - sentAt >= ttl) return null;
@@ -325,23 +324,9 @@ export class LoadLocks {
   }
 
   /** The store's acquire; a lock won after shutdown began is released at once. */
-  private acquire(
-    keys: UserKeys,
-    token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    retryable = false,
-    refreshAheadMs = 0,
-  ): Promise<AcquireResult> {
+  private acquire(keys: UserKeys, token: string, request: AcquireRequest): Promise<AcquireResult> {
     const attempt = (async (): Promise<AcquireResult> => {
-      const result = await this.core.store.acquire(
-        keys,
-        token,
-        ttlMs,
-        checkFlag,
-        retryable,
-        refreshAheadMs,
-      );
+      const result = await this.core.store.acquire(keys, token, request);
       if (result.state === 'unreplicated')
         this.core.events.emit({
           type: 'lock-unreplicated',

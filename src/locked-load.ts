@@ -134,7 +134,7 @@ async function finishRidingOut(
     // (An outageGraceMs of 0 never rides out: no time is below it.)
     const ridingOut = !core.isClosing && performance.now() - since < settings.outageGraceMs;
     try {
-      return await core.store.finish(keys, token, loadedTtlMs, ridingOut, generation);
+      return await core.store.finish(keys, token, { loadedTtlMs, generation, rideOut: ridingOut });
     } catch (error) {
       if (!(error instanceof StoreUnreachableError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, core.options.pollIntervalMs));

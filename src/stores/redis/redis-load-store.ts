@@ -10,7 +10,9 @@ import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
 import { ConnectionWatch } from './connection-watch';
 import type {
+  AcquireRequest,
   AcquireResult,
+  FinishRequest,
   FinishResult,
   NoticePath,
   RemoteLoadStore,
@@ -196,10 +198,7 @@ export class RedisLoadStore implements RemoteLoadStore {
   async acquire(
     user: UserKeys,
     token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    _retryable?: boolean,
-    refreshAheadMs = 0,
+    { ttlMs, checkFlag, refreshAheadMs = 0 }: AcquireRequest,
   ): Promise<AcquireResult> {
     this.assertConnected();
     const keys = [user.loaded, user.lock, user.fence, user.waiting, user.generation];
@@ -278,9 +277,7 @@ export class RedisLoadStore implements RemoteLoadStore {
   async finish(
     user: UserKeys,
     token: string,
-    loadedTtlMs: number,
-    _retryable?: boolean,
-    generation?: string,
+    { loadedTtlMs, generation }: FinishRequest,
   ): Promise<FinishResult> {
     this.assertConnected();
     const reply = await this.redis.evalScript(
