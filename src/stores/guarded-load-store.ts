@@ -32,7 +32,7 @@ interface RunOptions {
   readonly rideOut?: boolean;
 }
 
-/** For what the fallback must never serve: an answer only Redis can give. */
+/** For a command the fallback must never serve (each says why). */
 const NO_FALLBACK: RunOptions = { useFallback: false };
 
 /**
