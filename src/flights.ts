@@ -1,9 +1,9 @@
 import { errorText, LoadStatusShutdownError } from './errors';
 import type { LoadOutcome } from './flight';
-import { decodeUserTag } from './keys';
+import { decodeUserTag, type UserKeys } from './keys';
 import type { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
-import type { AcquireResult, LoadStore } from './stores/load-store';
+import type { AcquireRequest, AcquireResult } from './stores/load-store';
 
 /**
  * What one registration has under way in this process: the flights its callers share, the
@@ -60,10 +60,10 @@ export class Flights {
    * The store's acquire, tracked until it settles: a lock won after shutdown began is given back
    * at once (and the call fails with `LoadStatusShutdownError`).
    */
-  acquire(...[keys, token, ...rest]: Parameters<LoadStore['acquire']>): Promise<AcquireResult> {
+  acquire(keys: UserKeys, token: string, request: AcquireRequest): Promise<AcquireResult> {
     const { core } = this;
     const attempt = (async (): Promise<AcquireResult> => {
-      const result = await core.store.acquire(keys, token, ...rest);
+      const result = await core.store.acquire(keys, token, request);
       if (result.state === 'unreplicated')
         core.events.emit({
           type: 'lock-unreplicated',

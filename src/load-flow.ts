@@ -130,15 +130,13 @@ class Flight<T> {
     const sentAt = performance.now();
     let result: AcquireResult;
     try {
-      result = await this.flights.acquire(
-        keys,
-        token,
-        settings.lockTtlMs,
-        true,
-        this.mayRideOut(outageSince),
+      result = await this.flights.acquire(keys, token, {
+        ttlMs: settings.lockTtlMs,
+        checkFlag: true,
+        rideOut: this.mayRideOut(outageSince),
         // Only a caller that has not waited refreshes ahead: a waiter is done once it is loaded.
-        this.waiting ? 0 : settings.refreshAheadMs,
-      );
+        refreshAheadMs: this.waiting ? 0 : settings.refreshAheadMs,
+      });
     } catch (error) {
       // Thrown only to a caller riding out (`mayRideOut`); the others get `onStoreError`.
       if (!(error instanceof StoreUnreachableError)) throw error;

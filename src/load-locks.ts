@@ -57,7 +57,7 @@ export class LoadLocks {
     this.core.assertOpen(user.id);
     const token = this.flights.nextToken();
     const sentAt = performance.now();
-    const result = await this.flights.acquire(user.keys, token, ttl, false);
+    const result = await this.flights.acquire(user.keys, token, { ttlMs: ttl, checkFlag: false });
     if (result.state !== 'acquired') return null;
     // Its reply came after the lease ran out (a failover held it up): not a lock any more.
     if (performance.now() - sentAt >= ttl) return null;

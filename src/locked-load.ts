@@ -16,7 +16,7 @@ import type { Flights } from './flights';
 import { HeldLoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import type { UserKeys } from './keys';
-import type { FinishResult } from './stores/load-store';
+import type { FinishRequest, FinishResult } from './stores/load-store';
 
 /**
  * Step 4 of the load-once flow, for the caller that won the lock: run the loader with the lease
@@ -159,14 +159,14 @@ async function finishRidingOut(
   keys: UserKeys,
   token: string,
   settings: FlightSettings,
-  { loadedTtlMs, generation }: { readonly loadedTtlMs: number; readonly generation?: string },
+  request: Omit<FinishRequest, 'rideOut'>,
 ): Promise<FinishResult> {
   const since = performance.now();
   for (;;) {
     // (An outageGraceMs of 0 never rides out: no time is below it.)
-    const ridingOut = !core.isClosing && performance.now() - since < settings.outageGraceMs;
+    const rideOut = !core.isClosing && performance.now() - since < settings.outageGraceMs;
     try {
-      return await core.store.finish(keys, token, loadedTtlMs, ridingOut, generation);
+      return await core.store.finish(keys, token, { ...request, rideOut });
     } catch (error) {
       if (!(error instanceof StoreUnreachableError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, core.options.pollIntervalMs));

@@ -3,12 +3,14 @@ import { errorText, LoadStatusConfigError, LoadStatusUnavailableError } from '..
 import { NoticeKind, type UserKeys } from '../keys';
 import { MAX_TTL_MS } from '../validation';
 import { CommandDeadlines } from './command-deadlines';
+import { DelegatingLoadStore } from './delegating-load-store';
 import type {
+  AcquireRequest,
   AcquireResult,
+  FinishRequest,
   FinishResult,
   LoadStore,
   OnStoreError,
-  StoreListener,
 } from './load-store';
 
 /** The lease an ownership check in `finish` sets (finishLock deletes the lock right after). */
@@ -39,14 +41,6 @@ export function isFlagCache(value: unknown): value is FlagCache {
   );
 }
 
-/**
- * Loaded flags in the app's cache-manager `Cache`, so a flag expires or is deleted together with
- * the data it guards; locks, fencing and notifications from `locks` (Redis or memory).
- *
- * Not one atomic step as with Redis alone: the flag is written before the lock is released (so a
- * caller that takes the lock next always sees it), and a caller that wins the lock re-checks the
- * flag before loading.
- */
 /** How a {@link CacheFlagLoadStore} runs: the module's settings (it keeps no defaults of its own). */
 export interface CacheFlagStoreOptions {
   /** Cache errors and timeouts follow the module's store-error policy too. */
@@ -62,9 +56,17 @@ export interface CacheFlagStoreOptions {
   readonly logger?: LoadStatusLogger;
 }
 
-export class CacheFlagLoadStore implements LoadStore {
-  readonly kind = 'cache-manager' as const;
-
+/**
+ * Loaded flags in the app's cache-manager `Cache`, so a flag expires or is deleted together with
+ * the data it guards; locks, fencing and notifications from `locks` (Redis or memory), to which
+ * every other member is forwarded: `reset()` clears locks and counters, and flags stay in the
+ * cache (clear it with the cache's own API).
+ *
+ * Not one atomic step as with Redis alone: the flag is written before the lock is released (so a
+ * caller that takes the lock next always sees it), and a caller that wins the lock re-checks the
+ * flag before loading.
+ */
+export class CacheFlagLoadStore extends DelegatingLoadStore {
   private readonly deadlines: CommandDeadlines;
   private failing = false;
 
@@ -75,9 +77,10 @@ export class CacheFlagLoadStore implements LoadStore {
 
   constructor(
     private readonly cache: FlagCache,
-    private readonly locks: LoadStore,
+    locks: LoadStore,
     options: CacheFlagStoreOptions,
   ) {
+    super(locks);
     this.policy = options.onStoreError;
     this.now = options.now ?? Date.now;
     this.generationKey = options.generationKey;
@@ -114,30 +117,14 @@ export class CacheFlagLoadStore implements LoadStore {
     }
   }
 
-  get notificationsLive(): boolean {
-    return this.locks.notificationsLive;
+  override get kind(): 'cache-manager' {
+    return 'cache-manager';
   }
 
-  get isDegraded(): boolean {
-    return this.locks.isDegraded;
-  }
-
-  get notices(): LoadStore['notices'] {
-    return this.locks.notices;
-  }
-
-  get rejection(): LoadStore['rejection'] {
-    return this.locks.rejection;
-  }
-
-  init(listener: StoreListener): Promise<void> {
-    return this.locks.init(listener);
-  }
-
-  async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
+  override async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
     const remaining = await this.cachedFlagTtl(user);
     // Not loaded and asked to watch: mark the user as waited on in the lock store.
-    if (remaining === undefined && watchMs !== undefined) await this.locks.flagTtl(user, watchMs);
+    if (remaining === undefined && watchMs !== undefined) await this.inner.flagTtl(user, watchMs);
     return remaining;
   }
 
@@ -178,24 +165,24 @@ export class CacheFlagLoadStore implements LoadStore {
     );
   }
 
-  async setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
+  override async setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
     await this.setFlag(user, ttlMs);
-    await this.locks.publish(NoticeKind.Loaded, user);
+    await this.inner.publish(NoticeKind.Loaded, user);
   }
 
-  async clearLoaded(user: UserKeys): Promise<void> {
+  override async clearLoaded(user: UserKeys): Promise<void> {
     await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
-    await this.locks.publish(NoticeKind.Cleared, user);
+    await this.inner.publish(NoticeKind.Cleared, user);
   }
 
-  async acquire(
+  override async acquire(
     user: UserKeys,
     token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    retryable?: boolean,
-    refreshAheadMs = 0,
+    request: AcquireRequest,
   ): Promise<AcquireResult> {
+    const { checkFlag, refreshAheadMs = 0 } = request;
+    // The lock store holds no flags here: it is asked for the lock only.
+    const lockOnly: AcquireRequest = { ...request, checkFlag: false };
     if (checkFlag) {
       const remainingMs = await this.flagTtl(user);
       if (remainingMs !== undefined && remainingMs >= refreshAheadMs)
@@ -203,28 +190,24 @@ export class CacheFlagLoadStore implements LoadStore {
       if (remainingMs !== undefined) {
         // In the refresh window: whoever takes the lock refreshes; the rest are served as loaded.
         const [result, generation] = await Promise.all([
-          this.locks.acquire(user, token, ttlMs, false, retryable),
+          this.inner.acquire(user, token, lockOnly),
           this.generation(),
         ]);
         if (result.state === 'acquired') return { ...result, generation, refreshOf: remainingMs };
         return { state: 'loaded', remainingMs, refreshing: result.state === 'held' };
       }
     }
-    const result = await this.locks.acquire(user, token, ttlMs, false, retryable);
+    const result = await this.inner.acquire(user, token, lockOnly);
     if (!checkFlag || result.state !== 'acquired') return result;
     // Someone may have finished between our flag read and the lock: they set the flag first.
     const [remainingMs, generation] = await Promise.all([this.flagTtl(user), this.generation()]);
     if (remainingMs === undefined) return { ...result, generation };
-    await this.locks.finishLock(user, token);
+    await this.inner.finishLock(user, token);
     return { state: 'loaded', remainingMs };
   }
 
-  extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
-    return this.locks.extend(user, token, ttlMs);
-  }
-
   /** A cache cannot be listed: the flags of one load cannot be found to delete them. */
-  clearLoad(name: string): Promise<void> {
+  override clearLoad(name: string): Promise<void> {
     return Promise.reject(
       new LoadStatusConfigError(
         'clearAllLoaded({ name })',
@@ -233,44 +216,30 @@ export class CacheFlagLoadStore implements LoadStore {
     );
   }
 
-  registerLoad(name: string): Promise<void> {
-    return this.locks.registerLoad(name);
-  }
-
-  loadNames(): Promise<string[]> {
-    return this.locks.loadNames();
-  }
-
-  release(user: UserKeys, token: string): Promise<boolean> {
-    return this.locks.release(user, token);
-  }
-
-  async finish(
+  override async finish(
     user: UserKeys,
     token: string,
-    loadedTtlMs: number,
-    _retryable?: boolean,
-    generation?: string,
+    { loadedTtlMs, generation }: FinishRequest,
   ): Promise<FinishResult> {
     // Begun before a clearAllLoaded: no flag, and waiters retry (they load in the new generation).
     if (generation !== undefined && generation !== (await this.generation()))
-      return { owned: await this.locks.release(user, token), committed: false };
+      return { owned: await this.inner.release(user, token), committed: false };
     // A holder that lost the lock leaves a later load's flag alone (see the Redis store's finish);
     // whether the lock is still ours is asked only when a flag is there (refresh-ahead, or late).
     const later =
       (await this.flagTtl(user)) !== undefined &&
-      !(await this.locks.extend(user, token, OWNERSHIP_CHECK_LEASE_MS));
+      !(await this.inner.extend(user, token, OWNERSHIP_CHECK_LEASE_MS));
     // The acquire's generation: a clear between our check and this write leaves it stale.
     if (!later && loadedTtlMs > 0) await this.setFlag(user, loadedTtlMs, generation);
     else if (!later) await this.guard('clearLoaded', () => this.cache.del(user.loaded), false);
-    return { owned: await this.locks.finishLock(user, token), committed: true };
+    return { owned: await this.inner.finishLock(user, token), committed: true };
   }
 
   /**
    * Moves the cache's generation on (one key, kept as long as any flag can live), then tells
    * every process through the lock store.
    */
-  async clearAllLoaded(): Promise<void> {
+  override async clearAllLoaded(): Promise<void> {
     // Never skipped, whatever the policy: an invalidation the cache did not get would be lost.
     const bump = async (): Promise<void> => {
       const next = (Number.parseInt(await this.readGeneration(), 10) || 1) + 1;
@@ -283,29 +252,12 @@ export class CacheFlagLoadStore implements LoadStore {
         ? error
         : new LoadStatusUnavailableError('clearAllLoaded', error);
     }
-    await this.locks.clearAllLoaded();
-  }
-
-  finishLock(user: UserKeys, token: string): Promise<boolean> {
-    return this.locks.finishLock(user, token);
-  }
-
-  publish(kind: NoticeKind, user: UserKeys): Promise<void> {
-    return this.locks.publish(kind, user);
-  }
-
-  /** Clears locks and counters; flags stay in the cache (clear it with the cache's own API). */
-  reset(): Promise<void> {
-    return this.locks.reset();
-  }
-
-  ping(): Promise<void> {
-    return this.locks.ping();
+    await this.inner.clearAllLoaded();
   }
 
   /** The cache is the app's: it is never closed here. */
-  close(): Promise<void> {
+  override close(): Promise<void> {
     this.deadlines.close();
-    return this.locks.close();
+    return this.inner.close();
   }
 }

@@ -9,7 +9,9 @@ import {
 } from '../errors';
 import { redactError } from '../redaction';
 import type {
+  AcquireRequest,
   AcquireResult,
+  FinishRequest,
   FinishResult,
   LoadStore,
   OnStoreError,
@@ -22,11 +24,25 @@ import { MemoryLoadStore } from './memory-load-store';
 import type { LoadStatusEvents } from '../load-status.events';
 import type { NoticeKind, UserKeys } from '../keys';
 
+/** How {@link GuardedLoadStore} runs one command (see its `run`). */
+interface RunOptions {
+  /** The fallback may serve the command under fail-open. @default true */
+  readonly useFallback?: boolean;
+  /** The caller rides out an outage: an unreachable store throws instead. @default false */
+  readonly rideOut?: boolean;
+}
+
+/** For a command the fallback must never serve (each says why). */
+const NO_FALLBACK: RunOptions = { useFallback: false };
+
 /**
  * Applies the store-error policy around a remote store: every command is bounded by
  * `commandTimeoutMs`; a failure either throws {@link LoadStatusUnavailableError} (fail-closed) or
  * is served by an in-process {@link MemoryLoadStore} (fail-open). The remote store is tried again
  * on every call, so recovery is automatic.
+ *
+ * Every member is written out (no delegating base class): each must be decided under the policy,
+ * including one added to the port later.
  */
 export class GuardedLoadStore implements LoadStore {
   private readonly fallback: MemoryLoadStore;
@@ -113,38 +129,31 @@ export class GuardedLoadStore implements LoadStore {
   /** Never served by the fallback: an invalidation Redis did not get would be lost. */
   async clearLoad(name: string): Promise<void> {
     await this.fallback.clearLoad(name);
-    await this.run('clearLoad', (s) => s.clearLoad(name), false);
+    await this.run('clearLoad', (s) => s.clearLoad(name), NO_FALLBACK);
   }
   /** Never served by the fallback: a name only this process knew would be missed by the others. */
   registerLoad(name: string): Promise<void> {
-    return this.run('registerLoad', (s) => s.registerLoad(name), false);
+    return this.run('registerLoad', (s) => s.registerLoad(name), NO_FALLBACK);
   }
   /** Never served by the fallback: this process's names are not every process's. */
   loadNames(): Promise<string[]> {
-    return this.run('loadNames', (s) => s.loadNames(), false);
+    return this.run('loadNames', (s) => s.loadNames(), NO_FALLBACK);
   }
   /** Never served by the fallback: an invalidation Redis did not get would be lost. */
   async clearAllLoaded(): Promise<void> {
     await this.fallback.clearAllLoaded();
-    await this.run('clearAllLoaded', (s) => s.clearAllLoaded(), false);
+    await this.run('clearAllLoaded', (s) => s.clearAllLoaded(), NO_FALLBACK);
   }
-  async acquire(
-    user: UserKeys,
-    token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    retryable = false,
-    refreshAheadMs = 0,
-  ): Promise<AcquireResult> {
+  /** `request.rideOut`: an unreachable store throws {@link StoreUnreachableError} instead. */
+  async acquire(user: UserKeys, token: string, request: AcquireRequest): Promise<AcquireResult> {
     let servedByFallback = false;
     const result = await this.run(
       'acquire',
       (s) => {
         servedByFallback = s === this.fallback;
-        return s.acquire(user, token, ttlMs, checkFlag, false, refreshAheadMs);
+        return s.acquire(user, token, request);
       },
-      true,
-      retryable,
+      { rideOut: request.rideOut },
     );
     if (servedByFallback && result.state === 'acquired') this.fallbackTokens.add(token);
     return result;
@@ -156,32 +165,26 @@ export class GuardedLoadStore implements LoadStore {
    */
   async extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
     if (this.fallbackTokens.has(token)) return this.fallback.extend(user, token, ttlMs);
-    return this.run('extend', (s) => s.extend(user, token, ttlMs), false);
+    return this.run('extend', (s) => s.extend(user, token, ttlMs), NO_FALLBACK);
   }
   async release(user: UserKeys, token: string): Promise<boolean> {
     if (this.fallbackTokens.delete(token)) return this.fallback.release(user, token);
     return this.run('release', (s) => s.release(user, token));
   }
-  async finish(
-    user: UserKeys,
-    token: string,
-    loadedTtlMs: number,
-    retryable = false,
-    generation?: string,
-  ): Promise<FinishResult> {
+  /** `request.rideOut`: an unreachable store throws {@link StoreUnreachableError} instead. */
+  async finish(user: UserKeys, token: string, request: FinishRequest): Promise<FinishResult> {
+    const { loadedTtlMs } = request;
     if (!this.fallbackTokens.has(token)) {
       return this.run(
         'finish',
         // The generation is the primary's: the fallback, serving a failed finish, keeps its own.
-        (s) =>
-          s.finish(user, token, loadedTtlMs, false, s === this.primary ? generation : undefined),
-        true,
-        retryable,
+        (s) => s.finish(user, token, s === this.primary ? request : { loadedTtlMs }),
+        { rideOut: request.rideOut },
       );
     }
     this.fallbackTokens.delete(token);
     // Loaded under a fallback lock: set the flag where the cluster sees it, if Redis answers now.
-    const result = await this.fallback.finish(user, token, loadedTtlMs, false, generation);
+    const result = await this.fallback.finish(user, token, request);
     // Not when a clearAllLoaded ran meanwhile: that load must not count anywhere.
     if (result.committed && loadedTtlMs > 0)
       await this.run('setLoaded', (s) => s.setLoaded(user, loadedTtlMs)).catch(() => undefined);
@@ -212,14 +215,14 @@ export class GuardedLoadStore implements LoadStore {
   }
 
   /**
-   * One store command under the policy. `retryable`: the caller rides out an outage (see
+   * One store command under the policy. `rideOut`: the caller rides out an outage (see
    * `outageGraceMs`): an unreachable store throws {@link StoreUnreachableError} instead.
+   * `useFallback: false`: never served by the fallback (fail-open throws as fail-closed does).
    */
   private async run<T>(
     operation: string,
     command: (store: LoadStore) => Promise<T>,
-    useFallback = true,
-    retryable = false,
+    { useFallback = true, rideOut = false }: RunOptions = {},
   ): Promise<T> {
     try {
       const result = await this.bounded(operation, command(this.primary));
@@ -252,7 +255,7 @@ export class GuardedLoadStore implements LoadStore {
         this.commandRejection = failure;
         throw new LoadStatusRejectedError(operation, failure.reason, failure.fix ?? '', error);
       }
-      if (retryable) {
+      if (rideOut) {
         this.degraded = true;
         throw new StoreUnreachableError(operation, error);
       }

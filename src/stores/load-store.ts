@@ -1,6 +1,5 @@
 import type { NoticeKind, UserKeys } from '../keys';
 
-/** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
 /**
  * Why a call to a remote store (Redis) failed, as far as it matters to the store-error policy:
  * - `unreachable`: an outage (refused, reset, timed out, closed) — `onStoreError` applies;
@@ -21,6 +20,41 @@ export interface StoreFailure {
 /** What to do when the store (Redis) cannot be reached (the module's `onStoreError`). */
 export type OnStoreError = 'fail-open' | 'fail-closed';
 
+/** What a store call that can wait out an outage may ask for. */
+export interface OutageRequest {
+  /**
+   * The caller rides out an outage (see `outageGraceMs`): an unreachable store throws
+   * `StoreUnreachableError` instead of applying `onStoreError`. Only a store with an error policy
+   * (`GuardedLoadStore`) reads it; adapters ignore it, and wrappers pass the request on whole.
+   */
+  readonly rideOut?: boolean;
+}
+
+/** What one {@link LoadStore.acquire} asks for. */
+export interface AcquireRequest extends OutageRequest {
+  /** The lease in ms, if the lock is taken. */
+  readonly ttlMs: number;
+  /** Report the loaded flag first: a set flag answers `loaded` and takes no lock. */
+  readonly checkFlag: boolean;
+  /**
+   * With `checkFlag`: a flag with less than this left takes the lock to refresh ahead (or, if
+   * held, reports `refreshing`). 0 or undefined: off.
+   */
+  readonly refreshAheadMs?: number;
+}
+
+/** What one {@link LoadStore.finish} asks for. */
+export interface FinishRequest extends OutageRequest {
+  /** How long the loaded flag lives, in ms; 0 deletes it instead. */
+  readonly loadedTtlMs: number;
+  /**
+   * The generation the acquire reported: a load from before a `clearAllLoaded` sets no flag.
+   * Undefined: the load counts whatever ran meanwhile.
+   */
+  readonly generation?: string;
+}
+
+/** Result of one acquire attempt: the flag was set, we won the lock, or someone holds it. */
 export type AcquireResult =
   | {
       readonly state: 'loaded';
@@ -113,39 +147,20 @@ export interface LoadStore {
   setLoaded(user: UserKeys, ttlMs: number): Promise<void>;
   clearLoaded(user: UserKeys): Promise<void>;
   /**
-   * One round trip: reports the flag (when `checkFlag`), or takes the lock and bumps the fencing
-   * counter, or reports the holder's remaining lease.
+   * One round trip: reports the flag (when `request.checkFlag`), or takes the lock and bumps the
+   * fencing counter, or reports the holder's remaining lease.
    */
-  acquire(
-    user: UserKeys,
-    token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    /** The caller rides out an outage: an unreachable store throws `StoreUnreachableError`. */
-    retryable?: boolean,
-    /**
-     * With `checkFlag`: a flag with less than this left takes the lock to refresh ahead (or, if
-     * held, reports `refreshing`). 0 or undefined: off.
-     */
-    refreshAheadMs?: number,
-  ): Promise<AcquireResult>;
+  acquire(user: UserKeys, token: string, request: AcquireRequest): Promise<AcquireResult>;
   /** Extends the lease if `token` still owns the lock. */
   extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean>;
   /** Deletes the lock if `token` owns it and tells waiters to try again. */
   release(user: UserKeys, token: string): Promise<boolean>;
   /**
-   * Atomically: sets the flag (`loadedTtlMs` 0: deletes it), releases the lock if `token` owns it,
-   * notifies. `owned`: the lock was still ours; `committed`: the load counts (false when a
-   * `clearAllLoaded` ran since its acquire: no flag was written and waiters were told to retry).
+   * Atomically: sets the flag (`request.loadedTtlMs` 0: deletes it), releases the lock if `token`
+   * owns it, notifies. `owned`: the lock was still ours; `committed`: the load counts (false when
+   * a `clearAllLoaded` ran since its acquire: no flag was written and waiters were told to retry).
    */
-  finish(
-    user: UserKeys,
-    token: string,
-    loadedTtlMs: number,
-    retryable?: boolean,
-    /** From the acquire: a load from before a `clearAllLoaded` sets no flag. */
-    generation?: string,
-  ): Promise<FinishResult>;
+  finish(user: UserKeys, token: string, request: FinishRequest): Promise<FinishResult>;
   /**
    * Every flag of the prefix reads as not loaded from now on, in every process (a notice drops
    * near-caches): O(1) in the number of users.

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ALL_USERS_TAG, loadTagPrefix, NoticeKind, type UserKeys } from '../keys';
-import type { AcquireResult, FinishResult, LoadStore, StoreListener } from './load-store';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  FinishRequest,
+  FinishResult,
+  LoadStore,
+  StoreListener,
+} from './load-store';
 
 interface Lock {
   token: string;
@@ -61,10 +68,7 @@ export class MemoryLoadStore implements LoadStore {
   acquire(
     user: UserKeys,
     token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    _retryable?: boolean,
-    refreshAheadMs = 0,
+    { ttlMs, checkFlag, refreshAheadMs = 0 }: AcquireRequest,
   ): Promise<AcquireResult> {
     const remainingMs = checkFlag ? this.remaining(user.tag) : undefined;
     const refresh = remainingMs !== undefined && remainingMs < refreshAheadMs;
@@ -109,9 +113,7 @@ export class MemoryLoadStore implements LoadStore {
   finish(
     user: UserKeys,
     token: string,
-    loadedTtlMs: number,
-    _retryable?: boolean,
-    generation?: string,
+    { loadedTtlMs, generation }: FinishRequest,
   ): Promise<FinishResult> {
     const fresh = generation === undefined || generation === String(this.generation);
     const owned = this.takeLock(user.tag, token);

@@ -1,5 +1,13 @@
 import { NoticeKind, type UserKeys } from '../keys';
-import type { AcquireResult, FinishResult, LoadStore, StoreListener } from './load-store';
+import { DelegatingLoadStore } from './delegating-load-store';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  FinishRequest,
+  FinishResult,
+  LoadStore,
+  StoreListener,
+} from './load-store';
 import { NearCache } from './near-cache';
 
 /**
@@ -7,31 +15,12 @@ import { NearCache } from './near-cache';
  * costs no round trip. Entries are dropped on every clear notice (from any process), flushed when
  * the notification channel reconnects, and bypassed while it is down.
  */
-export class NearCachedLoadStore implements LoadStore {
+export class NearCachedLoadStore extends DelegatingLoadStore {
   readonly cache: NearCache;
 
-  constructor(
-    private readonly inner: LoadStore,
-    maxEntries: number,
-    maxAgeMs: number,
-  ) {
+  constructor(inner: LoadStore, maxEntries: number, maxAgeMs: number) {
+    super(inner);
     this.cache = new NearCache(maxEntries, maxAgeMs);
-  }
-
-  get kind(): LoadStore['kind'] {
-    return this.inner.kind;
-  }
-
-  get notificationsLive(): boolean {
-    return this.inner.notificationsLive;
-  }
-
-  get notices(): LoadStore['notices'] {
-    return this.inner.notices;
-  }
-
-  get rejection(): LoadStore['rejection'] {
-    return this.inner.rejection;
   }
 
   /** True when the near-cache alone says the user is loaded (no round trip). */
@@ -44,7 +33,7 @@ export class NearCachedLoadStore implements LoadStore {
     return this.inner.notificationsLive ? this.cache.remaining(tag) : undefined;
   }
 
-  init(listener: StoreListener): Promise<void> {
+  override init(listener: StoreListener): Promise<void> {
     return this.inner.init({
       notice: (notice) => {
         if (notice.kind === NoticeKind.Cleared) this.cache.invalidate(notice.tag);
@@ -58,7 +47,7 @@ export class NearCachedLoadStore implements LoadStore {
     });
   }
 
-  async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
+  override async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
     const cached = this.hit(user.tag);
     if (cached !== undefined) return cached;
     const at = this.cache.snapshot();
@@ -67,25 +56,15 @@ export class NearCachedLoadStore implements LoadStore {
     return remaining;
   }
 
-  async acquire(
+  override async acquire(
     user: UserKeys,
     token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    retryable?: boolean,
-    refreshAheadMs = 0,
+    request: AcquireRequest,
   ): Promise<AcquireResult> {
-    if (checkFlag && this.cachedLoaded(user.tag, refreshAheadMs))
+    if (request.checkFlag && this.cachedLoaded(user.tag, request.refreshAheadMs))
       return { state: 'loaded', remainingMs: this.cache.remaining(user.tag) ?? 0 };
     const at = this.cache.snapshot();
-    const result = await this.inner.acquire(
-      user,
-      token,
-      ttlMs,
-      checkFlag,
-      retryable,
-      refreshAheadMs,
-    );
+    const result = await this.inner.acquire(user, token, request);
     if (result.state === 'loaded')
       this.cache.fill(user.tag, result.remainingMs, at, result.refreshing === true);
     else if (result.state === 'acquired' && result.refreshOf !== undefined)
@@ -94,83 +73,48 @@ export class NearCachedLoadStore implements LoadStore {
     return result;
   }
 
-  async setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
+  override async setLoaded(user: UserKeys, ttlMs: number): Promise<void> {
     const at = this.cache.snapshot();
     await this.inner.setLoaded(user, ttlMs);
     this.cache.fill(user.tag, ttlMs, at);
   }
 
-  async clearLoaded(user: UserKeys): Promise<void> {
+  override async clearLoaded(user: UserKeys): Promise<void> {
     this.cache.invalidate(user.tag);
     await this.inner.clearLoaded(user);
     this.cache.invalidate(user.tag);
   }
 
-  async clearAllLoaded(): Promise<void> {
+  override async clearAllLoaded(): Promise<void> {
     this.cache.flush();
     await this.inner.clearAllLoaded();
     this.cache.flush();
   }
 
-  async clearLoad(name: string): Promise<void> {
+  override async clearLoad(name: string): Promise<void> {
     this.cache.flush();
     await this.inner.clearLoad(name);
     this.cache.flush();
   }
 
-  registerLoad(name: string): Promise<void> {
-    return this.inner.registerLoad(name);
-  }
-
-  loadNames(): Promise<string[]> {
-    return this.inner.loadNames();
-  }
-
-  async finish(
+  override async finish(
     user: UserKeys,
     token: string,
-    loadedTtlMs: number,
-    retryable?: boolean,
-    generation?: string,
+    request: FinishRequest,
   ): Promise<FinishResult> {
     const at = this.cache.snapshot();
-    const result = await this.inner.finish(user, token, loadedTtlMs, retryable, generation);
-    if (result.committed) this.cache.fill(user.tag, loadedTtlMs, at);
+    const result = await this.inner.finish(user, token, request);
+    if (result.committed) this.cache.fill(user.tag, request.loadedTtlMs, at);
     return result;
   }
 
-  extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
-    return this.inner.extend(user, token, ttlMs);
-  }
-
-  release(user: UserKeys, token: string): Promise<boolean> {
-    return this.inner.release(user, token);
-  }
-
-  async finishLock(user: UserKeys, token: string): Promise<boolean> {
-    return this.inner.finishLock(user, token);
-  }
-
-  publish(kind: NoticeKind, user: UserKeys): Promise<void> {
-    return this.inner.publish(kind, user);
-  }
-
-  async reset(): Promise<void> {
+  override async reset(): Promise<void> {
     this.cache.flush();
     await this.inner.reset();
     this.cache.flush();
   }
 
-  ping(): Promise<void> {
-    return this.inner.ping();
-  }
-
-  /** True while the store behind the cache serves from its in-process fallback. */
-  get isDegraded(): boolean {
-    return this.inner.isDegraded;
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.cache.flush();
     await this.inner.close();
   }

@@ -162,7 +162,9 @@ describe('CacheFlagLoadStore', () => {
       cache.miss = null;
       await cache.set(user().loaded, '1', 5_000);
       expect(await store.flagTtl(user())).toBe(5_000);
-      expect(acquired(await store.acquire(user(2), 't', 5_000, true)).generation).toBe('1');
+      expect(
+        acquired(await store.acquire(user(2), 't', { ttlMs: 5_000, checkFlag: true })).generation,
+      ).toBe('1');
     });
 
     it('with no expiry is kept forever; one whose expiry time has come does not count', async () => {
@@ -233,7 +235,7 @@ describe('CacheFlagLoadStore', () => {
       cache.fault = refused();
       const cases: Array<[string, () => Promise<unknown>]> = [
         ['isLoaded', () => store.flagTtl(user())],
-        ['isLoaded', () => store.acquire(user(), 't', 5_000, true)],
+        ['isLoaded', () => store.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true })],
         ['setLoaded', () => store.setLoaded(user(), 5_000)],
         ['clearLoaded', () => store.clearLoaded(user())],
       ];
@@ -253,16 +255,22 @@ describe('CacheFlagLoadStore', () => {
     it("fail-closed: names the finish's own reads and writes (the generation check, the flag's delete)", async () => {
       cache.fault = refused();
       // The generation the load began in is checked first.
-      const check = await failure(store.finish(user(), 'a', 5_000, undefined, '1'));
+      const check = await failure(
+        store.finish(user(), 'a', { loadedTtlMs: 5_000, generation: '1' }),
+      );
       expect((check as LoadStatusUnavailableError).operation).toBe('isLoaded');
       // A refresh that keeps nothing deletes the flag it found: the delete is what fails.
       cache.fault = undefined;
       await store.setLoaded(user(), 5_000);
       time += 4_500;
-      const lease = acquired(await store.acquire(user(), 'b', 5_000, true, undefined, 1_000));
+      const lease = acquired(
+        await store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      );
       cache.fault = refused();
       cache.failOnly = new Set(['del']);
-      const deletion = await failure(store.finish(user(), 'b', 0, undefined, lease.generation));
+      const deletion = await failure(
+        store.finish(user(), 'b', { loadedTtlMs: 0, generation: lease.generation }),
+      );
       expect((deletion as LoadStatusUnavailableError).operation).toBe('clearLoaded');
     });
 
@@ -284,7 +292,7 @@ describe('CacheFlagLoadStore', () => {
       cache.fault = refused();
       expect(await store.flagTtl(user(2))).toBeUndefined();
       // The lock still coordinates the load, in generation 1.
-      const result = acquired(await store.acquire(user(), 't', 5_000, true));
+      const result = acquired(await store.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true }));
       expect(result.generation).toBe('1');
       await store.setLoaded(user(), 5_000);
       await store.clearLoaded(user());
@@ -335,22 +343,24 @@ describe('CacheFlagLoadStore', () => {
   describe('acquire', () => {
     it('answers loaded from the flag without taking the lock, and looks at no flag when not asked', async () => {
       await store.setLoaded(user(), 5_000);
-      expect(await store.acquire(user(), 'a', 5_000, true)).toEqual({
+      expect(await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true })).toEqual({
         state: 'loaded',
         remainingMs: 5_000,
       });
       await cache.set(GENERATION_KEY, '7');
       cache.calls.length = 0;
-      const result = acquired(await store.acquire(user(), 'b', 5_000, false));
+      const result = acquired(await store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: false }));
       expect(cache.calls).toEqual([]);
       // The lock store's own answer, its generation included.
       expect(result.generation).toBe('1');
-      expect((await store.acquire(user(), 'c', 5_000, false)).state).toBe('held');
+      expect((await store.acquire(user(), 'c', { ttlMs: 5_000, checkFlag: false })).state).toBe(
+        'held',
+      );
 
       // Asked to check the flag and told to wait: the lock store's answer as it is, after one flag read.
-      acquired(await store.acquire(user(2), 'x', 5_000, true));
+      acquired(await store.acquire(user(2), 'x', { ttlMs: 5_000, checkFlag: true }));
       cache.calls.length = 0;
-      expect(await store.acquire(user(2), 'y', 5_000, true)).toEqual({
+      expect(await store.acquire(user(2), 'y', { ttlMs: 5_000, checkFlag: true })).toEqual({
         state: 'held',
         remainingMs: 5_000,
         holder: 'x',
@@ -364,7 +374,9 @@ describe('CacheFlagLoadStore', () => {
       jest
         .spyOn(locks, 'acquire')
         .mockResolvedValueOnce({ state: 'unreplicated', acks: 0, replicas: 1 });
-      expect(await store.acquire(user(), 'a', 5_000, true, undefined, 1_000)).toEqual({
+      expect(
+        await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      ).toEqual({
         state: 'loaded',
         remainingMs: 500,
         refreshing: false,
@@ -375,14 +387,20 @@ describe('CacheFlagLoadStore', () => {
       await store.setLoaded(user(), 5_000);
       time += 4_000;
       // 1000 ms left, refreshing 1000 ms ahead: still loaded.
-      expect(await store.acquire(user(), 'a', 5_000, true, undefined, 1_000)).toEqual({
+      expect(
+        await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      ).toEqual({
         state: 'loaded',
         remainingMs: 1_000,
       });
       time += 1;
-      const first = acquired(await store.acquire(user(), 'a', 5_000, true, undefined, 1_000));
+      const first = acquired(
+        await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      );
       expect(first).toMatchObject({ generation: '1', refreshOf: 999 });
-      expect(await store.acquire(user(), 'b', 5_000, true, undefined, 1_000)).toEqual({
+      expect(
+        await store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      ).toEqual({
         state: 'loaded',
         remainingMs: 999,
         refreshing: true,
@@ -391,45 +409,61 @@ describe('CacheFlagLoadStore', () => {
 
     it("carries the cache's generation, not the lock store's, into the load", async () => {
       await cache.set(GENERATION_KEY, '7');
-      expect(acquired(await store.acquire(user(), 'a', 5_000, true)).generation).toBe('7');
+      expect(
+        acquired(await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true })).generation,
+      ).toBe('7');
       await store.setLoaded(user(2), 5_000);
       time += 4_500;
-      const refresh = acquired(await store.acquire(user(2), 'b', 5_000, true, undefined, 1_000));
+      const refresh = acquired(
+        await store.acquire(user(2), 'b', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      );
       expect(refresh.generation).toBe('7');
     });
   });
 
   describe('finish', () => {
     it('writes the flag in the generation the load began in, with its TTL, and releases the lock', async () => {
-      const lease = acquired(await store.acquire(user(), 'a', 5_000, true));
+      const lease = acquired(await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true }));
       notices.length = 0;
-      expect(await store.finish(user(), 'a', 7_000, undefined, lease.generation)).toEqual({
+      expect(
+        await store.finish(user(), 'a', { loadedTtlMs: 7_000, generation: lease.generation }),
+      ).toEqual({
         owned: true,
         committed: true,
       });
       expect(cache.entries.get(user().loaded)).toEqual({ value: '1', expiresAt: time + 7_000 });
       expect(notices.map((n) => n.kind)).toContain(NoticeKind.Loaded);
-      expect((await store.acquire(user(), 'b', 5_000, false)).state).toBe('acquired');
+      expect((await store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: false })).state).toBe(
+        'acquired',
+      );
     });
 
     it('a load begun before a clearAllLoaded sets no flag and gives the lock back for waiters to retry', async () => {
-      const lease = acquired(await store.acquire(user(), 'a', 5_000, true));
+      const lease = acquired(await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true }));
       await store.clearAllLoaded();
       notices.length = 0;
-      expect(await store.finish(user(), 'a', 5_000, undefined, lease.generation)).toEqual({
+      expect(
+        await store.finish(user(), 'a', { loadedTtlMs: 5_000, generation: lease.generation }),
+      ).toEqual({
         owned: true,
         committed: false,
       });
       expect(cache.entries.has(user().loaded)).toBe(false);
       expect(notices.map((n) => n.kind)).toEqual([NoticeKind.Released]);
-      expect((await store.acquire(user(), 'b', 5_000, false)).state).toBe('acquired');
+      expect((await store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: false })).state).toBe(
+        'acquired',
+      );
     });
 
     it('with loadedTtlMs 0 deletes the flag (a refresh that keeps nothing)', async () => {
       await store.setLoaded(user(), 5_000);
       time += 4_500;
-      const lease = acquired(await store.acquire(user(), 'a', 5_000, true, undefined, 1_000));
-      expect(await store.finish(user(), 'a', 0, undefined, lease.generation)).toEqual({
+      const lease = acquired(
+        await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      );
+      expect(
+        await store.finish(user(), 'a', { loadedTtlMs: 0, generation: lease.generation }),
+      ).toEqual({
         owned: true,
         committed: true,
       });
@@ -438,22 +472,28 @@ describe('CacheFlagLoadStore', () => {
     });
 
     it("a holder that lost its lock leaves a later load's flag alone, but still commits its own", async () => {
-      const stale = acquired(await store.acquire(user(), 'a', 1_000, true));
+      const stale = acquired(await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: true }));
       time += 1_500; // a's lease ran out
-      const later = acquired(await store.acquire(user(), 'b', 5_000, true));
-      expect(await store.finish(user(), 'b', 9_000, undefined, later.generation)).toMatchObject({
+      const later = acquired(await store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: true }));
+      expect(
+        await store.finish(user(), 'b', { loadedTtlMs: 9_000, generation: later.generation }),
+      ).toMatchObject({
         committed: true,
       });
-      expect(await store.finish(user(), 'a', 3_000, undefined, stale.generation)).toEqual({
+      expect(
+        await store.finish(user(), 'a', { loadedTtlMs: 3_000, generation: stale.generation }),
+      ).toEqual({
         owned: false,
         committed: true,
       });
       expect(cache.entries.get(user().loaded)).toEqual({ value: '1', expiresAt: time + 9_000 });
 
       // With no flag there, a holder that lost its lock writes its own (nothing to overwrite).
-      const lost = acquired(await store.acquire(user(2), 'c', 1_000, true));
+      const lost = acquired(await store.acquire(user(2), 'c', { ttlMs: 1_000, checkFlag: true }));
       time += 1_500;
-      expect(await store.finish(user(2), 'c', 3_000, undefined, lost.generation)).toEqual({
+      expect(
+        await store.finish(user(2), 'c', { loadedTtlMs: 3_000, generation: lost.generation }),
+      ).toEqual({
         owned: false,
         committed: true,
       });
@@ -463,8 +503,12 @@ describe('CacheFlagLoadStore', () => {
     it('a holder that still owns its lock replaces the flag it finds (a refresh)', async () => {
       await store.setLoaded(user(), 5_000);
       time += 4_500;
-      const lease = acquired(await store.acquire(user(), 'a', 5_000, true, undefined, 1_000));
-      expect(await store.finish(user(), 'a', 8_000, undefined, lease.generation)).toEqual({
+      const lease = acquired(
+        await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 1_000 }),
+      );
+      expect(
+        await store.finish(user(), 'a', { loadedTtlMs: 8_000, generation: lease.generation }),
+      ).toEqual({
         owned: true,
         committed: true,
       });
@@ -506,13 +550,15 @@ describe('CacheFlagLoadStore', () => {
       const refusal = { reason: 'NOPERM', fix: 'grant it' };
       Object.defineProperty(locks, 'rejection', { value: refusal });
       expect(store.rejection).toBe(refusal);
-      acquired(await store.acquire(user(), 'a', 1_000, false));
+      acquired(await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: false }));
       expect(await store.extend(user(), 'a', 5_000)).toBe(true);
       expect(await store.extend(user(), 'b', 5_000)).toBe(false);
       time += 2_000;
-      expect((await locks.acquire(user(), 'x', 1_000, false)).state).toBe('held');
+      expect((await locks.acquire(user(), 'x', { ttlMs: 1_000, checkFlag: false })).state).toBe(
+        'held',
+      );
       expect(await store.release(user(), 'a')).toBe(true);
-      acquired(await store.acquire(user(), 'c', 1_000, false));
+      acquired(await store.acquire(user(), 'c', { ttlMs: 1_000, checkFlag: false }));
       expect(await store.finishLock(user(), 'c')).toBe(true);
       expect(await store.finishLock(user(), 'c')).toBe(false);
       notices.length = 0;
@@ -525,9 +571,11 @@ describe('CacheFlagLoadStore', () => {
       expect((await failure(store.ping())).message).toBe('connect ECONNREFUSED 127.0.0.1:1');
 
       await store.setLoaded(user(2), 5_000);
-      acquired(await store.acquire(user(), 'd', 5_000, false));
+      acquired(await store.acquire(user(), 'd', { ttlMs: 5_000, checkFlag: false }));
       await store.reset();
-      expect((await locks.acquire(user(), 'e', 1_000, false)).state).toBe('acquired');
+      expect((await locks.acquire(user(), 'e', { ttlMs: 1_000, checkFlag: false })).state).toBe(
+        'acquired',
+      );
       expect(await store.flagTtl(user(2))).toBe(5_000);
       const closed = jest.spyOn(locks, 'close');
       await store.close();

@@ -199,10 +199,10 @@ describe('GuardedLoadStore', () => {
         ['setLoaded', () => guard.setLoaded(user(), 5_000)],
         ['clearLoaded', () => guard.clearLoaded(user())],
         ['clearAllLoaded', () => guard.clearAllLoaded()],
-        ['acquire', () => guard.acquire(user(), 't', 5_000, true)],
+        ['acquire', () => guard.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true })],
         ['extend', () => guard.extend(user(), 't', 5_000)],
         ['release', () => guard.release(user(), 't')],
-        ['finish', () => guard.finish(user(), 't', 5_000)],
+        ['finish', () => guard.finish(user(), 't', { loadedTtlMs: 5_000 })],
         ['finish', () => guard.finishLock(user(), 't')],
         ['publish', () => guard.publish(NoticeKind.Loaded, user())],
       ];
@@ -257,7 +257,7 @@ describe('GuardedLoadStore', () => {
     it('bounds every command by commandTimeoutMs, naming the operation and the bound', async () => {
       await boot('fail-closed', { timeoutMs: 40 });
       primary.fault = 'hang';
-      const timedOut = await failure(guard.acquire(user(), 't', 5_000, true));
+      const timedOut = await failure(guard.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true }));
       expect(timedOut).toBeInstanceOf(LoadStatusUnavailableError);
       expect(timedOut).toMatchObject({ operation: 'acquire' });
       expect(timedOut.message).toContain('during acquire: no reply within 40 ms');
@@ -277,9 +277,11 @@ describe('GuardedLoadStore', () => {
 
       await guard.setLoaded(user(1), 5_000);
       await expect(guard.flagTtl(user(1))).resolves.toBeGreaterThan(4_000);
-      const granted = await guard.acquire(user(2), 'a', 5_000, true);
+      const granted = await guard.acquire(user(2), 'a', { ttlMs: 5_000, checkFlag: true });
       expect(granted).toMatchObject({ state: 'acquired', incarnation: 'fallback:inst-1' });
-      await expect(guard.acquire(user(2), 'b', 5_000, true)).resolves.toMatchObject({
+      await expect(
+        guard.acquire(user(2), 'b', { ttlMs: 5_000, checkFlag: true }),
+      ).resolves.toMatchObject({
         state: 'held',
         holder: 'a',
       });
@@ -296,7 +298,7 @@ describe('GuardedLoadStore', () => {
 
     it('never serves what memory cannot stand in for: an invalidation, a Redis lease, a ping', async () => {
       await boot('fail-open');
-      const redisLease = await guard.acquire(user(), 'r', 5_000, true);
+      const redisLease = await guard.acquire(user(), 'r', { ttlMs: 5_000, checkFlag: true });
       expect(redisLease).toMatchObject({ state: 'acquired', incarnation: 'primary' });
       primary.fault = refused();
 
@@ -315,7 +317,9 @@ describe('GuardedLoadStore', () => {
     it('names the fallback leases after the instance, "unknown" without one', async () => {
       await boot('fail-open');
       primary.fault = refused();
-      await expect(guard.acquire(user(), 'a', 5_000, true)).resolves.toMatchObject({
+      await expect(
+        guard.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true }),
+      ).resolves.toMatchObject({
         state: 'acquired',
         incarnation: 'fallback:unknown',
       });
@@ -328,7 +332,9 @@ describe('GuardedLoadStore', () => {
         [1, 'e'],
         [2, 'l'],
       ] as const) {
-        expect(await guard.acquire(user(n), token, 5_000, true)).toMatchObject({
+        expect(
+          await guard.acquire(user(n), token, { ttlMs: 5_000, checkFlag: true }),
+        ).toMatchObject({
           incarnation: 'fallback:unknown',
         });
       }
@@ -348,13 +354,17 @@ describe('GuardedLoadStore', () => {
     it('keeps no token the fallback did not grant (a waiter re-checking through an outage adds none)', async () => {
       await boot('fail-open');
       primary.fault = refused();
-      await guard.acquire(user(), 'holder', 5_000, true);
+      await guard.acquire(user(), 'holder', { ttlMs: 5_000, checkFlag: true });
       for (let i = 0; i < 50; i++)
-        expect(await guard.acquire(user(), `waiter-${i}`, 5_000, true)).toMatchObject({
+        expect(
+          await guard.acquire(user(), `waiter-${i}`, { ttlMs: 5_000, checkFlag: true }),
+        ).toMatchObject({
           state: 'held',
         });
       await guard.setLoaded(user(2), 5_000);
-      expect(await guard.acquire(user(2), 'late', 5_000, true)).toMatchObject({ state: 'loaded' });
+      expect(await guard.acquire(user(2), 'late', { ttlMs: 5_000, checkFlag: true })).toMatchObject(
+        { state: 'loaded' },
+      );
       // Memory held, not answers: the set of fallback tokens is private.
       expect([...(guard as unknown as { fallbackTokens: Set<string> }).fallbackTokens]).toEqual([
         'holder',
@@ -367,7 +377,9 @@ describe('GuardedLoadStore', () => {
         [1, 'r'],
         [2, 'f'],
       ] as const) {
-        expect(await guard.acquire(user(n), token, 5_000, true)).toMatchObject({
+        expect(
+          await guard.acquire(user(n), token, { ttlMs: 5_000, checkFlag: true }),
+        ).toMatchObject({
           incarnation: 'primary',
         });
       }
@@ -376,7 +388,9 @@ describe('GuardedLoadStore', () => {
       await expect(guard.finishLock(user(2), 'f')).resolves.toBe(true);
       // Both locks are gone from Redis.
       for (const n of [1, 2])
-        expect(await primary.inner.acquire(user(n), 'x', 5_000, true)).toMatchObject({
+        expect(
+          await primary.inner.acquire(user(n), 'x', { ttlMs: 5_000, checkFlag: true }),
+        ).toMatchObject({
           state: 'acquired',
         });
     });
@@ -384,11 +398,11 @@ describe('GuardedLoadStore', () => {
     it('sets the flag in Redis for a load finished under a fallback lock once Redis answers', async () => {
       await boot('fail-open');
       primary.fault = refused();
-      await guard.acquire(user(), 'f', 5_000, true);
+      await guard.acquire(user(), 'f', { ttlMs: 5_000, checkFlag: true });
       primary.fault = undefined;
       primary.calls.length = 0;
 
-      await expect(guard.finish(user(), 'f', 5_000)).resolves.toEqual({
+      await expect(guard.finish(user(), 'f', { loadedTtlMs: 5_000 })).resolves.toEqual({
         owned: true,
         committed: true,
       });
@@ -403,8 +417,8 @@ describe('GuardedLoadStore', () => {
     it('keeps the flag of a fallback-lock load in memory while Redis is still down', async () => {
       await boot('fail-open');
       primary.fault = refused();
-      await guard.acquire(user(), 'f', 5_000, true);
-      await expect(guard.finish(user(), 'f', 5_000)).resolves.toEqual({
+      await guard.acquire(user(), 'f', { ttlMs: 5_000, checkFlag: true });
+      await expect(guard.finish(user(), 'f', { loadedTtlMs: 5_000 })).resolves.toEqual({
         owned: true,
         committed: true,
       });
@@ -415,18 +429,20 @@ describe('GuardedLoadStore', () => {
     it('writes nothing to Redis for a fallback-lock load that a clearAllLoaded overtook, or one with TTL 0', async () => {
       await boot('fail-open');
       primary.fault = refused();
-      const overtaken = await guard.acquire(user(1), 'c', 5_000, true);
-      await guard.acquire(user(2), 'z', 5_000, true);
+      const overtaken = await guard.acquire(user(1), 'c', { ttlMs: 5_000, checkFlag: true });
+      await guard.acquire(user(2), 'z', { ttlMs: 5_000, checkFlag: true });
       primary.fault = undefined;
       await guard.clearAllLoaded();
       primary.calls.length = 0;
 
       const generation = overtaken.state === 'acquired' ? overtaken.generation : 'none';
-      await expect(guard.finish(user(1), 'c', 5_000, false, generation)).resolves.toEqual({
-        owned: true,
-        committed: false,
-      });
-      await expect(guard.finish(user(2), 'z', 0)).resolves.toEqual({
+      await expect(guard.finish(user(1), 'c', { loadedTtlMs: 5_000, generation })).resolves.toEqual(
+        {
+          owned: true,
+          committed: false,
+        },
+      );
+      await expect(guard.finish(user(2), 'z', { loadedTtlMs: 0 })).resolves.toEqual({
         owned: true,
         committed: true,
       });
@@ -439,23 +455,31 @@ describe('GuardedLoadStore', () => {
       // Redis's generation moves on apart from the fallback's.
       await primary.inner.clearAllLoaded();
       await primary.inner.clearAllLoaded();
-      const lease = await guard.acquire(user(), 'r', 5_000, true);
+      const lease = await guard.acquire(user(), 'r', { ttlMs: 5_000, checkFlag: true });
       expect(lease).toMatchObject({ state: 'acquired', generation: '3' });
       primary.fault = refused();
 
-      await expect(guard.finish(user(), 'r', 5_000, false, '3')).resolves.toMatchObject({
+      await expect(
+        guard.finish(user(), 'r', { loadedTtlMs: 5_000, generation: '3' }),
+      ).resolves.toMatchObject({
         committed: true,
       });
       await expect(guard.flagTtl(user())).resolves.toBeGreaterThan(4_000);
       // Redis was asked with its own generation.
-      expect(primary.calls.find((c) => c.method === 'finish')?.args[4]).toBe('3');
+      expect(primary.calls.find((c) => c.method === 'finish')?.args[2]).toMatchObject({
+        generation: '3',
+      });
     });
 
     it('lets a caller that rides out outages retry instead: StoreUnreachableError, degraded until Redis answers', async () => {
       await boot('fail-open');
       primary.fault = refused();
-      const acquiring = await failure(guard.acquire(user(), 't', 5_000, true, true));
-      const finishing = await failure(guard.finish(user(), 't', 5_000, true));
+      const acquiring = await failure(
+        guard.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true, rideOut: true }),
+      );
+      const finishing = await failure(
+        guard.finish(user(), 't', { loadedTtlMs: 5_000, rideOut: true }),
+      );
       expect([acquiring, finishing].map((e) => e.constructor)).toEqual([
         StoreUnreachableError,
         StoreUnreachableError,
@@ -468,7 +492,9 @@ describe('GuardedLoadStore', () => {
       // Neither served from memory (no fallback lock was taken) nor the policy's warning yet.
       expect(messages(warn)).toEqual([]);
       // The policy applies to the first caller that does not ride the outage out: warned then.
-      await expect(guard.acquire(user(), 'o', 5_000, true)).resolves.toMatchObject({
+      await expect(
+        guard.acquire(user(), 'o', { ttlMs: 5_000, checkFlag: true }),
+      ).resolves.toMatchObject({
         state: 'acquired',
         incarnation: 'fallback:unknown',
       });
@@ -478,7 +504,9 @@ describe('GuardedLoadStore', () => {
       await guard.release(user(), 'o');
 
       primary.fault = undefined;
-      await expect(guard.acquire(user(), 't', 5_000, true, true)).resolves.toMatchObject({
+      await expect(
+        guard.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true, rideOut: true }),
+      ).resolves.toMatchObject({
         incarnation: 'primary',
       });
       expect(of('store-recovered')).toEqual(['acquire']);
@@ -501,7 +529,9 @@ describe('GuardedLoadStore', () => {
     it('fails a command Redis refuses under either policy, logs each reason once, and clears it when Redis accepts again', async () => {
       await boot('fail-open');
       primary.fault = noPerm();
-      const refusedAcquire = await failure(guard.acquire(user(), 't', 5_000, true));
+      const refusedAcquire = await failure(
+        guard.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true }),
+      );
       expect(refusedAcquire).toBeInstanceOf(LoadStatusRejectedError);
       expect(refusedAcquire).toMatchObject({
         operation: 'acquire',

@@ -45,30 +45,34 @@ describe('MemoryLoadStore', () => {
   });
 
   it('holds a lock until the instant its TTL ends, and reports the time left rounded up', async () => {
-    expect(await store.acquire(user(), 'a', 1_000, true)).toMatchObject({ state: 'acquired' });
+    expect(await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: true })).toMatchObject({
+      state: 'acquired',
+    });
     clock += 0.4;
-    expect(await store.acquire(user(), 'b', 1_000, true)).toEqual({
+    expect(await store.acquire(user(), 'b', { ttlMs: 1_000, checkFlag: true })).toEqual({
       state: 'held',
       remainingMs: 1_000,
       holder: 'a',
     });
     clock = 1_999.5;
-    expect(await store.acquire(user(), 'b', 1_000, true)).toMatchObject({
+    expect(await store.acquire(user(), 'b', { ttlMs: 1_000, checkFlag: true })).toMatchObject({
       state: 'held',
       remainingMs: 1,
     });
     clock = 2_000;
     expect(await store.extend(user(), 'a', 1_000)).toBe(false);
-    expect(await store.acquire(user(), 'b', 1_000, true)).toMatchObject({ state: 'acquired' });
+    expect(await store.acquire(user(), 'b', { ttlMs: 1_000, checkFlag: true })).toMatchObject({
+      state: 'acquired',
+    });
   });
 
   it('extends only a live lock of the same token, to a full TTL from now', async () => {
-    await store.acquire(user(), 'a', 1_000, true);
+    await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: true });
     clock += 900;
     expect(await store.extend(user(), 'b', 5_000)).toBe(false);
     expect(await store.extend(user(), 'a', 5_000)).toBe(true);
     clock += 4_999;
-    expect(await store.acquire(user(), 'b', 1_000, true)).toEqual({
+    expect(await store.acquire(user(), 'b', { ttlMs: 1_000, checkFlag: true })).toEqual({
       state: 'held',
       remainingMs: 1,
       holder: 'a',
@@ -78,17 +82,23 @@ describe('MemoryLoadStore', () => {
   it('answers loaded outside the refresh-ahead window, and grants a refresh inside it', async () => {
     await store.setLoaded(user(), 10_000);
     clock += 7_000; // 3 000 ms left
-    expect(await store.acquire(user(), 'a', 1_000, true, false, 3_000)).toEqual({
+    expect(
+      await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: true, refreshAheadMs: 3_000 }),
+    ).toEqual({
       state: 'loaded',
       remainingMs: 3_000,
     });
     clock += 1;
-    expect(await store.acquire(user(), 'a', 1_000, true, false, 3_000)).toMatchObject({
+    expect(
+      await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: true, refreshAheadMs: 3_000 }),
+    ).toMatchObject({
       state: 'acquired',
       refreshOf: 2_999,
     });
     // While that refresh holds the lock, others are served the flag and told it is under way.
-    expect(await store.acquire(user(), 'b', 1_000, true, false, 3_000)).toEqual({
+    expect(
+      await store.acquire(user(), 'b', { ttlMs: 1_000, checkFlag: true, refreshAheadMs: 3_000 }),
+    ).toEqual({
       state: 'loaded',
       remainingMs: 2_999,
       refreshing: true,
@@ -97,7 +107,11 @@ describe('MemoryLoadStore', () => {
 
   it('locks without looking at the flag when checkFlag is off, and a cold grant is no refresh', async () => {
     await store.setLoaded(user(), 10_000);
-    const grant = await store.acquire(user(), 'a', 1_000, false, false, 3_000);
+    const grant = await store.acquire(user(), 'a', {
+      ttlMs: 1_000,
+      checkFlag: false,
+      refreshAheadMs: 3_000,
+    });
     expect(grant).toMatchObject({ state: 'acquired', incarnation: 'memory:unit', generation: '1' });
     expect(grant).not.toHaveProperty('refreshOf');
   });
@@ -105,7 +119,7 @@ describe('MemoryLoadStore', () => {
   it('gives each grant a fencing token above the last and not behind the clock in µs', async () => {
     const tokens: number[] = [];
     for (let n = 1; n <= 5; n++) {
-      const grant = await store.acquire(user(n), 'a', 1_000, true);
+      const grant = await store.acquire(user(n), 'a', { ttlMs: 1_000, checkFlag: true });
       if (grant.state !== 'acquired') throw new Error(`user-${n}: ${grant.state}`);
       tokens.push(grant.fencingToken);
     }
@@ -114,16 +128,18 @@ describe('MemoryLoadStore', () => {
   });
 
   it('finishes a load begun before clearAllLoaded without setting its flag', async () => {
-    const grant = await store.acquire(user(), 'a', 1_000, true);
+    const grant = await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: true });
     const generation = grant.state === 'acquired' ? grant.generation : undefined;
     await store.clearAllLoaded();
-    await expect(store.finish(user(), 'a', 10_000, false, generation)).resolves.toEqual({
+    await expect(store.finish(user(), 'a', { loadedTtlMs: 10_000, generation })).resolves.toEqual({
       owned: true,
       committed: false,
     });
     await expect(store.flagTtl(user())).resolves.toBeUndefined();
     // The lock is free, and the next load's generation is the new one.
-    expect(await store.acquire(user(), 'b', 1_000, true)).toMatchObject({ generation: '2' });
+    expect(await store.acquire(user(), 'b', { ttlMs: 1_000, checkFlag: true })).toMatchObject({
+      generation: '2',
+    });
     await delivered();
     expect(notices.map((n) => [n.kind, n.tag, n.holder])).toEqual([
       [NoticeKind.ClearedAll, expect.any(String), undefined],
@@ -133,11 +149,11 @@ describe('MemoryLoadStore', () => {
 
   it('clears the flag at a finish with no loaded TTL, and sets it with one', async () => {
     await store.setLoaded(user(), 10_000);
-    await store.acquire(user(), 'a', 1_000, false);
-    await store.finish(user(), 'a', 0, false, '1');
+    await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: false });
+    await store.finish(user(), 'a', { loadedTtlMs: 0, generation: '1' });
     await expect(store.flagTtl(user())).resolves.toBeUndefined();
-    await store.acquire(user(), 'b', 1_000, false);
-    await store.finish(user(), 'b', 5_000, false, '1');
+    await store.acquire(user(), 'b', { ttlMs: 1_000, checkFlag: false });
+    await store.finish(user(), 'b', { loadedTtlMs: 5_000, generation: '1' });
     await expect(store.flagTtl(user())).resolves.toBe(5_000);
   });
 
@@ -146,10 +162,10 @@ describe('MemoryLoadStore', () => {
     expect(notices).toEqual([]); // not from inside the call: a caller never re-enters itself
     await set;
     await store.clearLoaded(user(1));
-    await store.acquire(user(2), 'a', 1_000, true);
+    await store.acquire(user(2), 'a', { ttlMs: 1_000, checkFlag: true });
     await store.release(user(2), 'stranger'); // not the owner: no notice
     await store.release(user(2), 'a');
-    await store.acquire(user(3), 'b', 1_000, true);
+    await store.acquire(user(3), 'b', { ttlMs: 1_000, checkFlag: true });
     await store.finishLock(user(3), 'b');
     await store.publish(NoticeKind.Released, user(4));
     await delivered();
@@ -161,15 +177,19 @@ describe('MemoryLoadStore', () => {
       { kind: NoticeKind.Released, tag: user(4).tag },
     ]);
     // finishLock gave the lock back.
-    expect(await store.acquire(user(3), 'c', 1_000, false)).toMatchObject({ state: 'acquired' });
+    expect(await store.acquire(user(3), 'c', { ttlMs: 1_000, checkFlag: false })).toMatchObject({
+      state: 'acquired',
+    });
   });
 
   it('stops notifying at close, and reset frees every lock and flag', async () => {
     await store.setLoaded(user(1), 1_000);
-    await store.acquire(user(2), 'a', 1_000, true);
+    await store.acquire(user(2), 'a', { ttlMs: 1_000, checkFlag: true });
     await store.reset();
     await expect(store.flagTtl(user(1))).resolves.toBeUndefined();
-    expect(await store.acquire(user(2), 'b', 1_000, true)).toMatchObject({ state: 'acquired' });
+    expect(await store.acquire(user(2), 'b', { ttlMs: 1_000, checkFlag: true })).toMatchObject({
+      state: 'acquired',
+    });
     await store.close();
     await store.setLoaded(user(1), 1_000);
     await delivered();
@@ -181,7 +201,9 @@ describe('MemoryLoadStore', () => {
     expect(store.isDegraded).toBe(false);
     expect(store.notificationsLive).toBe(true);
     const [one, two] = [new MemoryLoadStore(), new MemoryLoadStore()];
-    const grants = await Promise.all([one, two].map((s) => s.acquire(user(), 'a', 1_000, true)));
+    const grants = await Promise.all(
+      [one, two].map((s) => s.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: true })),
+    );
     const incarnations = grants.map((g) => (g.state === 'acquired' ? g.incarnation : g.state));
     expect(incarnations[0]).toMatch(/^memory:[0-9a-f-]{36}$/);
     expect(incarnations[1]).toMatch(/^memory:[0-9a-f-]{36}$/);
@@ -193,9 +215,9 @@ describe('MemoryLoadStore', () => {
     const internals = store as unknown as Internals;
     // Writes: 2 that will expire, 2 that stay live, then fillers up to the 1023rd write.
     await store.setLoaded(user(1), 100);
-    await store.acquire(user(2), 'a', 100, true);
+    await store.acquire(user(2), 'a', { ttlMs: 100, checkFlag: true });
     await store.setLoaded(user(3), 10_000);
-    await store.acquire(user(4), 'b', 10_000, true);
+    await store.acquire(user(4), 'b', { ttlMs: 10_000, checkFlag: true });
     for (let n = 5; n <= 1_023; n++) await store.setLoaded(user(n), 100);
     clock += 100; // expired exactly now
     expect(internals.flags.size).toBe(1_021);

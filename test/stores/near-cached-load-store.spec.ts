@@ -152,7 +152,9 @@ describe('NearCachedLoadStore', () => {
     it('answers a user it saw loaded with no call to the store, for the time the flag has left', async () => {
       await store.setLoaded(user(), TTL);
       expect(await servedWithout('flagTtl', () => store.flagTtl(user()))).toEqual(about(TTL));
-      const result = await servedWithout('acquire', () => store.acquire(user(), 't', 5_000, true));
+      const result = await servedWithout('acquire', () =>
+        store.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true }),
+      );
       expect(result).toEqual({ state: 'loaded', remainingMs: about(TTL) });
       expect(store.cachedLoaded(user().tag)).toBe(true);
       expect(store.cache.size).toBe(1);
@@ -174,13 +176,23 @@ describe('NearCachedLoadStore', () => {
 
     it('goes to the store for a lock, and looks at no cached flag when the caller does not ask', async () => {
       await store.setLoaded(user(), TTL);
-      const result = await asked('acquire', () => store.acquire(user(), 't', 5_000, false));
+      const result = await asked('acquire', () =>
+        store.acquire(user(), 't', { ttlMs: 5_000, checkFlag: false }),
+      );
       expect(result.state).toBe('acquired');
-      expect(await asked('acquire', () => store.acquire(user(2), 'u', 5_000, true))).toMatchObject({
+      expect(
+        await asked('acquire', () =>
+          store.acquire(user(2), 'u', { ttlMs: 5_000, checkFlag: true }),
+        ),
+      ).toMatchObject({
         state: 'acquired',
       });
       // A lock is not a flag: the next caller for user 2 is asked to wait, by the store.
-      expect(await asked('acquire', () => store.acquire(user(2), 'v', 5_000, true))).toMatchObject({
+      expect(
+        await asked('acquire', () =>
+          store.acquire(user(2), 'v', { ttlMs: 5_000, checkFlag: true }),
+        ),
+      ).toMatchObject({
         state: 'held',
       });
       expect(store.cachedLoaded(user(2).tag)).toBe(false);
@@ -188,7 +200,9 @@ describe('NearCachedLoadStore', () => {
 
     it('keeps a "loaded" from an acquire, and whether the store saw a refresh under way', async () => {
       await inner.memory.setLoaded(user(), TTL);
-      expect(await asked('acquire', () => store.acquire(user(), 'a', 5_000, true))).toEqual({
+      expect(
+        await asked('acquire', () => store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true })),
+      ).toEqual({
         state: 'loaded',
         remainingMs: about(TTL),
       });
@@ -198,15 +212,23 @@ describe('NearCachedLoadStore', () => {
 
       // Someone holds the lock in the refresh window: the store says loaded, refreshing.
       await inner.memory.setLoaded(user(2), TTL);
-      await inner.memory.acquire(user(2), 'refresher', 5_000, false);
+      await inner.memory.acquire(user(2), 'refresher', { ttlMs: 5_000, checkFlag: false });
       expect(
         await asked('acquire', () =>
-          store.acquire(user(2), 'b', 5_000, true, undefined, TTL + 10_000),
+          store.acquire(user(2), 'b', {
+            ttlMs: 5_000,
+            checkFlag: true,
+            refreshAheadMs: TTL + 10_000,
+          }),
         ),
       ).toEqual({ state: 'loaded', remainingMs: about(TTL), refreshing: true });
       expect(store.cachedLoaded(user(2).tag, TTL + 10_000)).toBe(true);
       const served = await servedWithout('acquire', () =>
-        store.acquire(user(2), 'c', 5_000, true, undefined, TTL + 10_000),
+        store.acquire(user(2), 'c', {
+          ttlMs: 5_000,
+          checkFlag: true,
+          refreshAheadMs: TTL + 10_000,
+        }),
       );
       expect(served).toEqual({ state: 'loaded', remainingMs: about(TTL) });
     });
@@ -215,25 +237,28 @@ describe('NearCachedLoadStore', () => {
       await inner.memory.setLoaded(user(), TTL);
       const ahead = TTL + 10_000;
       const won = await asked('acquire', () =>
-        store.acquire(user(), 'a', 5_000, true, undefined, ahead),
+        store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: ahead }),
       );
       expect(won).toMatchObject({ state: 'acquired', refreshOf: about(TTL) });
       expect(store.cachedLoaded(user().tag, ahead)).toBe(true);
       await servedWithout('acquire', () =>
-        store.acquire(user(), 'b', 5_000, true, undefined, ahead),
+        store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: ahead }),
       );
     });
 
     it('keeps what a committed finish wrote, and nothing from one that did not commit', async () => {
-      const first = await store.acquire(user(), 'a', 5_000, true);
+      const first = await store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true });
       expect(first.state).toBe('acquired');
-      expect(await store.finish(user(), 'a', TTL)).toEqual({ owned: true, committed: true });
+      expect(await store.finish(user(), 'a', { loadedTtlMs: TTL })).toEqual({
+        owned: true,
+        committed: true,
+      });
       expect(await servedWithout('flagTtl', () => store.flagTtl(user()))).toEqual(about(TTL));
 
-      const second = await store.acquire(user(2), 'b', 5_000, true);
+      const second = await store.acquire(user(2), 'b', { ttlMs: 5_000, checkFlag: true });
       await inner.memory.clearAllLoaded(); // behind the near-cache's back: the finish's generation is gone
       const generation = second.state === 'acquired' ? second.generation : 'none';
-      expect(await store.finish(user(2), 'b', TTL, undefined, generation)).toEqual({
+      expect(await store.finish(user(2), 'b', { loadedTtlMs: TTL, generation })).toEqual({
         owned: true,
         committed: false,
       });
@@ -249,9 +274,13 @@ describe('NearCachedLoadStore', () => {
       // Cleared in another process; the notice is lost with the channel.
       await inner.memory.clearLoaded(user());
       expect(await asked('flagTtl', () => store.flagTtl(user()))).toBeUndefined();
-      expect((await asked('acquire', () => store.acquire(user(), 't', 5_000, true))).state).toBe(
-        'acquired',
-      );
+      expect(
+        (
+          await asked('acquire', () =>
+            store.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true }),
+          )
+        ).state,
+      ).toBe('acquired');
     });
   });
 
@@ -306,7 +335,7 @@ describe('NearCachedLoadStore', () => {
       const clear = () => inner.listener?.notice({ kind: NoticeKind.Cleared, tag: user().tag });
       await inner.memory.setLoaded(user(), TTL);
       let release = inner.hold('acquire');
-      const acquire = store.acquire(user(), 'a', 5_000, true);
+      const acquire = store.acquire(user(), 'a', { ttlMs: 5_000, checkFlag: true });
       clear();
       release();
       expect((await acquire).state).toBe('loaded');
@@ -320,9 +349,9 @@ describe('NearCachedLoadStore', () => {
       expect(store.cachedLoaded(user().tag)).toBe(false);
 
       await inner.memory.clearLoaded(user());
-      await store.acquire(user(), 'b', 5_000, true);
+      await store.acquire(user(), 'b', { ttlMs: 5_000, checkFlag: true });
       release = inner.hold('finish');
-      const finish = store.finish(user(), 'b', TTL);
+      const finish = store.finish(user(), 'b', { loadedTtlMs: TTL });
       clear();
       release();
       expect(await finish).toMatchObject({ committed: true });
@@ -385,12 +414,14 @@ describe('NearCachedLoadStore', () => {
       expect(store.notificationsLive).toBe(true);
       inner.notificationsLive = false;
       expect(store.notificationsLive).toBe(false);
-      expect((await store.acquire(user(), 'a', 1_000, false)).state).toBe('acquired');
+      expect((await store.acquire(user(), 'a', { ttlMs: 1_000, checkFlag: false })).state).toBe(
+        'acquired',
+      );
       expect(await store.extend(user(), 'a', 5_000)).toBe(true);
       expect(await store.extend(user(), 'b', 5_000)).toBe(false);
       expect(await store.release(user(), 'a')).toBe(true);
       expect(await store.release(user(), 'a')).toBe(false);
-      await store.acquire(user(), 'c', 1_000, false);
+      await store.acquire(user(), 'c', { ttlMs: 1_000, checkFlag: false });
       heard.length = 0;
       expect(await store.finishLock(user(), 'c')).toBe(true);
       await store.publish(NoticeKind.Released, user(2));

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { ALL_USERS_TAG, KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type {
+  AcquireRequest,
   AcquireResult,
   LoadStore,
   NoticePath,
@@ -370,7 +371,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
   it('gives the lock to exactly one of many concurrent acquirers', async () => {
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        (i % 2 ? h.a : h.b).acquire(user, `token-${i}`, 5_000, true),
+        (i % 2 ? h.a : h.b).acquire(user, `token-${i}`, { ttlMs: 5_000, checkFlag: true }),
       ),
     );
     expect(results.filter((r) => r.state === 'acquired')).toHaveLength(1);
@@ -380,42 +381,75 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
   });
 
   it('lets only the token owner extend or release', async () => {
-    expect((await h.a.acquire(user, 'owner', 5_000, true)).state).toBe('acquired');
+    expect((await h.a.acquire(user, 'owner', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'acquired',
+    );
     expect(await h.b.extend(user, 'intruder', 5_000)).toBe(false);
     expect(await h.b.release(user, 'intruder')).toBe(false);
-    expect((await h.b.acquire(user, 'other', 5_000, true)).state).toBe('held');
+    expect((await h.b.acquire(user, 'other', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'held',
+    );
     expect(await h.a.extend(user, 'owner', 5_000)).toBe(true);
     expect(await h.a.release(user, 'owner')).toBe(true);
-    expect((await h.b.acquire(user, 'other', 5_000, true)).state).toBe('acquired');
+    expect((await h.b.acquire(user, 'other', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'acquired',
+    );
   });
 
   it('keeps a lock re-acquired after expiry safe from the stale handle', async () => {
-    expect((await h.a.acquire(user, 'stale', 40, true)).state).toBe('acquired');
+    expect((await h.a.acquire(user, 'stale', { ttlMs: 40, checkFlag: true })).state).toBe(
+      'acquired',
+    );
     await sleep(80);
-    expect((await h.b.acquire(user, 'fresh', 5_000, true)).state).toBe('acquired');
+    expect((await h.b.acquire(user, 'fresh', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'acquired',
+    );
     expect(await h.a.release(user, 'stale')).toBe(false);
     expect(await h.a.extend(user, 'stale', 5_000)).toBe(false);
-    expect(await h.a.finish(user, 'stale', 5_000)).toEqual({ owned: false, committed: true });
+    expect(await h.a.finish(user, 'stale', { loadedTtlMs: 5_000 })).toEqual({
+      owned: false,
+      committed: true,
+    });
     // The fresh owner still holds it.
-    expect((await h.a.acquire(user, 'third', 5_000, false)).state).toBe('held');
+    expect((await h.a.acquire(user, 'third', { ttlMs: 5_000, checkFlag: false })).state).toBe(
+      'held',
+    );
     expect(await h.b.release(user, 'fresh')).toBe(true);
   });
 
   it("lets a holder that lost the lock leave a later load's flag and its TTL alone, late", async () => {
-    expect((await h.a.acquire(user, 'stale', 40, true)).state).toBe('acquired');
+    expect((await h.a.acquire(user, 'stale', { ttlMs: 40, checkFlag: true })).state).toBe(
+      'acquired',
+    );
     await sleep(80);
-    expect((await h.b.acquire(user, 'fresh', 5_000, true)).state).toBe('acquired');
-    expect(await h.b.finish(user, 'fresh', 10_000)).toEqual({ owned: true, committed: true });
+    expect((await h.b.acquire(user, 'fresh', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'acquired',
+    );
+    expect(await h.b.finish(user, 'fresh', { loadedTtlMs: 10_000 })).toEqual({
+      owned: true,
+      committed: true,
+    });
     // The stale holder's loader succeeded too; its finish comes last, with a shorter TTL, then 0.
-    expect(await h.a.finish(user, 'stale', 200)).toEqual({ owned: false, committed: true });
-    expect(await h.a.finish(user, 'stale', 0)).toEqual({ owned: false, committed: true });
+    expect(await h.a.finish(user, 'stale', { loadedTtlMs: 200 })).toEqual({
+      owned: false,
+      committed: true,
+    });
+    expect(await h.a.finish(user, 'stale', { loadedTtlMs: 0 })).toEqual({
+      owned: false,
+      committed: true,
+    });
     expect(await h.b.flagTtl(user)).toBeGreaterThan(5_000);
   });
 
   it('lets a holder whose lease ran out with nobody taking over still set the missing flag', async () => {
-    expect((await h.a.acquire(user, 'alone', 40, true)).state).toBe('acquired');
+    expect((await h.a.acquire(user, 'alone', { ttlMs: 40, checkFlag: true })).state).toBe(
+      'acquired',
+    );
     await sleep(80);
-    expect(await h.a.finish(user, 'alone', 5_000)).toEqual({ owned: false, committed: true });
+    expect(await h.a.finish(user, 'alone', { loadedTtlMs: 5_000 })).toEqual({
+      owned: false,
+      committed: true,
+    });
     expect(await h.b.flagTtl(user)).toBeGreaterThan(4_000);
   });
 
@@ -424,7 +458,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     const incarnations = new Set<string>();
     for (let i = 0; i < 20; i++) {
       const store = i % 2 ? h.a : h.b;
-      const r = await store.acquire(user, `t${i}`, 5_000, false);
+      const r = await store.acquire(user, `t${i}`, { ttlMs: 5_000, checkFlag: false });
       if (r.state !== 'acquired') throw new Error(`expected to acquire, got ${r.state}`);
       tokens.push(r.fencingToken);
       incarnations.add(r.incarnation);
@@ -436,7 +470,7 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
 
   it('issues fencing tokens that follow the clock in microseconds, so stores can be compared', async () => {
     const before = Date.now() * 1000;
-    const r = await h.a.acquire(user, 'clock', 5_000, false);
+    const r = await h.a.acquire(user, 'clock', { ttlMs: 5_000, checkFlag: false });
     if (r.state !== 'acquired') throw new Error(`expected to acquire, got ${r.state}`);
     expect(r.fencingToken).toBeGreaterThanOrEqual(before - 1_000_000); // within a second of the test's clock
     expect(r.fencingToken).toBeLessThanOrEqual(Date.now() * 1000 + 1_000_000);
@@ -445,28 +479,39 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
   it('expires the loaded flag and the lock after their TTLs', async () => {
     await h.a.setLoaded(user, 60);
     expect(await h.b.flagTtl(user).then((t) => t !== undefined)).toBe(true);
-    expect((await h.a.acquire(user, 'x', 60, false)).state).toBe('acquired');
-    expect((await h.b.acquire(user, 'y', 60, false)).state).toBe('held');
+    expect((await h.a.acquire(user, 'x', { ttlMs: 60, checkFlag: false })).state).toBe('acquired');
+    expect((await h.b.acquire(user, 'y', { ttlMs: 60, checkFlag: false })).state).toBe('held');
     await sleep(120);
     expect(await h.b.flagTtl(user).then((t) => t !== undefined)).toBe(false);
-    expect((await h.b.acquire(user, 'y', 5_000, true)).state).toBe('acquired');
+    expect((await h.b.acquire(user, 'y', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'acquired',
+    );
   });
 
   it('reports the flag instead of locking when checkFlag is set, and locks anyway when not', async () => {
     await h.a.setLoaded(user, 5_000);
-    expect((await h.b.acquire(user, 'x', 5_000, true)).state).toBe('loaded');
-    expect((await h.b.acquire(user, 'x', 5_000, false)).state).toBe('acquired');
+    expect((await h.b.acquire(user, 'x', { ttlMs: 5_000, checkFlag: true })).state).toBe('loaded');
+    expect((await h.b.acquire(user, 'x', { ttlMs: 5_000, checkFlag: false })).state).toBe(
+      'acquired',
+    );
   });
 
   it('finishes atomically: the notice arrives only when the flag is set and the lock is free', async () => {
-    expect((await h.a.acquire(user, 'owner', 5_000, true)).state).toBe('acquired');
-    expect((await h.b.acquire(user, 'waiter', 5_000, true)).state).toBe('held'); // b now waits
+    expect((await h.a.acquire(user, 'owner', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'acquired',
+    );
+    expect((await h.b.acquire(user, 'waiter', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'held',
+    ); // b now waits
     const seen = h.recorderB.next(NoticeKind.Loaded).then(async (notice) => ({
       notice,
       loaded: await h.b.flagTtl(user).then((t) => t !== undefined),
-      lock: await h.b.acquire(user, 'probe', 5_000, false),
+      lock: await h.b.acquire(user, 'probe', { ttlMs: 5_000, checkFlag: false }),
     }));
-    expect(await h.a.finish(user, 'owner', 5_000)).toEqual({ owned: true, committed: true });
+    expect(await h.a.finish(user, 'owner', { loadedTtlMs: 5_000 })).toEqual({
+      owned: true,
+      committed: true,
+    });
     const { notice, loaded, lock } = await seen;
     expect(notice.tag).toBe(user.tag);
     expect(loaded).toBe(true);
@@ -483,8 +528,10 @@ describe.each(adapters)('store contract: %s', (_name, create) => {
     expect((await cleared).tag).toBe(user.tag);
     expect(await h.b.flagTtl(user).then((t) => t !== undefined)).toBe(false);
 
-    await h.a.acquire(user, 'owner', 5_000, true);
-    expect((await h.b.acquire(user, 'waiter', 5_000, true)).state).toBe('held'); // b now waits
+    await h.a.acquire(user, 'owner', { ttlMs: 5_000, checkFlag: true });
+    expect((await h.b.acquire(user, 'waiter', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+      'held',
+    ); // b now waits
     const before = h.recorderB.notices.filter((n) => n.kind === NoticeKind.Released).length;
     expect(await h.b.release(user, 'not-owner')).toBe(false);
     const released = h.recorderB.next(NoticeKind.Released);
@@ -509,14 +556,16 @@ describe('redis store specifics', () => {
     try {
       const user = keys.forUser('u');
       // Nobody waits: a lock cycle and a finish send no notice at all.
-      await store.acquire(user, 't1', 5_000, true);
+      await store.acquire(user, 't1', { ttlMs: 5_000, checkFlag: true });
       await store.release(user, 't1');
-      await store.acquire(user, 't2', 5_000, true);
-      await store.finish(user, 't2', 5_000);
+      await store.acquire(user, 't2', { ttlMs: 5_000, checkFlag: true });
+      await store.finish(user, 't2', { loadedTtlMs: 5_000 });
       // Someone waits (a held acquire marks it): the release is published.
       const user2 = keys.forUser('v');
-      await store.acquire(user2, 't3', 5_000, true);
-      expect((await other.acquire(user2, 'w', 5_000, true)).state).toBe('held');
+      await store.acquire(user2, 't3', { ttlMs: 5_000, checkFlag: true });
+      expect((await other.acquire(user2, 'w', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+        'held',
+      );
       await store.release(user2, 't3');
       // A later notice flushes the channel, so we know the earlier ones would have arrived by now.
       await store.clearLoaded(user2);
@@ -558,10 +607,10 @@ describe('redis store specifics', () => {
     const redis = inspector();
     try {
       const user = keys.forUser('u');
-      const first = await store.acquire(user, 'a', 5_000, false);
+      const first = await store.acquire(user, 'a', { ttlMs: 5_000, checkFlag: false });
       await store.release(user, 'a');
       await redis.del(user.fence);
-      const second = await store.acquire(user, 'b', 5_000, false);
+      const second = await store.acquire(user, 'b', { ttlMs: 5_000, checkFlag: false });
       await store.release(user, 'b');
       if (first.state !== 'acquired' || second.state !== 'acquired')
         throw new Error('expected both to acquire');
@@ -588,7 +637,7 @@ describe('redis store specifics', () => {
       const user = keys.forUser('u');
       const ahead = Date.now() * 1000 + 3_600_000_000; // an hour ahead, in µs
       await redis.set(user.fence, String(ahead), 'PX', 60_000);
-      const next = await store.acquire(user, 'a', 5_000, false);
+      const next = await store.acquire(user, 'a', { ttlMs: 5_000, checkFlag: false });
       if (next.state !== 'acquired') throw new Error(`expected to acquire, got ${next.state}`);
       expect(next.fencingToken).toBe(ahead + 1);
     } finally {
@@ -604,23 +653,31 @@ describe('redis store specifics', () => {
     const redis = inspector();
     try {
       const user = keys.forUser('u');
-      await store.acquire(user, 'a', 5_000, true);
-      await store.finish(user, 'a', 8_000);
-      const loaded = await store.acquire(user, 'b', 5_000, true);
+      await store.acquire(user, 'a', { ttlMs: 5_000, checkFlag: true });
+      await store.finish(user, 'a', { loadedTtlMs: 8_000 });
+      const loaded = await store.acquire(user, 'b', { ttlMs: 5_000, checkFlag: true });
       expect(loaded).toEqual({ state: 'loaded', remainingMs: expect.any(Number) });
       expect(loaded.state === 'loaded' && loaded.remainingMs).toBeGreaterThan(7_000);
       expect(loaded.state === 'loaded' && loaded.remainingMs).toBeLessThanOrEqual(8_000);
       // In the refresh window: the first caller takes the refresh, the next is told it is under way.
-      const refresher = await store.acquire(user, 'c', 5_000, true, undefined, 10_000);
+      const refresher = await store.acquire(user, 'c', {
+        ttlMs: 5_000,
+        checkFlag: true,
+        refreshAheadMs: 10_000,
+      });
       expect(refresher).toMatchObject({ state: 'acquired', refreshOf: expect.any(Number) });
-      const next = await store.acquire(user, 'd', 5_000, true, undefined, 10_000);
+      const next = await store.acquire(user, 'd', {
+        ttlMs: 5_000,
+        checkFlag: true,
+        refreshAheadMs: 10_000,
+      });
       expect(next).toEqual({ state: 'loaded', remainingMs: expect.any(Number), refreshing: true });
       expect(next.state === 'loaded' && next.remainingMs).toBeGreaterThan(7_000);
       expect(next.state === 'loaded' && next.remainingMs).toBeLessThanOrEqual(8_000);
       // A lock someone set by hand without expiry (PTTL -1): wait a full lease, not -1 ms.
       const other = keys.forUser('v');
       await redis.set(other.lock, 'by-hand');
-      expect(await store.acquire(other, 'e', 5_000, true)).toEqual({
+      expect(await store.acquire(other, 'e', { ttlMs: 5_000, checkFlag: true })).toEqual({
         state: 'held',
         remainingMs: 5_000,
         holder: 'by-hand',
@@ -639,19 +696,24 @@ describe('redis store specifics', () => {
     await Promise.all([plain.init(quiet()), store.init(quiet())]);
     try {
       const user = keys.forUser('u');
-      await plain.acquire(user, 'a', 5_000, true);
-      await plain.finish(user, 'a', 8_000);
-      const answer = await store.acquire(user, 'b', 5_000, true, undefined, 10_000);
+      await plain.acquire(user, 'a', { ttlMs: 5_000, checkFlag: true });
+      await plain.finish(user, 'a', { loadedTtlMs: 8_000 });
+      const answer = await store.acquire(user, 'b', {
+        ttlMs: 5_000,
+        checkFlag: true,
+        refreshAheadMs: 10_000,
+      });
       expect(answer).toEqual({ state: 'loaded', remainingMs: expect.any(Number) });
       expect(answer.state === 'loaded' && answer.remainingMs).toBeGreaterThan(7_000);
       expect(answer.state === 'loaded' && answer.remainingMs).toBeLessThanOrEqual(8_000);
       // Given back unused: the next caller can take the refresh.
-      expect((await plain.acquire(user, 'c', 5_000, true, undefined, 10_000)).state).toBe(
-        'acquired',
-      );
+      expect(
+        (await plain.acquire(user, 'c', { ttlMs: 5_000, checkFlag: true, refreshAheadMs: 10_000 }))
+          .state,
+      ).toBe('acquired');
       // Not in the refresh window: no flag to serve, so the caller hears the lock was unreplicated.
       const cold = keys.forUser('v');
-      expect(await store.acquire(cold, 'd', 5_000, true)).toEqual({
+      expect(await store.acquire(cold, 'd', { ttlMs: 5_000, checkFlag: true })).toEqual({
         state: 'unreplicated',
         acks: 0,
         replicas: 1,
@@ -669,15 +731,17 @@ describe('redis store specifics', () => {
     try {
       const user = keys.forUser('u');
       expect(await store.flagTtl(user)).toBeUndefined();
-      const first = await store.acquire(user, 'a', 5_000, true);
+      const first = await store.acquire(user, 'a', { ttlMs: 5_000, checkFlag: true });
       expect(first.state).toBe('acquired');
       expect(typeof (first.state === 'acquired' && first.fencingToken)).toBe('number');
-      const second = await store.acquire(user, 'b', 5_000, true);
+      const second = await store.acquire(user, 'b', { ttlMs: 5_000, checkFlag: true });
       expect(second.state === 'held' && second.remainingMs).toBeLessThanOrEqual(5_000);
       expect(await store.extend(user, 'a', 5_000)).toBe(true);
-      expect(await store.finish(user, 'a', 5_000)).toMatchObject({ owned: true });
+      expect(await store.finish(user, 'a', { loadedTtlMs: 5_000 })).toMatchObject({ owned: true });
       expect(await store.flagTtl(user)).toBeGreaterThan(4_000);
-      expect((await store.acquire(user, 'c', 5_000, true)).state).toBe('loaded');
+      expect((await store.acquire(user, 'c', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+        'loaded',
+      );
     } finally {
       await store.close();
       await client.quit();
@@ -711,19 +775,22 @@ describe('cache-manager store specifics', () => {
       override async acquire(
         u: UserKeys,
         token: string,
-        ttlMs: number,
-        checkFlag: boolean,
+        request: AcquireRequest,
       ): Promise<AcquireResult> {
         await cache.set(user.loaded, 1, 60_000);
-        return super.acquire(u, token, ttlMs, checkFlag);
+        return super.acquire(u, token, request);
       }
     }
     const store = new CacheFlagLoadStore(cache, new FinishedMeanwhile(), CACHE_STORE);
     await store.init(quiet());
     try {
-      expect((await store.acquire(user, 'late', 5_000, true)).state).toBe('loaded');
+      expect((await store.acquire(user, 'late', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+        'loaded',
+      );
       // The lock it took for a moment was given back at once.
-      expect((await store.acquire(user, 'next', 5_000, false)).state).toBe('acquired');
+      expect((await store.acquire(user, 'next', { ttlMs: 5_000, checkFlag: false })).state).toBe(
+        'acquired',
+      );
     } finally {
       await store.close();
       await cache.disconnect();
@@ -742,11 +809,13 @@ describe.each(NODE_REDIS_FLAVOURS)('redis store on a borrowed %s client', (flavo
       const resp = /resp=(\d)/.exec(String(await raw.sendCommand(['CLIENT', 'INFO'])))?.[1];
       expect(resp).toBe(flavour === 'node-redis-5' ? '2' : '3');
       const user = keys.forUser('u');
-      const first = await store.acquire(user, 'a', 5_000, true);
+      const first = await store.acquire(user, 'a', { ttlMs: 5_000, checkFlag: true });
       expect(first.state === 'acquired' && typeof first.fencingToken).toBe('number');
-      expect(await store.finish(user, 'a', 5_000)).toMatchObject({ owned: true });
+      expect(await store.finish(user, 'a', { loadedTtlMs: 5_000 })).toMatchObject({ owned: true });
       expect(await store.flagTtl(user)).toBeGreaterThan(4_000);
-      expect((await store.acquire(user, 'b', 5_000, true)).state).toBe('loaded');
+      expect((await store.acquire(user, 'b', { ttlMs: 5_000, checkFlag: true })).state).toBe(
+        'loaded',
+      );
     } finally {
       await store.close();
       await client.close();

@@ -9,8 +9,14 @@ import {
 import { registerSecret } from '../../redaction';
 import type { RedisSource } from '../../redis-source';
 import { ConnectionWatch } from './connection-watch';
+import { RedisLoadRegistry } from './load-registry';
+import { RedisNoticeRoute } from './notice-route';
+import { bootRedisStore } from './redis-boot';
+import { acquireResult, finishResult, ttlFromPttl } from './redis-replies';
 import type {
+  AcquireRequest,
   AcquireResult,
+  FinishRequest,
   FinishResult,
   NoticePath,
   RemoteLoadStore,
@@ -37,15 +43,9 @@ export class RedisLoadStore implements RemoteLoadStore {
   private readonly subscriber: RedisSubscriber;
   private readonly watch: ConnectionWatch;
   private readonly forgetSecrets: Array<() => void>;
-  private readonly channel: string;
-  private readonly shardChannels: readonly string[];
-  /** SCAN pattern of every key this store writes, for `reset()`. */
-  private readonly keyPattern: string;
-  private readonly probeKey: string;
-  private readonly generationKeys: readonly string[];
-  /** Shard-local notices (SPUBLISH on the user's group channel), decided at boot. */
-  private sharded = false;
-  private noticePath: NoticePath = { mode: 'classic' };
+  /** Where notices go: decided at boot. */
+  private readonly route: RedisNoticeRoute;
+  private readonly loads: RedisLoadRegistry;
 
   constructor(
     source: RedisSource,
@@ -70,11 +70,8 @@ export class RedisLoadStore implements RemoteLoadStore {
     // Before anything can be logged: no password leaves the module.
     this.forgetSecrets = this.redis.secrets.map(registerSecret);
     this.watch = new ConnectionWatch(this.redis.connectionEvents);
-    this.channel = keys.channel;
-    this.shardChannels = keys.shardChannels;
-    this.keyPattern = keys.pattern;
-    this.probeKey = keys.probeKey;
-    this.generationKeys = keys.generationKeys;
+    this.route = new RedisNoticeRoute(this.redis, keys.channel, keys.shardChannels, this.logger);
+    this.loads = new RedisLoadRegistry(this.redis, keys, this.route);
     this.subscriber = new RedisSubscriber(this.logger);
   }
 
@@ -88,7 +85,7 @@ export class RedisLoadStore implements RemoteLoadStore {
   }
 
   get notices(): NoticePath {
-    return this.noticePath;
+    return this.route.path;
   }
 
   get rejection(): StoreFailure | undefined {
@@ -99,71 +96,11 @@ export class RedisLoadStore implements RemoteLoadStore {
     return this.watch.bootRejection() ?? this.subscriber.rejection;
   }
 
-  /**
-   * Connects, subscribes and probes what the flow needs, so a refusal (credentials, ACL, TLS)
-   * is found now and not by the first user; rejects at once when the server refuses.
-   */
-  async init(listener: StoreListener): Promise<void> {
-    const refused = this.watch.rejected;
-    let unreachable: unknown;
-    try {
-      // A borrowed client still connecting is waited for (bounded by the caller), so the first
-      // commands are not failed fast as if Redis were down.
-      await Promise.race([this.redis.connect(), refused]);
-      await this.choosePath();
-    } catch (error) {
-      // The client's own reason may say only that it gave up ('Connection is closed.'); the
-      // connection's last error says why (ECONNREFUSED, a DNS failure, a timeout).
-      unreachable = this.watch.lastError ?? error;
-    }
-    // Started whatever happened, so it keeps trying while Redis is down (and gives up at close).
-    const subscribed = this.subscriber.start(
-      this.redis.notifications(this.sharded),
-      this.sharded ? this.shardChannels : [this.channel],
-      listener,
-    );
-    subscribed.catch(() => undefined); // awaited below; rejections are reported there
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as it came
-    if (unreachable !== undefined) throw unreachable;
-    await Promise.race([subscribed, refused]);
-    await this.probe();
-  }
-
-  /**
-   * Shard-local notices on a Cluster whose server (Redis 7) and client can carry them; classic
-   * pub/sub otherwise, with the reason in the log and the health details.
-   */
-  private async choosePath(): Promise<void> {
-    if (this.redis.topology !== 'cluster') return;
-    const clientLacks = this.redis.shardedNoticesUnsupported;
-    const serverLacks =
-      clientLacks === undefined && !(await this.redis.serverHas('SPUBLISH'))
-        ? 'the server has no sharded pub/sub (Redis 7 or later has)'
-        : undefined;
-    const reason = clientLacks ?? serverLacks;
-    this.sharded = reason === undefined;
-    this.noticePath = reason === undefined ? { mode: 'sharded' } : { mode: 'classic', reason };
-    if (reason === undefined) this.logger.debug('Cluster: notices are shard-local (SPUBLISH)');
-    else this.logger.warn(`Cluster: notices use classic pub/sub across the cluster bus: ${reason}`);
-  }
-
-  /** Auth, every script (loaded, and every command they run), and publishing on the channel. */
-  private async probe(): Promise<void> {
-    this.assertConnected();
-    await this.redis.ping();
-    await this.redis.loadScripts(Object.values(S));
-    const [channel, publish] = this.sharded
-      ? [this.shardChannels[0], 'SPUBLISH']
-      : [this.channel, 'PUBLISH'];
-    await this.redis.evalScript(S.probe, [this.probeKey], [channel, 'P:%probe', publish]);
-  }
-
-  /** The script arguments of a notice for `user`: channel, message, publish command. */
-  private notice(user: UserKeys, kind: NoticeKind, holder?: string): [string, string, string] {
-    const message = encodeNotice(kind, user.tag, holder);
-    return this.sharded
-      ? [user.shardChannel, message, 'SPUBLISH']
-      : [this.channel, message, 'PUBLISH'];
+  /** See {@link bootRedisStore}: connects, subscribes and probes; rejects when refused. */
+  init(listener: StoreListener): Promise<void> {
+    const { redis, watch, subscriber, route, keys } = this;
+    const assertConnected = () => this.assertConnected();
+    return bootRedisStore({ redis, watch, subscriber, route, keys, assertConnected }, listener);
   }
 
   async flagTtl(user: UserKeys, watchMs?: number): Promise<number | undefined> {
@@ -184,22 +121,23 @@ export class RedisLoadStore implements RemoteLoadStore {
     await this.redis.evalScript(
       S.setLoaded,
       [user.loaded, user.waiting, user.generation],
-      [String(ttlMs), ...this.notice(user, NoticeKind.Loaded)],
+      [String(ttlMs), ...this.route.forUser(user, NoticeKind.Loaded)],
     );
   }
 
   async clearLoaded(user: UserKeys): Promise<void> {
     this.assertConnected();
-    await this.redis.evalScript(S.clear, [user.loaded], this.notice(user, NoticeKind.Cleared));
+    await this.redis.evalScript(
+      S.clear,
+      [user.loaded],
+      this.route.forUser(user, NoticeKind.Cleared),
+    );
   }
 
   async acquire(
     user: UserKeys,
     token: string,
-    ttlMs: number,
-    checkFlag: boolean,
-    _retryable?: boolean,
-    refreshAheadMs = 0,
+    { ttlMs, checkFlag, refreshAheadMs = 0 }: AcquireRequest,
   ): Promise<AcquireResult> {
     this.assertConnected();
     const keys = [user.loaded, user.lock, user.fence, user.waiting, user.generation];
@@ -221,43 +159,18 @@ export class RedisLoadStore implements RemoteLoadStore {
           { script: S.owns, keys: [user.lock], args: [token] },
         )
       : [await this.redis.evalScript(S.acquire, keys, args), undefined, undefined];
-    const [state, value, lineage, generation, flagLeft] = reply as [
-      number | string,
-      number | string,
-      string | undefined,
-      string | number | undefined,
-      number | string | undefined,
-    ];
-    // Number(): a borrowed client may use `stringNumbers`, which turns every integer into a string.
-    const code = Number(state);
-    if (code === 2) return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0 };
-    if (code === 3)
-      return { state: 'loaded', remainingMs: ttlFromPttl(value) ?? 0, refreshing: true };
-    if (code === 1) {
-      // Too few acknowledgements, or (after a failover in mid-pipeline) the master that serves the
-      // lock now does not have it: never used.
-      if (wanted && (acks! < wanted.replicas || Number(stillOurs) !== 1)) {
-        // A failover to a replica that has not seen it could hand it out again: never used.
-        await this.release(user, token);
-        // A refresh that cannot be replicated: the user is still loaded; someone refreshes later.
-        if (Number(flagLeft) >= 0) return { state: 'loaded', remainingMs: Number(flagLeft) };
-        return { state: 'unreplicated', acks: acks!, replicas: wanted.replicas };
-      }
-      return {
-        state: 'acquired',
-        fencingToken: Number(value),
-        incarnation: `redis:${lineage}`,
-        // '' when the flag was not checked (a bare acquireLoadLock, which never finishes).
-        ...(generation ? { generation: String(generation) } : {}),
-        ...(Number(flagLeft) >= 0 ? { refreshOf: Number(flagLeft) } : {}),
-      };
+    const result = acquireResult(reply, ttlMs);
+    if (result.state !== 'acquired' || !wanted) return result;
+    // Too few acknowledgements, or (after a failover in mid-pipeline) the master that serves the
+    // lock now does not have it: a failover to a replica that has not seen it could hand it out
+    // again, so it is never used.
+    if (acks! < wanted.replicas || Number(stillOurs) !== 1) {
+      await this.release(user, token);
+      // A refresh that cannot be replicated: the user is still loaded; someone refreshes later.
+      if (result.refreshOf !== undefined) return { state: 'loaded', remainingMs: result.refreshOf };
+      return { state: 'unreplicated', acks: acks!, replicas: wanted.replicas };
     }
-    // PTTL is -1 only for a lock someone set by hand without expiry: wait a full lease then.
-    return {
-      state: 'held',
-      remainingMs: Number(value) >= 0 ? Number(value) : ttlMs,
-      ...(lineage ? { holder: String(lineage) } : {}),
-    };
+    return result;
   }
 
   async extend(user: UserKeys, token: string, ttlMs: number): Promise<boolean> {
@@ -270,7 +183,7 @@ export class RedisLoadStore implements RemoteLoadStore {
     const owned = await this.redis.evalScript(
       S.release,
       [user.lock, user.waiting],
-      [token, ...this.notice(user, NoticeKind.Released)],
+      [token, ...this.route.forUser(user, NoticeKind.Released)],
     );
     return Number(owned) === 1;
   }
@@ -278,9 +191,7 @@ export class RedisLoadStore implements RemoteLoadStore {
   async finish(
     user: UserKeys,
     token: string,
-    loadedTtlMs: number,
-    _retryable?: boolean,
-    generation?: string,
+    { loadedTtlMs, generation }: FinishRequest,
   ): Promise<FinishResult> {
     this.assertConnected();
     const reply = await this.redis.evalScript(
@@ -289,14 +200,13 @@ export class RedisLoadStore implements RemoteLoadStore {
       [
         token,
         String(loadedTtlMs),
-        ...this.notice(user, NoticeKind.Loaded, token),
+        ...this.route.forUser(user, NoticeKind.Loaded, token),
         generation ?? '',
         encodeNotice(NoticeKind.Released, user.tag),
         this.finishMarkerMs,
       ],
     );
-    const [owned, committed] = reply as [number | string, number | string];
-    return { owned: Number(owned) === 1, committed: Number(committed) === 1 };
+    return finishResult(reply);
   }
 
   /**
@@ -308,48 +218,30 @@ export class RedisLoadStore implements RemoteLoadStore {
     this.assertConnected();
     const message = encodeNotice(NoticeKind.ClearedAll, ALL_USERS_TAG);
     const moved = await Promise.allSettled(
-      this.generationKeys.map((key, group) =>
-        this.redis.evalScript(
-          S.clearGroup,
-          [key],
-          this.sharded ? [this.shardChannels[group], message, 'SPUBLISH'] : ['', '', ''],
-        ),
+      this.keys.generationKeys.map((key, group) =>
+        this.redis.evalScript(S.clearGroup, [key], this.route.forGroup(group, message)),
       ),
     );
     // Groups that did move on are told even if another failed (then the caller hears of it).
-    if (!this.sharded) await this.redis.publish(this.channel, message, false);
+    await this.route.afterGroups(message);
     const failed = moved.find((m): m is PromiseRejectedResult => m.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  /** SCANs (every master of a Cluster) for the load's flags, UNLINKs them, and tells everyone. */
+  /** See {@link RedisLoadRegistry.clear}: a SCAN for the load's flags. */
   async clearLoad(name: string): Promise<void> {
     this.assertConnected();
-    await this.redis.unlinkMatching(this.keys.loadFlagsPattern(name));
-    await this.tellAllCleared();
-  }
-
-  /** A ClearedAll notice to every process: on each group's shard channel, or on the one channel. */
-  private async tellAllCleared(): Promise<void> {
-    const message = encodeNotice(NoticeKind.ClearedAll, ALL_USERS_TAG);
-    if (!this.sharded) return this.redis.publish(this.channel, message, false);
-    await Promise.all(
-      this.shardChannels.map((channel) => this.redis.publish(channel, message, true)),
-    );
+    await this.loads.clear(name);
   }
 
   async registerLoad(name: string): Promise<void> {
     this.assertConnected();
-    await this.redis.evalScript(S.registerLoad, [this.keys.loadsKey], [encodeURIComponent(name)]);
+    await this.loads.register(name);
   }
 
   async loadNames(): Promise<string[]> {
     this.assertConnected();
-    const names = await this.redis.evalScript(S.loadNames, [this.keys.loadsKey], []);
-    return String(names)
-      .split('\n')
-      .filter((encoded) => encoded !== '')
-      .map((encoded) => decodeURIComponent(encoded));
+    return this.loads.names();
   }
 
   async finishLock(user: UserKeys, token: string): Promise<boolean> {
@@ -357,21 +249,20 @@ export class RedisLoadStore implements RemoteLoadStore {
     const owned = await this.redis.evalScript(
       S.finishLock,
       [user.lock, user.waiting],
-      [token, ...this.notice(user, NoticeKind.Loaded, token)],
+      [token, ...this.route.forUser(user, NoticeKind.Loaded, token)],
     );
     return Number(owned) === 1;
   }
 
   async publish(kind: NoticeKind, user: UserKeys): Promise<void> {
     this.assertConnected();
-    const [channel, message] = this.notice(user, kind);
-    await this.redis.publish(channel, message, this.sharded);
+    await this.route.publish(kind, user);
   }
 
   /** SCANs (every master of a Cluster) for this prefix's keys and UNLINKs what it finds. */
   async reset(): Promise<void> {
     this.assertConnected();
-    await this.redis.unlinkMatching(this.keyPattern);
+    await this.redis.unlinkMatching(this.keys.pattern);
   }
 
   async ping(): Promise<void> {
@@ -401,10 +292,3 @@ export class RedisLoadStore implements RemoteLoadStore {
 
 /** The fencing counter's retention, as the acquire script takes it. */
 const FENCE_RETENTION_S = String(FENCE_RETENTION_MS);
-
-/** PTTL's reply as a remaining lifetime: -2 (no key) is undefined, -1 (no expiry) is "forever". */
-function ttlFromPttl(reply: unknown): number | undefined {
-  const pttl = Number(reply);
-  if (pttl === -2) return undefined;
-  return pttl === -1 ? Number.MAX_SAFE_INTEGER : pttl;
-}
