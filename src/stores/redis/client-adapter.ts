@@ -5,7 +5,7 @@
  * client that is still connecting is waited for ({@link whenReady}).
  */
 import { isError } from '../../is-error';
-import type { ScriptCall } from './redis-commands';
+import type { ReplicaWait, ScriptCall } from './redis-commands';
 import type { LuaScript } from './redis-scripts';
 
 /** The script calls of the `RedisCommands` port; each adapter says how its client sends them. */
@@ -19,21 +19,12 @@ export abstract class ClientAdapter {
   }
 
   evalScriptThenWait(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-    replicas: number,
-    timeoutMs: number,
+    call: ScriptCall,
+    wait: ReplicaWait,
     then: ScriptCall,
   ): Promise<[unknown, number, unknown]> {
     return shaThenEval(async (byEval) => {
-      const first = { script, keys, args };
-      const [reply, acks, thenReply] = await this.runAroundWait(
-        byEval,
-        first,
-        { replicas, timeoutMs },
-        then,
-      );
+      const [reply, acks, thenReply] = await this.runAroundWait(byEval, call, wait, then);
       return [reply, Number(acks), thenReply];
     });
   }
@@ -49,7 +40,7 @@ export abstract class ClientAdapter {
   protected abstract runAroundWait(
     byEval: boolean,
     first: ScriptCall,
-    wait: { replicas: number; timeoutMs: number },
+    wait: ReplicaWait,
     then: ScriptCall,
   ): Promise<[unknown, unknown, unknown]>;
 }

@@ -13,6 +13,7 @@ import type {
   NotificationConnection,
   RedisCommands,
   RedisTopology,
+  ReplicaWait,
   ScriptCall,
 } from './redis-commands';
 import type { LuaScript } from './redis-scripts';
@@ -59,7 +60,7 @@ export class IoRedisCommands extends ClientAdapter implements RedisCommands {
   protected runAroundWait(
     byEval: boolean,
     first: ScriptCall,
-    wait: { replicas: number; timeoutMs: number },
+    wait: ReplicaWait,
     then: ScriptCall,
   ): Promise<[unknown, unknown, unknown]> {
     const attempt = async (

@@ -19,6 +19,7 @@ import type {
   NotificationConnection,
   RedisCommands,
   RedisTopology,
+  ReplicaWait,
   ScriptCall,
 } from './redis-commands';
 import type { LuaScript } from './redis-scripts';
@@ -76,7 +77,7 @@ export class NodeRedisCommands extends ClientAdapter implements RedisCommands {
   protected async runAroundWait(
     byEval: boolean,
     first: ScriptCall,
-    { replicas, timeoutMs }: { replicas: number; timeoutMs: number },
+    { replicas, timeoutMs }: ReplicaWait,
     then: ScriptCall,
   ): Promise<[unknown, unknown, unknown]> {
     const head = scriptWords(byEval, first);

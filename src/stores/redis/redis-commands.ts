@@ -31,11 +31,8 @@ export interface RedisCommands {
    * acknowledged every write so far.
    */
   evalScriptThenWait(
-    script: LuaScript,
-    keys: readonly string[],
-    args: readonly string[],
-    replicas: number,
-    timeoutMs: number,
+    call: ScriptCall,
+    wait: ReplicaWait,
     /**
      * Run after the WAIT in the same pipeline: whatever server the connection reaches by then
      * (a client may resend the rest of a pipeline to a new master after a failover) answers it.
@@ -71,6 +68,12 @@ export interface RedisCommands {
 }
 
 /** One run of a script: the script, its keys and its other arguments. */
+/** `WAIT replicas timeoutMs`: how many replicas must acknowledge, and how long to wait for them. */
+export interface ReplicaWait {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
 export interface ScriptCall {
   readonly script: LuaScript;
   readonly keys: readonly string[];

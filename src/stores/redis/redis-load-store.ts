@@ -24,7 +24,7 @@ import type {
   StoreListener,
 } from '../load-store';
 import { classifyRedisError } from './redis-errors';
-import type { RedisCommands } from './redis-commands';
+import type { RedisCommands, ReplicaWait } from './redis-commands';
 import { redisCommandsFor } from './redis-connection';
 import { FENCE_RETENTION_MS, FINISH_MARKER_MS, REDIS_SCRIPTS as S } from './redis-scripts';
 import { RedisSubscriber } from './redis-subscriber';
@@ -60,7 +60,7 @@ export class RedisLoadStore implements RemoteLoadStore {
       | 'loadFlagsPattern'
     >,
     /** Replica-acknowledged locks (see `waitForReplicas`). */
-    private readonly waitForReplicas?: { replicas: number; timeoutMs: number },
+    private readonly waitForReplicas?: ReplicaWait,
     private readonly logger: LoadStatusLogger = nestLogger(),
     /** How long a finish's marker lives: longer than its retries may go on (see `outageGraceMs`). */
     finishMarkerMs = FINISH_MARKER_MS,
@@ -150,14 +150,11 @@ export class RedisLoadStore implements RemoteLoadStore {
     ];
     const wanted = this.waitForReplicas;
     const [reply, acks, stillOurs] = wanted
-      ? await this.redis.evalScriptThenWait(
-          S.acquire,
-          keys,
-          args,
-          wanted.replicas,
-          wanted.timeoutMs,
-          { script: S.owns, keys: [user.lock], args: [token] },
-        )
+      ? await this.redis.evalScriptThenWait({ script: S.acquire, keys, args }, wanted, {
+          script: S.owns,
+          keys: [user.lock],
+          args: [token],
+        })
       : [await this.redis.evalScript(S.acquire, keys, args), undefined, undefined];
     const result = acquireResult(reply, ttlMs);
     if (result.state !== 'acquired' || !wanted) return result;
