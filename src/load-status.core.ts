@@ -74,21 +74,22 @@ export class LoadStatusCore implements StoreListener {
     if (options.redis === undefined) {
       store = new MemoryLoadStore(`memory:${instanceId}`);
     } else {
-      store = new GuardedLoadStore(
-        new RedisLoadStore(
-          options.redis,
-          keys,
-          options.waitForReplicas,
-          logger,
-          // A finish is retried for outageGraceMs, each attempt bounded by commandTimeoutMs.
-          Math.max(FINISH_MARKER_MS, options.outageGraceMs + 2 * options.commandTimeoutMs),
+      const redis = new RedisLoadStore(options.redis, keys, {
+        waitForReplicas: options.waitForReplicas,
+        logger,
+        // A finish is retried for outageGraceMs, each attempt bounded by commandTimeoutMs.
+        finishMarkerMs: Math.max(
+          FINISH_MARKER_MS,
+          options.outageGraceMs + 2 * options.commandTimeoutMs,
         ),
-        options.onStoreError,
-        options.commandTimeoutMs,
+      });
+      store = new GuardedLoadStore(redis, {
+        onStoreError: options.onStoreError,
+        commandTimeoutMs: options.commandTimeoutMs,
         events,
         instanceId,
         logger,
-      );
+      });
       if (options.nearCache) {
         const { maxEntries, maxAgeMs } = options.nearCache;
         store = nearCache = new NearCachedLoadStore(store, maxEntries, maxAgeMs);

@@ -55,15 +55,31 @@ export class GuardedLoadStore implements LoadStore {
   /** Tokens of locks the fallback issued: they are extended and released there, not in Redis. */
   private readonly fallbackTokens = new Set<string>();
 
+  private readonly policy: OnStoreError;
+  private readonly events: LoadStatusEvents | undefined;
+  private readonly logger: LoadStatusLogger;
+
   constructor(
     private readonly primary: RemoteLoadStore,
-    private readonly policy: OnStoreError,
-    commandTimeoutMs: number,
-    private readonly events?: LoadStatusEvents,
-    /** Names the fallback's leases (`fallback:<instanceId>`). */
-    instanceId = 'unknown',
-    private readonly logger: LoadStatusLogger = nestLogger(),
+    {
+      onStoreError,
+      commandTimeoutMs,
+      events,
+      instanceId = 'unknown',
+      logger = nestLogger(),
+    }: {
+      readonly onStoreError: OnStoreError;
+      /** Each command's deadline: past it, the store counts as unreachable. */
+      readonly commandTimeoutMs: number;
+      readonly events?: LoadStatusEvents;
+      /** Names the fallback's leases (`fallback:<instanceId>`). */
+      readonly instanceId?: string;
+      readonly logger?: LoadStatusLogger;
+    },
   ) {
+    this.policy = onStoreError;
+    this.events = events;
+    this.logger = logger;
     this.deadlines = CommandDeadlines.forStore(commandTimeoutMs);
     this.fallback = new MemoryLoadStore(`fallback:${instanceId}`);
   }

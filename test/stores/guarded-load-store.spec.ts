@@ -171,13 +171,12 @@ describe('GuardedLoadStore', () => {
       stream = new LoadStatusEvents('unit');
       subscription = stream.events$.subscribe((e) => events.push(e));
     }
-    guard = new GuardedLoadStore(
-      primary,
-      policy,
-      options.timeoutMs ?? 1_000,
-      stream,
-      options.instanceId,
-    );
+    guard = new GuardedLoadStore(primary, {
+      onStoreError: policy,
+      commandTimeoutMs: options.timeoutMs ?? 1_000,
+      events: stream,
+      instanceId: options.instanceId,
+    });
   }
 
   /** {@link build}, then booted. */

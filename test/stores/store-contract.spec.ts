@@ -692,7 +692,9 @@ describe('redis store specifics', () => {
     // The suite's standalone server has no replica: every lock is unreplicated.
     const keys = new KeyBuilder(uniquePrefix('unreplicated'));
     const plain = new RedisLoadStore(redisUrl(), keys);
-    const store = new RedisLoadStore(redisUrl(), keys, { replicas: 1, timeoutMs: 20 });
+    const store = new RedisLoadStore(redisUrl(), keys, {
+      waitForReplicas: { replicas: 1, timeoutMs: 20 },
+    });
     await Promise.all([plain.init(quiet()), store.init(quiet())]);
     try {
       const user = keys.forUser('u');

@@ -40,6 +40,8 @@ export class RedisLoadStore implements RemoteLoadStore {
   readonly isDegraded = false;
   private readonly redis: RedisCommands;
   private readonly finishMarkerMs: string;
+  private readonly waitForReplicas: ReplicaWait | undefined;
+  private readonly logger: LoadStatusLogger;
   private readonly subscriber: RedisSubscriber;
   private readonly watch: ConnectionWatch;
   private readonly forgetSecrets: Array<() => void>;
@@ -59,12 +61,20 @@ export class RedisLoadStore implements RemoteLoadStore {
       | 'loadsKey'
       | 'loadFlagsPattern'
     >,
-    /** Replica-acknowledged locks (see `waitForReplicas`). */
-    private readonly waitForReplicas?: ReplicaWait,
-    private readonly logger: LoadStatusLogger = nestLogger(),
-    /** How long a finish's marker lives: longer than its retries may go on (see `outageGraceMs`). */
-    finishMarkerMs = FINISH_MARKER_MS,
+    {
+      waitForReplicas,
+      logger = nestLogger(),
+      finishMarkerMs = FINISH_MARKER_MS,
+    }: {
+      /** Replica-acknowledged locks (see `waitForReplicas`). */
+      readonly waitForReplicas?: ReplicaWait;
+      readonly logger?: LoadStatusLogger;
+      /** How long a finish's marker lives: longer than its retries may go on (see `outageGraceMs`). */
+      readonly finishMarkerMs?: number;
+    } = {},
   ) {
+    this.waitForReplicas = waitForReplicas;
+    this.logger = logger;
     this.finishMarkerMs = String(finishMarkerMs);
     this.redis = redisCommandsFor(source, this.logger);
     // Before anything can be logged: no password leaves the module.
