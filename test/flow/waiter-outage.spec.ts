@@ -1,7 +1,7 @@
 /**
  * The waiting side of the flow (`runFlight` in `src/load-flow.ts`) when Redis goes away under a
  * waiter: how often it re-checks, how long it rides an outage out (`outageGraceMs`), and what a
- * waiter that wins the lock right after an outage does (`holderCommitted`): the holder it waited
+ * waiter that wins the lock right after an outage does (`confirmAfterOutage`): the holder it waited
  * for may have finished its load in the outage and lost its lease only because it could not renew
  * it, so the waiter holds its new lock for up to two thirds of its lease for that holder's commit,
  * and loads only if none comes.
