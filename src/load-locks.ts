@@ -1,11 +1,17 @@
 import { describeValue, LoadStatusConfigError } from './errors';
-import { ALREADY_LOADED, type FlightCall, type Loader, type LoadOutcome } from './flight';
+import {
+  ALREADY_LOADED,
+  type FlightCall,
+  type FlightSettings,
+  type Loader,
+  type LoadOutcome,
+} from './flight';
 import { Flights } from './flights';
 import { runFlight } from './load-flow';
 import { HeldLoadLock, type LoadLock } from './load-lock';
 import type { LoadStatusCore } from './load-status.core';
 import {
-  callSettings,
+  callSettingsFor,
   type AcquireLoadLockOptions,
   type EnsureLoadedOptions,
 } from './options/call-options';
@@ -27,8 +33,12 @@ export class LoadLocks {
   /** Default load names in use, and the class each belongs to (see `CLAIM_DEFAULT_NAME`). */
   private readonly defaultNames = new Map<string, object>();
 
+  /** A call's settings: its options over the module's (see `callSettingsFor`). */
+  private readonly settingsOf: (options: EnsureLoadedOptions) => FlightSettings;
+
   constructor(private readonly core: LoadStatusCore) {
     this.flights = new Flights(core);
+    this.settingsOf = callSettingsFor(core.options);
   }
 
   /** The module's `keyPrefix`; `@WithUserLoadLock({ keyPrefix })` selects a registration by it. */
@@ -112,7 +122,7 @@ export class LoadLocks {
     loader: Loader<T>,
     options: EnsureLoadedOptions = {},
   ): Promise<LoadOutcome<T>> {
-    const settings = callSettings(options, this.core.options);
+    const settings = this.settingsOf(options);
     const user = this.core.user(key, options.name);
     if (typeof loader !== 'function') {
       throw new LoadStatusConfigError(

@@ -33,23 +33,49 @@ export interface AcquireLoadLockOptions extends LoadNameOption {
 }
 
 const CALL_RULES = rulesOn('call');
+const CALL_OPTIONS = CALL_RULES.map(([name]) => name);
 
 /**
- * The settings of an `ensureLoaded` call: each option the call gives, checked, else the module's.
- * Its `name` is not read here but with its key.
+ * The settings of `ensureLoaded` calls under the module's options `module`: each option a call
+ * gives, checked, else the module's. A call's `name` is not read here but with its key. A call
+ * that gives no setting (the common case: none, or a name only) gets the module's settings, read
+ * once: this runs on every call, a near-cache hit included.
  */
+export function callSettingsFor(
+  module: ResolvedLoadStatusOptions,
+): (options: EnsureLoadedOptions) => FlightSettings {
+  const modules = readCallOptions({}, module);
+  return (options) => {
+    if (typeof options !== 'object' || options === null) {
+      throw new LoadStatusConfigError(
+        'options',
+        `expected an object, got ${describeValue(options)}`,
+      );
+    }
+    const given = options as Readonly<Record<string, unknown>>;
+    for (let i = 0; i < CALL_OPTIONS.length; i++) {
+      if (given[CALL_OPTIONS[i]] !== undefined) return readCallOptions(given, module);
+    }
+    return modules;
+  };
+}
+
+/** {@link callSettingsFor}, for one call. */
 export function callSettings(
   options: EnsureLoadedOptions,
   module: ResolvedLoadStatusOptions,
 ): FlightSettings {
-  if (typeof options !== 'object' || options === null) {
-    throw new LoadStatusConfigError('options', `expected an object, got ${describeValue(options)}`);
-  }
-  const given = options as Readonly<Record<string, unknown>>;
+  return callSettingsFor(module)(options);
+}
+
+function readCallOptions(
+  given: Readonly<Record<string, unknown>>,
+  module: ResolvedLoadStatusOptions,
+): FlightSettings {
   // Module-only settings a flight needs too.
   const read: Record<string, unknown> = { outageGraceMs: module.outageGraceMs };
   for (const [name, rule] of CALL_RULES) {
     read[name] = readOption(rule, name, given[name], module[name], read);
   }
-  return read as unknown as FlightSettings;
+  return Object.freeze(read) as unknown as FlightSettings;
 }
