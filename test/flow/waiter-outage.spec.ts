@@ -426,6 +426,12 @@ describe('a waiter that wins the lock after riding out an outage', () => {
     expect(performance.now()).toBeGreaterThanOrEqual(deadline);
     expect(w.waiterLoader).toHaveBeenCalledTimes(1);
     expect(w.waiterEvents.map((e) => e.type)).toContain('takeover');
+    // It loads on the grant's own lease, counted from when its acquire was sent.
+    const acquired = w.waiterEvents.find((e) => e.type === 'lock-acquired');
+    expect(acquired).toMatchObject({ leaseMs: WAITER_LEASE_MS });
+    const leaseEndsInMs = (acquired as { leaseEndsInMs: number }).leaseEndsInMs;
+    expect(leaseEndsInMs).toBeGreaterThan(0);
+    expect(leaseEndsInMs).toBeLessThanOrEqual(WAITER_LEASE_MS);
     w.finishHolder();
     await w.holding;
   });
