@@ -13,6 +13,7 @@ export default tseslint.config(
       'eslint.config.mjs',
       'jest.config.js',
       'jest.mutation.config.js',
+      'jest.valkey.config.js',
       'stryker.config.mjs',
       'reports/**',
       '.stryker-tmp/**',

@@ -16,6 +16,7 @@ import { freePort, RedisServer } from '../support/redis-server';
 import { NODE_REDIS_FLAVOURS, type ClientFlavour } from '../support/redis-clients';
 import { makeCertificates, type TestCertificates } from '../support/tls';
 import { until } from '../support/redis-topologies';
+import { SERVER } from '../support/server-kind';
 
 const run = promisify(execFile);
 
@@ -130,7 +131,7 @@ describe('TLS on a Redis Cluster', () => {
       );
     }
     await run(
-      'redis-cli',
+      SERVER.cli,
       [
         '--tls',
         '--cacert',
@@ -145,7 +146,7 @@ describe('TLS on a Redis Cluster', () => {
       { timeout: 60_000 },
     );
     await until('the TLS cluster to be ok', async () => {
-      const { stdout } = await run('redis-cli', [
+      const { stdout } = await run(SERVER.cli, [
         '--tls',
         '--cacert',
         certs.caFile,

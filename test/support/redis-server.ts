@@ -5,15 +5,14 @@ import { connect as tlsConnect } from 'node:tls';
 import type { TlsFiles } from './tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SERVER } from './server-kind';
 
-export const NO_REDIS_MESSAGE =
-  'These tests need a Redis server. Install redis-server (Debian/Ubuntu: `apt-get install redis-server`; ' +
-  'macOS: `brew install redis`) so the tests can start their own, or point REDIS_URL at one ' +
-  '(e.g. REDIS_URL=redis://127.0.0.1:6379).';
+/** Why a run without its server fails, and how to get one (`LOAD_STATUS_TEST_SERVER` picks it). */
+export const NO_REDIS_MESSAGE = `These tests need a ${SERVER.kind === 'valkey' ? 'Valkey' : 'Redis'} server. ${SERVER.install}`;
 
-/** True if a `redis-server` binary is on PATH. */
+/** True if the server binary of this run (`redis-server`, or `valkey-server`) is on PATH. */
 export function hasRedisServerBinary(): boolean {
-  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  const probe = spawnSync(SERVER.server, ['--version'], { stdio: 'ignore' });
   return probe.status === 0;
 }
 
@@ -31,7 +30,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A `redis-server` process owned by a test: nothing persisted, bound to loopback on a free port.
+ * A `redis-server` (or `valkey-server`, see `server-kind.ts`) process owned by a test: nothing persisted, bound to loopback on a free port.
  * It can be killed and restarted on the same port to simulate outages.
  */
 export class RedisServer {
@@ -86,7 +85,7 @@ export class RedisServer {
       writeFileSync(configPath[0], config);
     }
     const child = spawn(
-      'redis-server',
+      SERVER.server,
       [
         ...configPath,
         ...(this.tls
@@ -127,7 +126,7 @@ export class RedisServer {
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) =>
-        reject(new Error(`redis-server exited with ${code}: ${stderr}`)),
+        reject(new Error(`${SERVER.server} exited with ${code}: ${stderr}`)),
       ),
     );
     exited.catch(() => undefined);
@@ -167,7 +166,7 @@ async function waitForPing(port: number, tls?: TlsFiles, timeoutMs = 10_000): Pr
   for (;;) {
     if (await ping(port, tls)) return;
     if (Date.now() > deadline)
-      throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+      throw new Error(`${SERVER.server} on port ${port} did not answer PING within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -9,12 +9,13 @@ import { promisify } from 'node:util';
 import calculateSlot from 'cluster-key-slot';
 import { freePort, RedisServer } from './redis-server';
 import { now, sleep } from './clock';
+import { SERVER } from './server-kind';
 
 const run = promisify(execFile);
 
-/** One command through `redis-cli`, its reply as text. */
+/** One command through `redis-cli` (or `valkey-cli`), its reply as text. */
 export async function redisCli(port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 });
+  const { stdout } = await run(SERVER.cli, ['-p', String(port), ...args], { timeout: 10_000 });
   return stdout.trim();
 }
 
@@ -76,7 +77,7 @@ export class RedisClusterTopology {
         );
       }
       await run(
-        'redis-cli',
+        SERVER.cli,
         [
           '--cluster',
           'create',
