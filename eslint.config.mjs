@@ -14,6 +14,7 @@ export default tseslint.config(
       'jest.config.js',
       'jest.mutation.config.js',
       'jest.valkey.config.js',
+      'jest.unit.config.js',
       'stryker.config.mjs',
       'reports/**',
       '.stryker-tmp/**',

@@ -1,7 +1,7 @@
 /**
  * The tests Stryker runs against each mutant (npm run test:mutation): the in-process specs.
  * The multi-process specs drive workers in child processes, where a mutant is not switched on,
- * and the package and compatibility specs test the packed tarball, not src/.
+ * and the compatibility matrix tests the packed tarball, not src/.
  * @type {import('jest').Config}
  */
 const base = require('./jest.config.js');
@@ -25,7 +25,6 @@ module.exports = {
     '/node_modules/',
     '/test/multi-process/',
     '/test/topologies/',
-    '/test/package/',
     '/test/memory/',
     '/test/e2e/',
   ],

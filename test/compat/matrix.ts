@@ -3,8 +3,9 @@
  * fresh app per row — strict peer resolution (no --force, no --legacy-peer-deps), a strict type
  * check of the shipped declarations (`skipLibCheck: false`) in an app that has only the row's
  * client library, a boot, and a two-process stampede through `@WithUserLoadLock()` in which the
- * loader must run once. `npm run test:compat` runs every row (test/compat/run.ts); the Jest
- * package spec runs one representative row inside `npm test`.
+ * loader must run once. `npm run test:compat` runs every row (test/compat/run.ts), after it
+ * checked what the tarball ships (`tarballProblems`); `npm run test:package` runs only the
+ * representative row.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -483,6 +484,29 @@ export async function packTarball(
     files: info.files.map((f) => f.path),
     size: info.size,
   };
+}
+
+/** What the package ships besides `dist/`: the docs npm always includes. */
+const SHIPPED_DOCS = ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'];
+/** What it must ship: the compiled entry point, its declarations, the docs. */
+const REQUIRED = [
+  'dist/index.js',
+  'dist/index.d.ts',
+  'dist/standalone.js',
+  'dist/standalone.d.ts',
+  ...SHIPPED_DOCS,
+];
+
+/**
+ * What is wrong with the packed file list, one line each ([] = it ships the compiled code, its
+ * declarations and the docs, nothing else).
+ */
+export function tarballProblems(files: readonly string[]): string[] {
+  const missing = REQUIRED.filter((f) => !files.includes(f)).map((f) => `missing: ${f}`);
+  const stray = files
+    .filter((f) => !f.startsWith('dist/') && !SHIPPED_DOCS.includes(f))
+    .map((f) => `not meant to ship: ${f}`);
+  return [...missing, ...stray];
 }
 
 const since = (t: number): number => Math.round((performance.now() - t) / 100) / 10;

@@ -1,6 +1,7 @@
 /**
- * `npm run test:compat`: every row of the compatibility matrix (test/compat/matrix.ts), two at a
- * time, against one redis-server it starts (or REDIS_URL). Prints the matrix, writes it to
+ * `npm run test:compat`: the packed tarball's file list checked, then every row of the
+ * compatibility matrix (test/compat/matrix.ts), two at a time, against one redis-server it starts
+ * (or REDIS_URL). Prints the matrix, writes it to
  * test/compat/RESULTS.md when every row ran, and exits non-zero if any row failed.
  *
  *   npm run test:compat                      # every row
@@ -14,6 +15,7 @@ import {
   matrixTable,
   packTarball,
   runRow,
+  tarballProblems,
   workDirectory,
   type MatrixRow,
   type RowResult,
@@ -37,8 +39,13 @@ async function main(): Promise<void> {
   const work = workDirectory();
   const started = performance.now();
   try {
-    const { tarball, size } = await packTarball(work.dir);
-    process.stdout.write(`packed ${tarball} (${size} bytes); ${rows.length} rows\n`);
+    const { tarball, size, files } = await packTarball(work.dir);
+    const problems = tarballProblems(files);
+    if (problems.length > 0)
+      throw new Error(`the packed tarball is wrong:\n  ${problems.join('\n  ')}`);
+    process.stdout.write(
+      `packed ${tarball} (${size} bytes, ${files.length} files, as meant); ${rows.length} rows\n`,
+    );
     const results: RowResult[] = [];
     const queue = [...rows];
     const worker = async (): Promise<void> => {

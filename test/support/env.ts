@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { KeyBuilder } from '../../src/keys';
-import { NO_REDIS_MESSAGE } from './redis-server';
+import { assertServersAllowed, NO_REDIS_MESSAGE } from './redis-server';
 
 /** URL of the run's Redis (started by the global setup, or REDIS_URL). */
 export function redisUrl(): string {
+  assertServersAllowed();
   const url = process.env.LOAD_STATUS_TEST_REDIS_URL;
   if (!url) throw new Error(NO_REDIS_MESSAGE);
   return url;

@@ -10,6 +10,19 @@ import { SERVER } from './server-kind';
 /** Why a run without its server fails, and how to get one (`LOAD_STATUS_TEST_SERVER` picks it). */
 export const NO_REDIS_MESSAGE = `These tests need a ${SERVER.kind === 'valkey' ? 'Valkey' : 'Redis'} server. ${SERVER.install}`;
 
+/**
+ * Set by `npm run test:unit`, which runs only the specs that need no server: a spec there that
+ * starts one, or asks for the run's, fails with this instead of a server.
+ */
+export const NO_SERVER_IN_UNIT_RUN =
+  'npm run test:unit runs only the specs that need no server (jest.unit.config.js picks them by ' +
+  'their imports), and this one needs one: run it with npm test, or give it the import that marks it';
+
+/** Throws inside `npm run test:unit` (see {@link NO_SERVER_IN_UNIT_RUN}). */
+export function assertServersAllowed(): void {
+  if (process.env.LOAD_STATUS_UNIT_RUN === '1') throw new Error(NO_SERVER_IN_UNIT_RUN);
+}
+
 /** True if the server binary of this run (`redis-server`, or `valkey-server`) is on PATH. */
 export function hasRedisServerBinary(): boolean {
   const probe = spawnSync(SERVER.server, ['--version'], { stdio: 'ignore' });
@@ -56,6 +69,7 @@ export class RedisServer {
       tls?: TlsFiles;
     } = {},
   ): Promise<RedisServer> {
+    assertServersAllowed();
     if (!hasRedisServerBinary()) throw new Error(NO_REDIS_MESSAGE);
     const server = new RedisServer(
       options.port ?? (await freePort()),
