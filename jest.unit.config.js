@@ -10,7 +10,7 @@
 const { readdirSync, readFileSync } = require('node:fs');
 const base = require('./jest.config.js');
 
-const SERVER_DIRS = /^test\/(multi-process|topologies|managed|package|e2e|compat)\//;
+const SERVER_DIRS = /^test\/(multi-process|topologies|managed|e2e)\//;
 const NEEDS_SERVER =
   /support\/(suite-redis|redis-server|redis-topologies|redis-clients|tcp-proxy|replica-acks|subscribers)'|\b(redisUrl|inspector)\(|from '(ioredis|redis)'/;
 

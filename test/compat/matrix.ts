@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { NODE_VERSIONS, nodeBinary, pathWith, type NodeMajor } from '../support/node-versions';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..', '..');
@@ -23,6 +24,8 @@ export type RowClient =
   | 'ioredis-client'
   | 'node-redis-client'
   | 'node-redis-url'
+  /** An iovalkey `Redis` (the Valkey project's fork of ioredis), borrowed; ioredis not installed. */
+  | 'iovalkey-client'
   /** `cache: true` with `@keyv/redis` flags and a URL for the locks: neither client installed. */
   | 'cache-manager'
   /** No Nest installed at all: `createLoadStatus()` from `nestjs-load-status/standalone`, ioredis. */
@@ -36,7 +39,7 @@ export interface MatrixRow {
   name: string;
   nest: NestMajor;
   client: RowClient;
-  /** The client library's major (ioredis 5/6, redis 5/6) or cache-manager's (6/7). */
+  /** The client library's major (ioredis 5/6, redis 5/6) or cache-manager's (6/7); iovalkey: its minor (0.x). */
   libraryMajor: number;
   /** `"type": "module"` and `module: nodenext`. */
   esm?: boolean;
@@ -46,6 +49,11 @@ export interface MatrixRow {
    * Redis is unreachable).
    */
   health?: boolean;
+  /**
+   * The Node.js major the row's install, type check and app run on (the exact version of
+   * `NODE_VERSIONS`, from the npm registry); unset: the Node running the matrix.
+   */
+  node?: NodeMajor;
 }
 
 /** Every row `npm run test:compat` runs. */
@@ -60,12 +68,39 @@ export const MATRIX: readonly MatrixRow[] = [
   { name: 'nest11-cache-manager7', nest: 11, client: 'cache-manager', libraryMajor: 7 },
   { name: 'nest12-cache-manager7', nest: 12, client: 'cache-manager', libraryMajor: 7 },
   { name: 'nest12-ioredis6-esm', nest: 12, client: 'ioredis-client', libraryMajor: 6, esm: true },
+  { name: 'nest12-iovalkey', nest: 12, client: 'iovalkey-client', libraryMajor: 4 },
   { name: 'nest10-redis5-esm', nest: 10, client: 'node-redis-client', libraryMajor: 5, esm: true },
   // `nest` is unused here: the app has no Nest package (the row checks that none was installed).
   { name: 'node-standalone-ioredis6', nest: 12, client: 'standalone', libraryMajor: 6 },
   // `libraryMajor`: the test runner's (Jest 30, Vitest 4).
   { name: 'nest12-testing-jest', nest: 12, client: 'testing-jest', libraryMajor: 30 },
   { name: 'nest12-testing-vitest', nest: 12, client: 'testing-vitest', libraryMajor: 4 },
+  // Every Node.js the package supports: the newest Nest as an ES module app, the oldest Nest
+  // with node-redis, and no Nest at all.
+  ...(Object.keys(NODE_VERSIONS).map(Number) as NodeMajor[]).flatMap((node): MatrixRow[] => [
+    {
+      name: `node${node}-nest12-ioredis6-esm`,
+      nest: 12,
+      client: 'ioredis-client',
+      libraryMajor: 6,
+      esm: true,
+      node,
+    },
+    {
+      name: `node${node}-nest10-redis5`,
+      nest: 10,
+      client: 'node-redis-client',
+      libraryMajor: 5,
+      node,
+    },
+    {
+      name: `node${node}-standalone-ioredis6`,
+      nest: 12,
+      client: 'standalone',
+      libraryMajor: 6,
+      node,
+    },
+  ]),
 ];
 
 /** The row `npm test` runs: the newest of everything, as an ES module app. */
@@ -79,6 +114,8 @@ export interface RowResult {
   /** Loader runs across both processes (must be 1). */
   loaderRuns?: number;
   callers?: number;
+  /** `process.version` of the row's app processes (both report it). */
+  node?: string;
   /** Rows with `health`: what terminus said of the up app and of the down one. */
   health?: string;
   seconds: { install: number; typecheck: number; run: number; total: number };
@@ -107,6 +144,9 @@ function dependenciesOf(row: MatrixRow): Record<string, string> {
   };
   if (row.health) deps['@nestjs/terminus'] = `^${row.nest}.0.0`;
   switch (row.client) {
+    case 'iovalkey-client':
+      deps.iovalkey = `^0.${row.libraryMajor}.0`;
+      break;
     case 'ioredis-url':
     case 'ioredis-client':
       deps.ioredis = `^${row.libraryMajor}.0.0`;
@@ -144,6 +184,15 @@ function redisModule(row: MatrixRow): string {
 export const extraImports: unknown[] = [];
 export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
   return { options: { redis: url }, close: async () => undefined };
+}
+`;
+    case 'iovalkey-client':
+      return `import { Redis } from 'iovalkey';
+import type { LoadStatusModuleOptions } from 'nestjs-load-status';
+export const extraImports: unknown[] = [];
+export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
+  const client = new Redis(url);
+  return { options: { redis: client }, close: async () => void (await client.quit()) };
 }
 `;
     case 'ioredis-client':
@@ -282,7 +331,7 @@ async function main(): Promise<void> {
   const typed: LoadOutcome<number> = await locks.ensureLoaded('typed-' + process.pid, async (ctx) => ctx.fencingToken ?? 0);
   const failed = calls.filter((c) => c.status === 'rejected').map((c) => String((c as PromiseRejectedResult).reason));
   const health = await checkHealth(app);
-  process.stdout.write(JSON.stringify({ runs: loader.runs, callers: calls.length, failed, typed: typed.status, ...health }) + '\\n');
+  process.stdout.write(JSON.stringify({ node: process.version, runs: loader.runs, callers: calls.length, failed, typed: typed.status, ...health }) + '\\n');
   await app.close();
   await redis.close();
 }
@@ -327,7 +376,7 @@ async function main(): Promise<void> {
   if (existsSync('node_modules/@nestjs')) failed.push('an @nestjs package is installed');
   const loadedNest = Object.keys(require.cache).filter((p) => p.includes('@nestjs'));
   if (loadedNest.length > 0) failed.push('loaded ' + loadedNest.join(', '));
-  process.stdout.write(JSON.stringify({ runs: builder.runs, callers: calls.length, failed, typed: typed.status }) + '\\n');
+  process.stdout.write(JSON.stringify({ node: process.version, runs: builder.runs, callers: calls.length, failed, typed: typed.status }) + '\\n');
   await loadStatus.close();
 }
 main().catch((error: unknown) => {
@@ -524,6 +573,10 @@ export async function runRow(
   const app = join(workDir, row.name);
   const testing = row.client.startsWith('testing-');
   try {
+    // The row's Node runs npm (its engines check), tsc, the test runner and the app processes.
+    const node =
+      row.node === undefined ? process.execPath : await nodeBinary(NODE_VERSIONS[row.node]);
+    const env = { ...process.env, PATH: pathWith(node) };
     mkdirSync(join(app, 'src'), { recursive: true });
     const versions = (
       JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -561,11 +614,15 @@ export async function runRow(
 
     let t = performance.now();
     // Strict peer resolution, as a user's `npm install` does it: an ERESOLVE fails the row.
+    // Engines are not strict: Nest 12 depends on file-type 22, which declares Node >= 22, so a
+    // strict install of any Nest 12 app fails on Node 20.19, where it runs (the node20 rows).
+    // That this package's `engines` admits each row's Node is test/compat/engines.spec.ts.
     await run(
       'npm',
       ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'],
       {
         cwd: app,
+        env,
         maxBuffer: 16 << 20,
       },
     );
@@ -575,6 +632,7 @@ export async function runRow(
     t = performance.now();
     await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], {
       cwd: app,
+      env,
       maxBuffer: 16 << 20,
     });
     seconds.typecheck = since(t);
@@ -586,7 +644,7 @@ export async function runRow(
       const { stdout, stderr } = await run(join(app, command), args, {
         cwd: app,
         maxBuffer: 16 << 20,
-        env: { ...process.env, CI: 'true' },
+        env: { ...env, CI: 'true' },
       });
       const report = `${stdout}\n${stderr}`;
       if (!/2 passed/.test(report)) throw new Error(`the app's tests did not pass:\n${report}`);
@@ -594,8 +652,11 @@ export async function runRow(
       result.ok = true;
       return result;
     }
-    const stampede = await twoProcessStampede(app, redisUrl, row);
+    const stampede = await twoProcessStampede(app, redisUrl, row, node);
     seconds.run = since(t);
+    result.node = [...new Set(stampede.node)].join(', ');
+    if (row.node !== undefined && result.node !== `v${NODE_VERSIONS[row.node]}`)
+      throw new Error(`the app ran on Node ${result.node}, not v${NODE_VERSIONS[row.node]}`);
     result.loaderRuns = stampede.runs;
     result.callers = stampede.callers;
     if (stampede.failed.length > 0)
@@ -647,6 +708,7 @@ function installedVersions(app: string, row: MatrixRow): Record<string, string> 
 }
 
 interface AppReport {
+  node: string;
   runs: number;
   callers: number;
   failed: string[];
@@ -660,14 +722,22 @@ async function twoProcessStampede(
   app: string,
   redisUrl: string,
   row: MatrixRow,
-): Promise<{ runs: number; callers: number; failed: string[]; typed: string[]; health: string[] }> {
+  node: string,
+): Promise<{
+  node: string[];
+  runs: number;
+  callers: number;
+  failed: string[];
+  typed: string[];
+  health: string[];
+}> {
   const env = {
     ...process.env,
     REDIS_URL: redisUrl,
     KEY_PREFIX: `compat-${row.name}-${process.pid}`,
   };
   const children = [0, 1].map(() =>
-    spawn(process.execPath, ['dist/main.js'], { cwd: app, env, stdio: ['pipe', 'pipe', 'pipe'] }),
+    spawn(node, ['dist/main.js'], { cwd: app, env, stdio: ['pipe', 'pipe', 'pipe'] }),
   );
   try {
     const outputs = children.map((child) => collect(child));
@@ -684,6 +754,7 @@ async function twoProcessStampede(
       if (code !== 0) throw new Error(`app process ${i} exited with ${code}: ${outputs[i].text()}`);
     });
     return {
+      node: reports.map((r) => r.node),
       runs: reports.reduce((n, r) => n + r.runs, 0),
       callers: reports.reduce((n, r) => n + r.callers, 0),
       failed: reports.flatMap((r) => r.failed),
@@ -752,8 +823,8 @@ export function workDirectory(): { dir: string; remove(): void } {
 /** The matrix as a Markdown table. */
 export function matrixTable(results: RowResult[]): string {
   const lines = [
-    '| row | Nest | client | installed | module | result | loader runs | terminus up/down | install / tsc / run s |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| row | Node | Nest | client | installed | module | result | loader runs | terminus up/down | install / tsc / run s |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const v = r.installed;
@@ -761,11 +832,13 @@ export function matrixTable(results: RowResult[]): string {
       ? `${r.row.client.slice('testing-'.length)} ${v.jest ?? v.vitest ?? '?'} (memory store)`
       : r.row.client === 'cache-manager'
         ? `cache-manager ${v['cache-manager'] ?? '?'} + @nestjs/cache-manager ${v['@nestjs/cache-manager'] ?? '?'}`
-        : r.row.client.startsWith('ioredis') || r.row.client === 'standalone'
-          ? `ioredis ${v.ioredis ?? '?'}`
-          : `redis ${v.redis ?? '?'}`;
+        : r.row.client === 'iovalkey-client'
+          ? `iovalkey ${v.iovalkey ?? '?'}`
+          : r.row.client.startsWith('ioredis') || r.row.client === 'standalone'
+            ? `ioredis ${v.ioredis ?? '?'}`
+            : `redis ${v.redis ?? '?'}`;
     lines.push(
-      `| ${r.row.name} | ${r.row.client === 'standalone' ? 'none' : (v['@nestjs/core'] ?? '?')} | ${r.row.client} | ${library}, rxjs ${v.rxjs ?? '?'} | ${r.row.esm ? 'ESM' : 'CJS'} | ${r.ok ? 'pass' : 'FAIL'} | ${r.loaderRuns ?? '–'} | ${r.health ? `${r.installed['@nestjs/terminus']}: ${r.health}` : '–'} | ${r.seconds.install} / ${r.seconds.typecheck} / ${r.seconds.run} |`,
+      `| ${r.row.name} | ${r.node ?? (r.row.node === undefined ? process.version : `v${NODE_VERSIONS[r.row.node]}`)} | ${r.row.client === 'standalone' ? 'none' : (v['@nestjs/core'] ?? '?')} | ${r.row.client} | ${library}, rxjs ${v.rxjs ?? '?'} | ${r.row.esm ? 'ESM' : 'CJS'} | ${r.ok ? 'pass' : 'FAIL'} | ${r.loaderRuns ?? '–'} | ${r.health ? `${r.installed['@nestjs/terminus']}: ${r.health}` : '–'} | ${r.seconds.install} / ${r.seconds.typecheck} / ${r.seconds.run} |`,
     );
   }
   return lines.join('\n');

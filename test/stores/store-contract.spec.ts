@@ -23,6 +23,8 @@ import {
   CLUSTER_FLAVOURS,
   createTestRedisClient,
   createTopologyClient,
+  IOVALKEY_TOPOLOGY_FLAVOURS,
+  isClusterFlavour,
   NODE_REDIS_FLAVOURS,
   SENTINEL_FLAVOURS,
   type ClientFlavour,
@@ -149,8 +151,11 @@ const adapters: Array<[string, () => Promise<Harness>]> = [
     },
   ],
 ];
-/** Two stores over two borrowed node-redis clients (v5 speaks RESP2 by default, v6 RESP3). */
-async function nodeRedisHarness(flavour: ClientFlavour): Promise<Harness> {
+/**
+ * Two stores over two borrowed clients: node-redis (v5 speaks RESP2 by default, v6 RESP3), or
+ * iovalkey.
+ */
+async function borrowedClientHarness(flavour: ClientFlavour): Promise<Harness> {
   const keys = new KeyBuilder(uniquePrefix(flavour));
   const clients = await Promise.all([
     testClient(createTestRedisClient(flavour, redisUrl())),
@@ -161,8 +166,8 @@ async function nodeRedisHarness(flavour: ClientFlavour): Promise<Harness> {
     keys,
   );
 }
-for (const flavour of NODE_REDIS_FLAVOURS) {
-  adapters.push([`redis (borrowed ${flavour} client)`, () => nodeRedisHarness(flavour)]);
+for (const flavour of [...NODE_REDIS_FLAVOURS, 'iovalkey-client'] as const) {
+  adapters.push([`redis (borrowed ${flavour} client)`, () => borrowedClientHarness(flavour)]);
 }
 
 /**
@@ -196,7 +201,7 @@ const shared = process.env.LOAD_STATUS_MUTATION_TOPOLOGIES
 
 /** Two stores over two clients of a real Cluster or Sentinel group. */
 async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
-  const nodes = CLUSTER_FLAVOURS.includes(flavour)
+  const nodes = isClusterFlavour(flavour)
     ? (shared?.cluster ?? (await (cluster ??= RedisClusterTopology.start())).startupNodes)
     : (shared?.sentinels ?? (await (sentinel ??= RedisSentinelTopology.start())).sentinelAddresses);
   const keys = new KeyBuilder(uniquePrefix(flavour));
@@ -214,7 +219,7 @@ async function topologyHarness(flavour: TopologyFlavour): Promise<Harness> {
 const topologies =
   process.env.LOAD_STATUS_MUTATION_RUN === '1' && !shared
     ? []
-    : [...CLUSTER_FLAVOURS, ...SENTINEL_FLAVOURS];
+    : [...CLUSTER_FLAVOURS, ...SENTINEL_FLAVOURS, ...IOVALKEY_TOPOLOGY_FLAVOURS];
 for (const flavour of topologies) {
   adapters.push([`redis (${flavour})`, () => topologyHarness(flavour)]);
 }
@@ -224,6 +229,8 @@ for (const flavour of topologies) {
 const SHARDED = 'debug [LoadStatus] Cluster: notices are shard-local (SPUBLISH)';
 const NODE_REDIS_5_REASON =
   'node-redis before 6.1 loses sharded subscriptions when a slot changes owner';
+const IOVALKEY_REASON =
+  'this client has no sharded subscribers (ioredis 5.6 or later has; iovalkey 0.4 has not)';
 const NOTICE_PATHS: Record<TopologyFlavour, { path: NoticePath; logged?: string }> = {
   'ioredis-cluster': { path: { mode: 'sharded' }, logged: SHARDED },
   'node-redis-5-cluster': {
@@ -234,6 +241,13 @@ const NOTICE_PATHS: Record<TopologyFlavour, { path: NoticePath; logged?: string 
   'ioredis-sentinel-options': { path: { mode: 'classic' } },
   'node-redis-5-sentinel': { path: { mode: 'classic' } },
   'node-redis-6-sentinel': { path: { mode: 'classic' } },
+  // iovalkey forked ioredis before its sharded subscribers (5.6): classic pub/sub, which a
+  // failover cannot strand.
+  'iovalkey-cluster': {
+    path: { mode: 'classic', reason: IOVALKEY_REASON },
+    logged: `warn [LoadStatus] Cluster: notices use classic pub/sub across the cluster bus: ${IOVALKEY_REASON}`,
+  },
+  'iovalkey-sentinel': { path: { mode: 'classic' } },
 };
 
 describe.each(topologies)('store contract: the notice path on %s', (flavour) => {
@@ -264,7 +278,7 @@ describe.each(topologies)('store contract: the notice path on %s', (flavour) => 
   });
 });
 
-describe.each(topologies.filter((f) => CLUSTER_FLAVOURS.includes(f)))(
+describe.each(topologies.filter(isClusterFlavour))(
   'store contract: the notice path on %s whose server lacks SPUBLISH (Redis 6, simulated)',
   (flavour) => {
     afterEach(closeOpened);

@@ -1,11 +1,28 @@
 /**
  * The Redis clients the suites run on: the same specs pass a URL (the module creates an ioredis
- * client) or a client of each node-redis major the package supports (borrowed: the test closes
- * it after the app). Used in the Jest process and in the load workers.
+ * client) or a client of each node-redis major the package supports, or of iovalkey (the Valkey
+ * project's fork of ioredis), borrowed: the test closes it after the app. Used in the Jest
+ * process and in the load workers.
  */
 import type { RedisSource } from '../../src';
 
-export type ClientFlavour = 'ioredis-url' | 'node-redis-5' | 'node-redis-6';
+export type ClientFlavour = 'ioredis-url' | 'node-redis-5' | 'node-redis-6' | 'iovalkey-client';
+
+/** iovalkey's `Redis` and `Cluster`, as the tests use them (it has ioredis's API). */
+interface IoValkey {
+  Redis: new (...args: unknown[]) => {
+    on(event: string, listener: (...args: unknown[]) => void): unknown;
+    quit(): Promise<unknown>;
+    disconnect(): void;
+  };
+  Cluster: new (...args: unknown[]) => {
+    on(event: string, listener: (...args: unknown[]) => void): unknown;
+    quit(): Promise<unknown>;
+    disconnect(): void;
+  };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const iovalkey = (): IoValkey => require('iovalkey') as IoValkey;
 
 /** Every flavour, for `describe.each`. */
 export const CLIENT_FLAVOURS: readonly ClientFlavour[] = [
@@ -43,6 +60,17 @@ export async function createTestRedisClient(
     const source = name === undefined ? url : `${url}?connectionName=${encodeURIComponent(name)}`;
     return { source, close: () => Promise.resolve() };
   }
+  if (flavour === 'iovalkey-client') {
+    const client = new (iovalkey().Redis)(url, {
+      maxRetriesPerRequest: 1,
+      ...(name === undefined ? {} : { connectionName: name }),
+    });
+    client.on('error', () => undefined);
+    return {
+      source: client as unknown as RedisSource,
+      close: async () => void (await client.quit().catch(() => client.disconnect())),
+    };
+  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const library = require(flavour === 'node-redis-5' ? 'redis5' : 'redis') as {
     createClient(options: object): NodeRedisTestClient;
@@ -67,7 +95,10 @@ export type TopologyFlavour =
   | 'node-redis-6-cluster'
   | 'ioredis-sentinel-options'
   | 'node-redis-5-sentinel'
-  | 'node-redis-6-sentinel';
+  | 'node-redis-6-sentinel'
+  | 'iovalkey-cluster'
+  /** An iovalkey `Redis` given `sentinels` (borrowed; the module creates only ioredis clients). */
+  | 'iovalkey-sentinel';
 
 export const CLUSTER_FLAVOURS: readonly TopologyFlavour[] = [
   'ioredis-cluster',
@@ -79,6 +110,15 @@ export const SENTINEL_FLAVOURS: readonly TopologyFlavour[] = [
   'node-redis-5-sentinel',
   'node-redis-6-sentinel',
 ];
+
+/** iovalkey's Cluster and Sentinel clients: the store contract runs on them too. */
+export const IOVALKEY_TOPOLOGY_FLAVOURS: readonly TopologyFlavour[] = [
+  'iovalkey-cluster',
+  'iovalkey-sentinel',
+];
+
+/** Whether `flavour` is a client of a Cluster (else of a Sentinel group). */
+export const isClusterFlavour = (flavour: TopologyFlavour): boolean => flavour.endsWith('-cluster');
 
 interface NodeRedisTopologyClient {
   isOpen: boolean;
@@ -108,6 +148,18 @@ export async function createTopologyClient(
   }
   if (flavour === 'ioredis-sentinel-options') {
     return { source: { sentinels: [...nodes], name: masterName }, close: () => Promise.resolve() };
+  }
+  if (flavour === 'iovalkey-cluster' || flavour === 'iovalkey-sentinel') {
+    const { Cluster, Redis } = iovalkey();
+    const client =
+      flavour === 'iovalkey-cluster'
+        ? new Cluster([...nodes], { redisOptions: { maxRetriesPerRequest: 1 } })
+        : new Redis({ sentinels: [...nodes], name: masterName, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+    return {
+      source: client as unknown as RedisSource,
+      close: async () => void (await client.quit().catch(() => client.disconnect())),
+    };
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const library = require(flavour.startsWith('node-redis-5') ? 'redis5' : 'redis') as {

@@ -139,7 +139,7 @@ export class IoRedisCommands extends ClientAdapter implements RedisCommands {
     }
     return this.shardedSupport
       ? undefined
-      : 'this ioredis has no sharded subscribers (5.6 or later has)';
+      : 'this client has no sharded subscribers (ioredis 5.6 or later has; iovalkey 0.4 has not)';
   }
 
   notifications(sharded: boolean): NotificationConnection {
