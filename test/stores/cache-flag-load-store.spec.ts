@@ -10,7 +10,7 @@
 import { Logger } from '@nestjs/common';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
-import { LoadStatusUnavailableError } from '../../src/errors';
+import { LoadStatusConfigError, LoadStatusUnavailableError } from '../../src/errors';
 import { KeyBuilder, NoticeKind, type UserKeys } from '../../src/keys';
 import type { OnStoreError } from '../../src/load-status.options';
 import {
@@ -538,6 +538,17 @@ describe('CacheFlagLoadStore', () => {
       await cache.set(GENERATION_KEY, '0');
       await store.clearAllLoaded();
       expect(cache.entries.get(GENERATION_KEY)?.value).toBe('2');
+    });
+
+    it('of one load is refused with a typed error saying why, and nothing is cleared', async () => {
+      await store.setLoaded(keys.forLoad('profile', 'user-1'), 5_000);
+      const error = await store.clearLoad('profile').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LoadStatusConfigError);
+      expect(error).toMatchObject({ option: 'clearAllLoaded({ name })' });
+      expect((error as Error).message).toBe(
+        'Invalid load-status option "clearAllLoaded({ name })": cannot clear every flag of the load "profile" while flags live in a cache-manager cache (a cache cannot be listed); delete the cached data itself, or clear every load with clearAllLoaded().',
+      );
+      expect(await store.flagTtl(keys.forLoad('profile', 'user-1'))).toBe(5_000);
     });
   });
 

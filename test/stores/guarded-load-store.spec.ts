@@ -198,6 +198,9 @@ describe('GuardedLoadStore', () => {
         ['setLoaded', () => guard.setLoaded(user(), 5_000)],
         ['clearLoaded', () => guard.clearLoaded(user())],
         ['clearAllLoaded', () => guard.clearAllLoaded()],
+        ['clearLoad', () => guard.clearLoad('profile')],
+        ['registerLoad', () => guard.registerLoad('profile')],
+        ['loadNames', () => guard.loadNames()],
         ['acquire', () => guard.acquire(user(), 't', { ttlMs: 5_000, checkFlag: true })],
         ['extend', () => guard.extend(user(), 't', 5_000)],
         ['release', () => guard.release(user(), 't')],
@@ -302,6 +305,12 @@ describe('GuardedLoadStore', () => {
       primary.fault = refused();
 
       await expect(guard.clearAllLoaded()).rejects.toMatchObject({ operation: 'clearAllLoaded' });
+      // A load's names and its invalidation are every process's: memory cannot stand in.
+      await expect(guard.clearLoad('profile')).rejects.toMatchObject({ operation: 'clearLoad' });
+      await expect(guard.registerLoad('profile')).rejects.toMatchObject({
+        operation: 'registerLoad',
+      });
+      await expect(guard.loadNames()).rejects.toMatchObject({ operation: 'loadNames' });
       await expect(guard.extend(user(), 'r', 5_000)).rejects.toMatchObject({ operation: 'extend' });
       await expect(guard.ping()).rejects.toThrow('connect ECONNREFUSED 127.0.0.1:1');
       // The one warning names the policy, though the call that gave it was not served.
@@ -311,6 +320,17 @@ describe('GuardedLoadStore', () => {
       // The lease is Redis's still: nothing was written in its place.
       primary.fault = undefined;
       await expect(primary.inner.extend(user(), 'r', 5_000)).resolves.toBe(true);
+    });
+
+    it('clears a load in memory too, so an outage leaves no flag of it that Redis lost', async () => {
+      await boot('fail-open');
+      primary.fault = refused();
+      const profile = keys.forLoad('profile', 'user-1');
+      await guard.setLoaded(profile, 5_000); // served by memory
+      await guard.setLoaded(user(1), 5_000);
+      await expect(guard.clearLoad('profile')).rejects.toMatchObject({ operation: 'clearLoad' });
+      await expect(guard.flagTtl(profile)).resolves.toBeUndefined();
+      await expect(guard.flagTtl(user(1))).resolves.toBeGreaterThan(4_000);
     });
 
     it('names the fallback leases after the instance, "unknown" without one', async () => {
@@ -573,6 +593,48 @@ describe('GuardedLoadStore', () => {
       await guard.flagTtl(user());
       expect(messages(log)).toEqual([]);
       expect(events).toEqual([]);
+    });
+  });
+
+  describe('what it passes through', () => {
+    it("answers the primary's kind, notice path and notification state", async () => {
+      await boot('fail-closed');
+      expect([guard.kind, guard.notices, guard.notificationsLive]).toEqual([
+        'redis',
+        { mode: 'classic' },
+        true,
+      ]);
+    });
+
+    it('sends invalidations and the load registry to the primary while it answers', async () => {
+      await boot('fail-closed');
+      const profile = keys.forLoad('profile', 'user-1');
+      await primary.inner.setLoaded(user(1), 5_000);
+      await primary.inner.setLoaded(profile, 5_000);
+      await guard.clearLoaded(user(1));
+      await guard.clearLoad('profile');
+      await guard.registerLoad('profile');
+      await expect(guard.loadNames()).resolves.toEqual(['profile']);
+      expect(primary.calls.slice(-4)).toEqual([
+        { method: 'clearLoaded', args: [user(1)] },
+        { method: 'clearLoad', args: ['profile'] },
+        { method: 'registerLoad', args: ['profile'] },
+        { method: 'loadNames', args: [] },
+      ]);
+      await expect(primary.inner.flagTtl(user(1))).resolves.toBeUndefined();
+      await expect(primary.inner.flagTtl(profile)).resolves.toBeUndefined();
+    });
+
+    it('resets both the primary and the memory that stood in for it', async () => {
+      await boot('fail-open');
+      await guard.setLoaded(user(1), 5_000);
+      primary.fault = refused();
+      await guard.setLoaded(user(2), 5_000); // served by memory
+      primary.fault = undefined;
+      await guard.reset();
+      await expect(primary.inner.flagTtl(user(1))).resolves.toBeUndefined();
+      primary.fault = refused();
+      await expect(guard.flagTtl(user(2))).resolves.toBeUndefined();
     });
   });
 

@@ -196,6 +196,17 @@ describe('MemoryLoadStore', () => {
     expect(notices.map((n) => n.kind)).toEqual([NoticeKind.Loaded]); // the one before close
   });
 
+  it('clears one load for every key, leaving the other loads and the unnamed one', async () => {
+    const profile = (n: number) => keys.forLoad('profile', `user-${n}`);
+    const orders = (n: number) => keys.forLoad('orders', `user-${n}`);
+    for (const u of [profile(1), profile(2), orders(1), user(1)]) await store.setLoaded(u, 1_000);
+    await store.clearLoad('profile');
+    await expect(store.flagTtl(profile(1))).resolves.toBeUndefined();
+    await expect(store.flagTtl(profile(2))).resolves.toBeUndefined();
+    await expect(store.flagTtl(orders(1))).resolves.toBe(1_000);
+    await expect(store.flagTtl(user(1))).resolves.toBe(1_000);
+  });
+
   it('is never degraded, and each store is an incarnation of its own', async () => {
     // The health indicator reads isDegraded: an app on the in-memory store is up, not degraded.
     expect(store.isDegraded).toBe(false);

@@ -385,6 +385,20 @@ describe('NearCachedLoadStore', () => {
       expect(await asked('flagTtl', () => store.flagTtl(user()))).toBeUndefined();
     });
 
+    it('clearLoad: drops every cached flag before the clear goes out, and passes it on', async () => {
+      const profile = keys.forLoad('profile', 'user-1');
+      await store.setLoaded(profile, TTL);
+      await store.setLoaded(user(), TTL);
+      const release = inner.hold('clearLoad');
+      const clearing = store.clearLoad('profile');
+      // A cache cannot tell which of its users are in the load: it drops them all.
+      expect(store.cache.size).toBe(0);
+      release();
+      await clearing;
+      expect(await asked('flagTtl', () => store.flagTtl(profile))).toBeUndefined();
+      expect(await asked('flagTtl', () => store.flagTtl(user()))).toEqual(about(TTL));
+    });
+
     it('reset: nothing is served while it runs, nothing is left after', async () => {
       await store.setLoaded(user(), TTL);
       const release = inner.hold('reset');
