@@ -180,7 +180,9 @@ async function waitForPing(port: number, tls?: TlsFiles, timeoutMs = 10_000): Pr
   for (;;) {
     if (await ping(port, tls)) return;
     if (Date.now() > deadline)
-      throw new Error(`${SERVER.server} on port ${port} did not answer PING within ${timeoutMs} ms`);
+      throw new Error(
+        `${SERVER.server} on port ${port} did not answer PING within ${timeoutMs} ms`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
