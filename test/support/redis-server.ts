@@ -43,8 +43,9 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A `redis-server` (or `valkey-server`, see `server-kind.ts`) process owned by a test: nothing persisted, bound to loopback on a free port.
- * It can be killed and restarted on the same port to simulate outages.
+ * A `redis-server` (or `valkey-server`, see `server-kind.ts`) process owned by a test: nothing
+ * persisted, bound to loopback on a free port. It can be killed and restarted on the same port to
+ * simulate outages.
  */
 export class RedisServer {
   private child: ChildProcess | undefined;
