@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import {
@@ -22,6 +23,15 @@ import {
   type WorkerModuleOptions,
 } from '../fixtures/load-worker.protocol';
 import { now, sleep as delay } from '../support/clock';
+
+/**
+ * Workers run below the servers' priority (niceness 0): on a small machine, app processes that
+ * use every core must not starve the Redis nodes and sentinels the test stands in for, which in
+ * production run elsewhere. A sentinel starved past `down-after-milliseconds` fails a healthy
+ * master over on its own, an outage the test did not make (seen on Node 26: a second failover a
+ * second after the test's own).
+ */
+const WORKER_NICENESS = 5;
 import { redisUrl } from '../support/env';
 import type { ClientFlavour, TopologyFlavour } from '../support/redis-clients';
 
@@ -530,6 +540,7 @@ export class WorkerPool {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         serialization: 'advanced',
       });
+      if (child.pid !== undefined) setPriority(child.pid, WORKER_NICENESS);
       const worker = new LoadWorker(name, connectionName, child);
       this.workers.add(worker);
       this.everyWorker.push(worker);
