@@ -165,8 +165,13 @@ describe('Flights: a registration’s bookkeeping', () => {
     expect(flights.counts.acquiring).toBe(0);
   });
 
-  it('reports an unreplicated lock as lock-unreplicated, with its acks', async () => {
+  it('reports an unreplicated lock as lock-unreplicated, with its acks, and nothing else', async () => {
     const s = setup();
+    await s.flights.acquire(keys.forUser('u0'), s.flights.nextToken(), {
+      ttlMs: 1_000,
+      checkFlag: false,
+    });
+    expect(s.events).toEqual([]); // a grant is the flow's to announce
     s.store.unreplicated = true;
     const user = keys.forUser('u1');
     await expect(
