@@ -187,16 +187,9 @@ export async function redisOptions(url: string): Promise<{ options: LoadStatusMo
 }
 `;
     case 'iovalkey-client':
-      return `import { Redis } from 'iovalkey';
-import type { LoadStatusModuleOptions } from 'nestjs-load-status';
-export const extraImports: unknown[] = [];
-export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
-  const client = new Redis(url);
-  return { options: { redis: client }, close: async () => void (await client.quit()) };
-}
-`;
     case 'ioredis-client':
-      return `import { Redis } from 'ioredis';
+      // iovalkey has ioredis's API: the app differs only in the package it imports.
+      return `import { Redis } from '${row.client === 'iovalkey-client' ? 'iovalkey' : 'ioredis'}';
 import type { LoadStatusModuleOptions } from 'nestjs-load-status';
 export const extraImports: unknown[] = [];
 export async function redisOptions(url: string): Promise<{ options: LoadStatusModuleOptions; close(): Promise<void> }> {
