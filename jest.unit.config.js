@@ -2,9 +2,9 @@
  * `npm run test:unit`: the quick loop, every spec that needs no server, in parallel (under a
  * minute on two cores). A spec needs a server when it imports one of the support modules that
  * start or reach one, or lives where every spec does (child processes, topologies, managed
- * servers, the example app over HTTP); the rest run here, with no global Redis. A spec picked here that
- * still asks for a server fails saying so (LOAD_STATUS_UNIT_RUN, set by the script). npm test
- * runs these too, with everything else.
+ * servers, the example app over HTTP); the rest run here, with no global Redis. A spec picked
+ * here that still asks for a server fails saying so (LOAD_STATUS_UNIT_RUN, set by the script).
+ * npm test runs these too, with everything else.
  * @type {import('jest').Config}
  */
 const { readdirSync, readFileSync } = require('node:fs');

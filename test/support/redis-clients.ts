@@ -8,21 +8,29 @@ import type { RedisSource } from '../../src';
 
 export type ClientFlavour = 'ioredis-url' | 'node-redis-5' | 'node-redis-6' | 'iovalkey-client';
 
-/** iovalkey's `Redis` and `Cluster`, as the tests use them (it has ioredis's API). */
+/** An ioredis or iovalkey `Redis` or `Cluster`, as the tests use one. */
+interface IoClient {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** iovalkey's `Redis` and `Cluster` (it has ioredis's API). */
 interface IoValkey {
-  Redis: new (...args: unknown[]) => {
-    on(event: string, listener: (...args: unknown[]) => void): unknown;
-    quit(): Promise<unknown>;
-    disconnect(): void;
-  };
-  Cluster: new (...args: unknown[]) => {
-    on(event: string, listener: (...args: unknown[]) => void): unknown;
-    quit(): Promise<unknown>;
-    disconnect(): void;
-  };
+  Redis: new (...args: unknown[]) => IoClient;
+  Cluster: new (...args: unknown[]) => IoClient;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const iovalkey = (): IoValkey => require('iovalkey') as IoValkey;
+
+/** An ioredis-API client the test made, handed to the module, and closed by the test after it. */
+function borrowedIoClient(client: IoClient): TestRedisClient {
+  client.on('error', () => undefined); // it reconnects by itself; the module logs what matters
+  return {
+    source: client,
+    close: async () => void (await client.quit().catch(() => client.disconnect())),
+  };
+}
 
 /** Every flavour, for `describe.each`. */
 export const CLIENT_FLAVOURS: readonly ClientFlavour[] = [
@@ -61,15 +69,12 @@ export async function createTestRedisClient(
     return { source, close: () => Promise.resolve() };
   }
   if (flavour === 'iovalkey-client') {
-    const client = new (iovalkey().Redis)(url, {
-      maxRetriesPerRequest: 1,
-      ...(name === undefined ? {} : { connectionName: name }),
-    });
-    client.on('error', () => undefined);
-    return {
-      source: client as unknown as RedisSource,
-      close: async () => void (await client.quit().catch(() => client.disconnect())),
-    };
+    return borrowedIoClient(
+      new (iovalkey().Redis)(url, {
+        maxRetriesPerRequest: 1,
+        ...(name === undefined ? {} : { connectionName: name }),
+      }),
+    );
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const library = require(flavour === 'node-redis-5' ? 'redis5' : 'redis') as {
@@ -139,27 +144,18 @@ export async function createTopologyClient(
 ): Promise<TestRedisClient> {
   if (flavour === 'ioredis-cluster') {
     const { Cluster } = await import('ioredis');
-    const cluster = new Cluster([...nodes], { redisOptions: { maxRetriesPerRequest: 1 } });
-    cluster.on('error', () => undefined);
-    return {
-      source: cluster as unknown as RedisSource,
-      close: async () => void (await cluster.quit().catch(() => cluster.disconnect())),
-    };
+    return borrowedIoClient(new Cluster([...nodes], { redisOptions: { maxRetriesPerRequest: 1 } }));
   }
   if (flavour === 'ioredis-sentinel-options') {
     return { source: { sentinels: [...nodes], name: masterName }, close: () => Promise.resolve() };
   }
   if (flavour === 'iovalkey-cluster' || flavour === 'iovalkey-sentinel') {
     const { Cluster, Redis } = iovalkey();
-    const client =
+    return borrowedIoClient(
       flavour === 'iovalkey-cluster'
         ? new Cluster([...nodes], { redisOptions: { maxRetriesPerRequest: 1 } })
-        : new Redis({ sentinels: [...nodes], name: masterName, maxRetriesPerRequest: 1 });
-    client.on('error', () => undefined);
-    return {
-      source: client as unknown as RedisSource,
-      close: async () => void (await client.quit().catch(() => client.disconnect())),
-    };
+        : new Redis({ sentinels: [...nodes], name: masterName, maxRetriesPerRequest: 1 }),
+    );
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const library = require(flavour.startsWith('node-redis-5') ? 'redis5' : 'redis') as {
